@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""Build the briefing site: the same as `smreport build` (run `python build.py --help`)."""
+
+import sys
+
+from smreport.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["build", *sys.argv[1:]]))

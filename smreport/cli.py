@@ -1,0 +1,133 @@
+"""The command line: `smreport build|check`, also `python build.py` and `python -m smreport`.
+
+Exit status: 0 with no errors, 1 with errors, 2 for a wrong command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .model import Problem
+from .pipeline import Options, Result, build, check
+from .publish import PublishError
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--content", type=Path, default=Path("content"), metavar="DIR",
+                        help="the content root (default: content)")
+    parser.add_argument("--today", type=_date, metavar="YYYY-MM-DD",
+                        help="compute the agenda for this date (default: today in the "
+                             "project's time zone)")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smreport",
+        description="Validate a social-media project's log and build the executive briefing.")
+    parser.add_argument("--version", action="version", version=f"smreport {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build_parser = commands.add_parser("build", help="validate, then write the site")
+    _common(build_parser)
+    build_parser.add_argument("--out", type=Path, default=Path("site"), metavar="DIR",
+                              help="the output folder (default: site)")
+    build_parser.add_argument("--templates", type=Path, action="append", default=[],
+                              metavar="DIR", help="a folder of templates that override the "
+                                                  "default theme's (may be repeated)")
+
+    check_parser = commands.add_parser("check", help="validate and report every problem")
+    _common(check_parser)
+    check_parser.add_argument("--format", choices=("text", "json"), default="text",
+                              help="how to print problems (default: text)")
+    return parser
+
+
+def display(problem: Problem, root: Path) -> Problem:
+    """The problem with its path relative to the current folder, as users see it."""
+    full = root / problem.path
+    try:
+        shown = os.path.relpath(full)
+    except ValueError:  # a different drive on Windows
+        shown = str(full)
+    return Problem(shown.replace(os.sep, "/"), problem.line, problem.column, problem.severity,
+                   problem.code, problem.message)
+
+
+def print_problems(problems: Sequence[Problem], root: Path, output_format: str = "text") -> None:
+    shown = [display(p, root) for p in problems]
+    if output_format == "json":
+        print(json.dumps([{"path": p.path, "line": p.line, "column": p.column,
+                           "severity": p.severity, "code": p.code, "message": p.message}
+                          for p in shown], ensure_ascii=False, indent=2))
+        return
+    for problem in shown:
+        print(problem.format_text(), file=sys.stderr if problem.severity == "error" else
+              sys.stdout)
+
+
+def _summary(result: Result) -> str:
+    errors = len(result.errors)
+    warnings = len(result.problems) - errors
+    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+def run_check(args: argparse.Namespace) -> int:
+    result = check(Options(content=args.content, today=args.today))
+    print_problems(result.problems, args.content, args.format)
+    if args.format == "text" and result.problems:
+        print(_summary(result), file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def run_build(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    options = Options(content=args.content, out=args.out, today=args.today,
+                      template_dirs=tuple(args.templates))
+    try:
+        result = build(options)
+    except PublishError as error:
+        print(f"smreport: {error}", file=sys.stderr)
+        return 1
+    print_problems(result.problems, args.content)
+    if not result.ok:
+        print(f"Build failed: {_summary(result)}; {args.out} was left as it was.",
+              file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - started
+    items = len(result.agenda)
+    print(f"Built {args.out}/ as of {result.today}: {result.files_written} files, "
+          f"{items} agenda item{'s' * (items != 1)}, in {elapsed:.2f}s.")
+    return 0
+
+
+COMMANDS = {"build": run_build, "check": run_check}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Derived views of the content: the project as it stood on a day, and current goals."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+from .model import Change, Content, CurrentGoal, Dispute, Goal, Kpi, Review
+
+
+def as_of(content: Content, today: dt.date) -> Content:
+    """The content as it stood on `today`: anything dated later was not yet written.
+
+    Changes, reviews and disputes dated after today are dropped; approvals and
+    decisions dated after today are removed (the note is pending again);
+    readings dated after today are dropped. Goals are kept whatever their start.
+    """
+    goals: dict[str, Goal] = {}
+    for goal_id, goal in content.goals.items():
+        readings = tuple(r for r in goal.readings if r.date <= today)
+        approved = goal.approved if goal.approved and goal.approved.date <= today else None
+        if readings != goal.readings or approved is not goal.approved:
+            goal = dataclasses.replace(goal, readings=readings, approved=approved)
+        goals[goal_id] = goal
+    changes: dict[str, Change] = {}
+    for change_id, change in content.changes.items():
+        if change.date > today:
+            continue
+        if change.decision and change.decision.date > today:
+            change = dataclasses.replace(change, decision=None)
+        changes[change_id] = change
+    reviews: dict[str, Review] = {k: r for k, r in content.reviews.items() if r.date <= today}
+    disputes: dict[str, Dispute] = {}
+    for dispute_id, dispute in content.disputes.items():
+        if dispute.date > today:
+            continue
+        if dispute.decision and dispute.decision.date > today:
+            dispute = dataclasses.replace(dispute, decision=None)
+        disputes[dispute_id] = dispute
+    return dataclasses.replace(content, goals=goals, changes=changes, reviews=reviews,
+                               disputes=disputes)
+
+
+def changes_by_goal(changes: Iterable[Change]) -> dict[str, list[Change]]:
+    """Every change grouped under its goal id, each list by date, then id."""
+    grouped: dict[str, list[Change]] = {}
+    for change in sorted(changes, key=lambda c: (c.date, c.id)):
+        grouped.setdefault(change.goal, []).append(change)
+    return grouped
+
+
+def approved_in_order(changes: Iterable[Change]) -> list[Change]:
+    """Approved changes in the order they apply: by decision date, then change id."""
+    approved = [c for c in changes if c.approved]
+    return sorted(approved, key=lambda c: (c.decision.date if c.decision else dt.date.min, c.id))
+
+
+def current_goal(goal: Goal, changes: Iterable[Change]) -> CurrentGoal:
+    """The goal file with every approved change to it applied in order.
+
+    `set` replaces whole keys; rejected and pending changes do not apply.
+    """
+    title, due, status, kpis = goal.title, goal.due, goal.status, goal.kpis
+    applied = approved_in_order(c for c in changes if c.goal == goal.id)
+    for change in applied:
+        patch = change.set
+        title = patch.title if patch.title is not None else title
+        due = patch.due if patch.due is not None else due
+        status = patch.status if patch.status is not None else status
+        kpis = patch.kpis if patch.kpis is not None else kpis
+    return CurrentGoal(goal, title, goal.start, due, status, kpis, tuple(applied))
+
+
+def current_goals(content: Content) -> dict[str, CurrentGoal]:
+    """The current goal for every goal, by id."""
+    grouped = changes_by_goal(content.changes.values())
+    return {goal_id: current_goal(goal, grouped.get(goal_id, ()))
+            for goal_id, goal in content.goals.items()}
+
+
+def known_kpis(goal: Goal, changes: Iterable[Change]) -> Mapping[str, Kpi]:
+    """Every KPI the goal has defined: the file's own and those of its approved changes."""
+    kpis = {kpi.id: kpi for kpi in goal.kpis}
+    for change in approved_in_order(c for c in changes if c.goal == goal.id):
+        for kpi in change.set.kpis or ():
+            kpis.setdefault(kpi.id, kpi)
+    return kpis

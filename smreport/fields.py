@@ -1,0 +1,284 @@
+"""Typed reading of front-matter fields, reporting every problem with its position.
+
+A `Fields` wraps one YAML mapping. Each accessor returns the value or None and
+records a problem that says what was expected, what was found and how to fix it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from .model import START, Position, Problem, Severity
+from .yamltree import Mapping, Node, Scalar, Sequence, describe
+
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")
+MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})")
+DATE_PATTERN = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+T = TypeVar("T")
+
+
+def is_valid_id(text: str) -> bool:
+    return ID_PATTERN.fullmatch(text) is not None
+
+
+def suggest_id(text: str) -> str:
+    """Turn any name into a valid id: ASCII, lowercase, hyphens."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:80].rstrip("-") or "note"
+
+
+@dataclass
+class Report:
+    """Collects the problems of one file."""
+
+    path: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, position: Position, severity: Severity, code: str, message: str) -> None:
+        self.problems.append(
+            Problem(self.path, position.line, position.column, severity, code, message))
+
+    def error(self, position: Position, code: str, message: str) -> None:
+        self.add(position, "error", code, message)
+
+    def warning(self, position: Position, code: str, message: str) -> None:
+        self.add(position, "warning", code, message)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+
+class Fields:
+    """Reads the keys of one mapping; `prefix` names it in messages and positions."""
+
+    def __init__(self, mapping: Mapping, report: Report, known: tuple[str, ...] | None,
+                 prefix: str = "", anchor: Position = START,
+                 positions: dict[str, Position] | None = None) -> None:
+        self.mapping = mapping
+        self.report = report
+        self.prefix = prefix
+        self.anchor = anchor
+        self.positions: dict[str, Position] = {} if positions is None else positions
+        for key, (position, _value) in mapping.entries.items():
+            self.positions[self.name(key)] = position
+            if known is not None and key not in known:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else \
+                    f"; known keys here: {', '.join(known)}"
+                report.warning(position, "unknown-key",
+                               f"unknown key {self.name(key)!r}{hint}")
+
+    # -- helpers ----------------------------------------------------------
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def has(self, key: str) -> bool:
+        return key in self.mapping.entries
+
+    def position(self, key: str) -> Position:
+        """Where the value of `key` was written (or where it should be)."""
+        node = self.mapping.get(key)
+        return node.position if node else self.anchor
+
+    def node(self, key: str, required: bool, what: str) -> Node | None:
+        node = self.mapping.get(key)
+        if node is None:
+            if required and not self.has(key):
+                self.report.error(self.anchor, "missing-field",
+                                  f"{self.name(key)!r} is required: {what}")
+            return None
+        if isinstance(node, Scalar) and node.value is None and not node.quoted:
+            if required:
+                self.report.error(node.position, "missing-field",
+                                  f"{self.name(key)!r} is empty; it needs {what}")
+            return None
+        return node
+
+    def wrong(self, node: Node, key: str, expected: str, code: str = "wrong-type") -> None:
+        self.report.error(node.position, code,
+                          f"{self.name(key)!r} must be {expected}, found {describe(node)}")
+
+    # -- scalars ----------------------------------------------------------
+
+    def text(self, key: str, required: bool = True, what: str = "some text",
+             allow_empty: bool = False) -> str | None:
+        node = self.node(key, required, what)
+        return self.text_of(node, key, allow_empty) if node else None
+
+    def text_of(self, node: Node, key: str, allow_empty: bool = False) -> str | None:
+        if isinstance(node, Scalar) and isinstance(node.value, str):
+            if not allow_empty and not node.value.strip():
+                self.report.error(node.position, "missing-field",
+                                  f"{self.name(key)!r} is empty; write some text")
+                return None
+            return node.value
+        if isinstance(node, Scalar) and not node.quoted:
+            self.report.error(node.position, "quote-value",
+                              f"{self.name(key)!r} is read as {describe(node)}, not as text; "
+                              f"quote it: {key.rpartition('.')[2]}: \"{node.text}\"")
+            return None
+        self.wrong(node, key, "text")
+        return None
+
+    def id(self, key: str, required: bool = True, what: str = "an id") -> str | None:
+        node = self.node(key, required, what)
+        return self.id_of(node, key) if node else None
+
+    def id_of(self, node: Node, key: str) -> str | None:
+        text = self.text_of(node, key)
+        if text is None:
+            return None
+        if not is_valid_id(text):
+            self.report.error(node.position, "bad-id",
+                              f"{self.name(key)!r} is {text!r}, not a valid id (lowercase "
+                              f"letters, digits and hyphens); did you mean {suggest_id(text)!r}?")
+            return None
+        return text
+
+    def date(self, key: str, required: bool = True) -> dt.date | None:
+        node = self.node(key, required, "a date written YYYY-MM-DD")
+        if node is None:
+            return None
+        if isinstance(node, Scalar):
+            value = node.value
+            if isinstance(value, dt.date) and not isinstance(value, dt.datetime) \
+                    and DATE_PATTERN.fullmatch(node.text):
+                return value
+            if isinstance(value, str) and DATE_PATTERN.fullmatch(value.strip()):
+                try:
+                    return dt.date.fromisoformat(value.strip())
+                except ValueError:
+                    self.report.error(node.position, "bad-date",
+                                      f"{self.name(key)!r} is {value!r}, which is not a real date")
+                    return None
+        self.wrong(node, key, "a date written YYYY-MM-DD (for example 2026-03-31)", "bad-date")
+        return None
+
+    def month(self, key: str, required: bool = True) -> str | None:
+        node = self.node(key, required, "a month written YYYY-MM")
+        if node is None:
+            return None
+        if isinstance(node, Scalar) and isinstance(node.value, str):
+            match = MONTH_PATTERN.fullmatch(node.value.strip())
+            if match and 1 <= int(match.group(2)) <= 12:
+                return node.value.strip()
+        self.wrong(node, key, "a month written YYYY-MM (for example 2026-03)", "bad-date")
+        return None
+
+    def number(self, key: str, required: bool = True) -> float | None:
+        node = self.node(key, required, "a number")
+        if node is None:
+            return None
+        if isinstance(node, Scalar) and isinstance(node.value, int | float) \
+                and not isinstance(node.value, bool):
+            value = float(node.value)
+            if value != value or value in (float("inf"), float("-inf")):
+                self.wrong(node, key, "a finite number")
+                return None
+            if not node.quoted and node.text.lstrip("+-").startswith("0") \
+                    and node.text.lstrip("+-")[1:2].isdigit():
+                self.report.error(node.position, "quote-value",
+                                  f"{self.name(key)!r} is written {node.text!r}, which YAML reads "
+                                  f"as the octal number {node.value}; remove the leading zero")
+                return None
+            return value
+        self.wrong(node, key, "a number")
+        return None
+
+    def integer(self, key: str, required: bool = True, minimum: int = 0) -> int | None:
+        node = self.node(key, required, "a whole number")
+        if node is None:
+            return None
+        if isinstance(node, Scalar) and isinstance(node.value, int) \
+                and not isinstance(node.value, bool) and node.value >= minimum:
+            return node.value
+        self.wrong(node, key, f"a whole number, at least {minimum}")
+        return None
+
+    def boolean(self, key: str, required: bool = False) -> bool | None:
+        node = self.node(key, required, "true or false")
+        if node is None:
+            return None
+        if isinstance(node, Scalar) and isinstance(node.value, bool):
+            return node.value
+        self.wrong(node, key, "true or false")
+        return None
+
+    def choice(self, key: str, options: tuple[str, ...], default: str | None) -> str | None:
+        node = self.node(key, default is None, "one of " + ", ".join(options))
+        if node is None:
+            return default
+        value = self.text_of(node, key)
+        if value is None:
+            return None
+        if value not in options:
+            self.report.error(node.position, "bad-value",
+                              f"{self.name(key)!r} is {value!r}; it must be one of "
+                              + ", ".join(options))
+            return None
+        return value
+
+    # -- collections ------------------------------------------------------
+
+    def mapping_of(self, key: str, known: tuple[str, ...] | None, required: bool = False,
+                   what: str = "a mapping") -> Fields | None:
+        node = self.node(key, required, what)
+        if node is None:
+            return None
+        if not isinstance(node, Mapping):
+            self.wrong(node, key, what)
+            return None
+        return Fields(node, self.report, known, self.name(key),
+                      self.mapping.key_position(key), self.positions)
+
+    def sequence(self, key: str, required: bool = False, what: str = "a list",
+                 minimum: int = 0) -> tuple[Node, ...] | None:
+        node = self.node(key, required, what)
+        if node is None:
+            return None
+        if not isinstance(node, Sequence):
+            self.wrong(node, key, what)
+            return None
+        if len(node.items) < minimum:
+            self.report.error(node.position, "missing-field",
+                              f"{self.name(key)!r} needs at least {minimum} item"
+                              + ("s" if minimum > 1 else ""))
+        return node.items
+
+    def items(self, key: str, reader: Callable[[Node, str], T | None], required: bool = False,
+              what: str = "a list", minimum: int = 0) -> tuple[T, ...] | None:
+        """Read a list, each item with `reader(node, item_name)`; None if absent."""
+        nodes = self.sequence(key, required, what, minimum)
+        if nodes is None:
+            return None
+        values: list[T] = []
+        for index, node in enumerate(nodes):
+            item_name = f"{key}[{index}]"
+            self.positions[self.name(item_name)] = node.position
+            value = reader(node, item_name)
+            if value is not None:
+                values.append(value)
+        return tuple(values)
+
+    def mappings(self, key: str, known: tuple[str, ...], required: bool = False,
+                 what: str = "a list of mappings", minimum: int = 0) -> Iterator[Fields]:
+        """Yield a `Fields` for each mapping item of a list."""
+        nodes = self.sequence(key, required, what, minimum)
+        for index, node in enumerate(nodes or ()):
+            item_name = f"{key}[{index}]"
+            self.positions[self.name(item_name)] = node.position
+            if isinstance(node, Mapping):
+                yield Fields(node, self.report, known, self.name(item_name),
+                             node.position, self.positions)
+            else:
+                self.wrong(node, item_name, "a mapping with the keys " + ", ".join(known))

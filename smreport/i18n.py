@@ -1,0 +1,116 @@
+"""The interface's words in English and Russian, with Babel's dates, lists and plurals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from functools import lru_cache
+
+from babel import Locale
+from babel.dates import format_date
+from babel.lists import format_list
+from babel.numbers import format_decimal, format_percent
+from markupsafe import Markup, escape
+
+from .catalog import MESSAGES, PLURALS
+
+
+class Month(str):
+    """A `YYYY-MM` string that formats as a month name."""
+
+    @property
+    def first_day(self) -> dt.date:
+        return dt.date(int(self[:4]), int(self[5:7]), 1)
+
+
+class Term(str):
+    """A message key to be looked up, used as a parameter of another message."""
+
+
+class Count:
+    """A number with a noun, formatted with the language's plural rules."""
+
+    def __init__(self, key: str, count: int) -> None:
+        self.key = key
+        self.count = count
+
+
+class Translator:
+    """Formats the interface's words, dates, numbers and plurals for one language."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in MESSAGES else "en"
+        self.locale = Locale.parse(self.language)
+        self.messages = MESSAGES[self.language]
+        self.plurals = PLURALS[self.language]
+
+    def __call__(self, key: str, **params: object) -> str:
+        """The message `key`, with `params` formatted for this language."""
+        template = self.messages.get(key) or MESSAGES["en"].get(key) or key
+        if not params:
+            return template
+        return template.format(**{name: self.value(v) for name, v in params.items()})
+
+    def html(self, key: str, **params: object) -> Markup:
+        """The message `key` as HTML: the text is escaped, Markup parameters are kept."""
+        template = self.messages.get(key) or MESSAGES["en"].get(key) or key
+        return Markup(escape(template)).format(**{
+            name: v if isinstance(v, Markup) else self.value(v) for name, v in params.items()})
+
+    def value(self, value: object) -> str:
+        if isinstance(value, Term):
+            return self(value)
+        if isinstance(value, Count):
+            return self.plural(value.key, value.count)
+        if isinstance(value, Month):
+            return self.month(value)
+        if isinstance(value, dt.date):
+            return self.date(value)
+        if isinstance(value, bool):
+            return str(value)
+        if isinstance(value, int | float):
+            return self.number(value)
+        if isinstance(value, list | tuple):
+            return self.join(self.value(v) for v in value)
+        return str(value)
+
+    def plural(self, key: str, count: int) -> str:
+        """`count` with the right form of the word: "1 day", "2 дня", "5 дней"."""
+        forms = self.plurals.get(key) or PLURALS["en"][key]
+        form = self.locale.plural_form(abs(count))
+        template = forms.get(form) or forms["other"]
+        return template.format(n=self.number(count))
+
+    def date(self, day: dt.date, style: str = "long") -> str:
+        """A day, in "long" (26 November 2026) or "short" (26 Nov) style."""
+        if style == "short":
+            return format_date(day, "d MMM", locale=self.locale).rstrip(".")
+        if style == "iso":
+            return day.isoformat()
+        return format_date(day, "d MMMM y", locale=self.locale)
+
+    def month(self, month: str, style: str = "long") -> str:
+        """A `YYYY-MM` month: "November 2026" / "ноябрь 2026"."""
+        first = Month(month).first_day
+        pattern = "LLLL y" if style == "long" else "LLL"
+        text = format_date(first, pattern, locale=self.locale)
+        return text.removesuffix(" г.")
+
+    def number(self, value: float, digits: int = 2) -> str:
+        """A number with this language's separators and no needless decimals."""
+        if float(value).is_integer():
+            return format_decimal(int(value), locale=self.locale)
+        return format_decimal(round(value, digits), format="#,##0.##", locale=self.locale)
+
+    def percent(self, share: float) -> str:
+        return format_percent(share, locale=self.locale)
+
+    def join(self, items: Iterable[str], style: str = "standard") -> str:
+        values = list(items)
+        return format_list(values, style=style, locale=self.locale) if values else ""
+
+
+@lru_cache(maxsize=4)
+def translator(language: str) -> Translator:
+    """A shared translator per language."""
+    return Translator(language)

@@ -1,0 +1,226 @@
+"""Find and read the files of a content root, then parse each one.
+
+This is the only stage that reads the content root. It lists the files,
+reads their bytes and hands each to the pure parsers in `parse`, through a
+`map` function that may run them in worker processes or serve them from a cache.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .model import FOLDERS, START, AnyNote, Content, NoteType, Problem, Project, Rules
+from .parse import parse_note, parse_project
+
+TYPE_OF_FOLDER: dict[str, NoteType] = {folder: note_type for note_type, folder in FOLDERS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One note to parse: its type, its path relative to the root, its bytes."""
+
+    note_type: NoteType
+    path: str
+    data: bytes
+
+
+@dataclass
+class Inventory:
+    """What is under a content root, before anything is parsed."""
+
+    root: Path
+    project: Path | None
+    notes: list[tuple[NoteType, str, Path]] = field(default_factory=list)
+    assets: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The result of loading: the content (None if project.yml is unusable) and all problems.
+
+    `present` holds the path of every note file found, parsed or not, so that a
+    reference to a broken note is not also reported as a reference to a missing one.
+    """
+
+    content: Content | None
+    problems: tuple[Problem, ...]
+    present: frozenset[str]
+
+
+ParseResult = tuple[AnyNote | None, list[Problem]]
+MapFunction = Callable[[Callable[[SourceFile], ParseResult], Iterable[SourceFile]],
+                       Iterable[ParseResult]]
+
+
+def _ignored(name: str) -> bool:
+    return name.startswith((".", "_"))
+
+
+def display_path(root: Path, relative: str, base: Path | None = None) -> str:
+    """A content path as `check` prints it: relative to the current folder when possible."""
+    full = root / relative
+    try:
+        return os.path.relpath(full, base or Path.cwd())
+    except ValueError:  # another drive on Windows
+        return str(full)
+
+
+def take_inventory(root: Path) -> Inventory:
+    """List project.yml, the notes, the assets and anything unexpected under `root`."""
+    inventory = Inventory(root, None)
+    problems = inventory.problems
+    real_root = root.resolve()
+
+    def outside(path: Path) -> bool:
+        try:
+            path.resolve().relative_to(real_root)
+        except (ValueError, OSError, RuntimeError):
+            return True
+        return False
+
+    def refuse_link(relative: str) -> None:
+        problems.append(Problem(relative, 1, 1, "error", "symlink-outside",
+                                "this symbolic link leads outside the content root and is not "
+                                "followed; copy the file into the content root instead"))
+
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as error:
+        problems.append(Problem(str(root), 1, 1, "error", "no-content",
+                                f"cannot read the content folder: {error.strerror}"))
+        return inventory
+    for entry in entries:
+        name = entry.name
+        if _ignored(name):
+            continue
+        if entry.is_symlink() and outside(Path(entry.path)):
+            refuse_link(name)
+            continue
+        if name == "project.yml" and entry.is_file():
+            inventory.project = Path(entry.path)
+        elif name in TYPE_OF_FOLDER and entry.is_dir():
+            _list_notes(inventory, TYPE_OF_FOLDER[name], Path(entry.path), outside, refuse_link)
+        elif name == "assets" and entry.is_dir():
+            _list_assets(inventory, Path(entry.path), outside, refuse_link)
+        elif name in ("project.yaml", "Project.yml"):
+            problems.append(Problem(name, 1, 1, "warning", "unknown-file",
+                                    "the project file must be named project.yml"))
+        else:
+            kind = "folder" if entry.is_dir() else "file"
+            problems.append(Problem(name, 1, 1, "warning", "unknown-file",
+                                    f"unknown {kind}, ignored; the content root holds "
+                                    "project.yml, goals/, changes/, reviews/, disputes/ and "
+                                    "assets/ (prefix a name with _ or . to hide it)"))
+    if inventory.project is None:
+        problems.append(Problem("project.yml", 1, 1, "error", "missing-project",
+                                f"there is no project.yml in {root}; create one with the "
+                                "project's title, start, units and people"))
+    return inventory
+
+
+def _list_notes(inventory: Inventory, note_type: NoteType, folder: Path,
+                outside: Callable[[Path], bool], refuse_link: Callable[[str], None]) -> None:
+    folder_name = FOLDERS[note_type]
+    seen: dict[str, str] = {}
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        relative = f"{folder_name}/{entry.name}"
+        if _ignored(entry.name) or entry.name.endswith("~"):
+            continue
+        if entry.is_symlink() and outside(Path(entry.path)):
+            refuse_link(relative)
+            continue
+        if entry.is_dir() or not entry.name.endswith(".md"):
+            kind = "folder" if entry.is_dir() else "file"
+            inventory.problems.append(Problem(
+                relative, 1, 1, "warning", "unknown-file",
+                f"unknown {kind} in {folder_name}/, ignored; notes are .md files directly "
+                f"in {folder_name}/"))
+            continue
+        # Two names that one file system would see as one file.
+        folded = unicodedata.normalize("NFC", entry.name).casefold()
+        if folded in seen:
+            inventory.problems.append(Problem(
+                relative, 1, 1, "error", "name-clash",
+                f"the names {seen[folded]!r} and {entry.name!r} differ only by case or "
+                "Unicode normalisation and clash on macOS and Windows; rename one"))
+            continue
+        seen[folded] = entry.name
+        inventory.notes.append((note_type, relative, Path(entry.path)))
+
+
+def _list_assets(inventory: Inventory, folder: Path, outside: Callable[[Path], bool],
+                 refuse_link: Callable[[str], None]) -> None:
+    for directory, subfolders, files in os.walk(folder):
+        subfolders[:] = sorted(d for d in subfolders if not _ignored(d))
+        for name in sorted(files):
+            if _ignored(name):
+                continue
+            path = Path(directory, name)
+            relative = path.relative_to(inventory.root).as_posix()
+            if path.is_symlink() and outside(path):
+                refuse_link(relative)
+                continue
+            inventory.assets.append(relative)
+
+
+def read_sources(inventory: Inventory, problems: list[Problem]) -> Iterator[SourceFile]:
+    """Read each note's bytes; a file that cannot be read is a problem, not a crash."""
+    for note_type, relative, path in inventory.notes:
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            problems.append(Problem(relative, 1, 1, "error", "unreadable",
+                                    f"cannot read the file: {error.strerror}"))
+            continue
+        yield SourceFile(note_type, relative, data)
+
+
+def parse_source(source: SourceFile, max_bytes: int = Rules.max_note_bytes) -> ParseResult:
+    """Parse one source file (a top-level function, so worker processes can run it)."""
+    return parse_note(source.note_type, source.path, source.data, max_bytes)
+
+
+def load_content(root: Path, map_function: MapFunction = map) -> Loaded:
+    """Read and parse everything under `root`; every problem of every file is reported."""
+    inventory = take_inventory(root)
+    problems = list(inventory.problems)
+    project: Project | None = None
+    if inventory.project is not None:
+        try:
+            data = inventory.project.read_bytes()
+        except OSError as error:
+            problems.append(Problem("project.yml", 1, 1, "error", "unreadable",
+                                    f"cannot read project.yml: {error.strerror}"))
+        else:
+            project, project_problems = parse_project("project.yml", data)
+            problems.extend(project_problems)
+    max_bytes = project.rules.max_note_bytes if project else Rules.max_note_bytes
+    parsed: dict[NoteType, dict[str, AnyNote]] = {t: {} for t in FOLDERS}
+    sources = list(read_sources(inventory, problems))
+
+    def parse(source: SourceFile) -> ParseResult:
+        return parse_source(source, max_bytes)
+    for note, note_problems in map_function(parse, sources):
+        problems.extend(note_problems)
+        if note is not None:
+            parsed[note.type][note.id] = note
+    present = frozenset(relative for _type, relative, _path in inventory.notes)
+    if project is None:
+        return Loaded(None, tuple(problems), present)
+    content = Content(
+        project=project,
+        goals=parsed["goal"],  # type: ignore[arg-type]
+        changes=parsed["change"],  # type: ignore[arg-type]
+        reviews=parsed["review"],  # type: ignore[arg-type]
+        disputes=parsed["dispute"],  # type: ignore[arg-type]
+        assets=tuple(inventory.assets),
+    )
+    return Loaded(content, tuple(problems), present)
+
+
+__all__ = ["Loaded", "SourceFile", "load_content", "take_inventory", "display_path", "START"]

@@ -1,0 +1,344 @@
+"""The content model: plain frozen dataclasses that every stage passes along.
+
+Nothing here reads files or the clock; the model is built by `load`/`parse`
+and consumed by `validate`, `agenda` and `render`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+Severity = Literal["error", "warning"]
+NoteType = Literal["goal", "change", "review", "dispute"]
+Status = Literal["active", "achieved", "dropped"]
+
+NOTE_TYPES: tuple[NoteType, ...] = ("goal", "change", "review", "dispute")
+FOLDERS: Mapping[NoteType, str] = {
+    "goal": "goals",
+    "change": "changes",
+    "review": "reviews",
+    "dispute": "disputes",
+}
+STATUSES: tuple[Status, ...] = ("active", "achieved", "dropped")
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A 1-based line and column in a file."""
+
+    line: int
+    column: int
+
+
+START = Position(1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One validation finding, in the SPEC's `path:line:col: severity code: message` form."""
+
+    path: str
+    line: int
+    column: int
+    severity: Severity
+    code: str
+    message: str
+
+    def format_text(self) -> str:
+        """Render the problem as one line of `smreport check` output."""
+        return f"{self.path}:{self.line}:{self.column}: {self.severity} {self.code}: {self.message}"
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.path, self.line, self.column, self.code, self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A reference from a note to something defined elsewhere, checked once all is loaded.
+
+    `kind` is one of: person, executive, goal, kpi (target = "goal-id/kpi-id"),
+    note (a relative .md link in a body; target = the note's content path).
+    """
+
+    kind: str
+    target: str
+    position: Position
+    role: str = ""
+
+
+# --- project.yml -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    id: str
+    name: str
+    external: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: str
+    name: str
+    unit: str
+    executive: bool = False
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    decision_days: int = 7
+    off_track_tolerance: float = 0.2
+    verify_approvals: bool = False
+    max_note_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Project:
+    title: str
+    start: dt.date
+    units: Mapping[str, Unit]
+    people: Mapping[str, Person]
+    language: str = "en"
+    timezone: str = "UTC"
+    rules: Rules = field(default_factory=Rules)
+    site_url: str = ""
+    path: str = "project.yml"
+    positions: Mapping[str, Position] = field(default_factory=dict, compare=False)
+
+    def person_name(self, person_id: str) -> str:
+        person = self.people.get(person_id)
+        return person.name if person else person_id
+
+    def unit_of(self, person_id: str) -> str | None:
+        person = self.people.get(person_id)
+        return person.unit if person else None
+
+
+# --- notes ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Kpi:
+    id: str
+    name: str
+    baseline: float
+    target: float
+    unit: str = ""
+
+    @property
+    def direction(self) -> Literal["up", "down"]:
+        return "up" if self.target > self.baseline else "down"
+
+    def progress(self, value: float) -> float:
+        """Share of the way from baseline to target (0 at baseline, 1 at target)."""
+        return (value - self.baseline) / (self.target - self.baseline)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    kpi: str
+    date: dt.date
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    by: str
+    date: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """What every note has: its id, its file, its Markdown body."""
+
+    id: str
+    path: str
+    body: str
+    body_line: int
+    references: tuple[Reference, ...]
+    positions: Mapping[str, Position]
+
+    def position(self, key: str) -> Position:
+        """Where `key` (a dotted path such as `approved.by`) was written, else the file start."""
+        while key:
+            found = self.positions.get(key)
+            if found:
+                return found
+            key = key.rpartition(".")[0]
+        return START
+
+
+@dataclass(frozen=True, slots=True)
+class Goal(Note):
+    title: str
+    owner: str
+    start: dt.date
+    due: dt.date
+    status: Status
+    kpis: tuple[Kpi, ...]
+    readings: tuple[Reading, ...] = ()
+    approved: Approval | None = None
+    type: ClassVar[NoteType] = "goal"
+
+
+@dataclass(frozen=True, slots=True)
+class GoalPatch:
+    """The `set` of a change: only the keys given are replaced."""
+
+    title: str | None = None
+    due: dt.date | None = None
+    status: Status | None = None
+    kpis: tuple[Kpi, ...] | None = None
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k for k in ("title", "due", "status", "kpis") if getattr(self, k) is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeDecision:
+    outcome: Literal["approved", "rejected"]
+    by: str
+    date: dt.date
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Change(Note):
+    title: str
+    goal: str
+    proposed_by: str
+    date: dt.date
+    set: GoalPatch
+    decision: ChangeDecision | None = None
+    type: ClassVar[NoteType] = "change"
+
+    @property
+    def approved(self) -> bool:
+        return self.decision is not None and self.decision.outcome == "approved"
+
+
+@dataclass(frozen=True, slots=True)
+class Review(Note):
+    month: str  # YYYY-MM
+    reviewer: str
+    date: dt.date
+    feedback_to: tuple[str, ...]
+    pages: tuple[str, ...] = ()
+    likes: tuple[str, ...] = ()
+    dislikes: tuple[str, ...] = ()
+    type: ClassVar[NoteType] = "review"
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    person: str
+    position: str
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeDecision:
+    by: str
+    date: dt.date
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dispute(Note):
+    title: str
+    raised_by: str
+    date: dt.date
+    parties: tuple[Party, ...]
+    decide_by: dt.date | None = None
+    decision: DisputeDecision | None = None
+    type: ClassVar[NoteType] = "dispute"
+
+
+AnyNote = Goal | Change | Review | Dispute
+
+
+@dataclass(frozen=True)
+class Content:
+    """Everything read from one content root, already parsed."""
+
+    project: Project
+    goals: Mapping[str, Goal]
+    changes: Mapping[str, Change]
+    reviews: Mapping[str, Review]
+    disputes: Mapping[str, Dispute]
+    assets: tuple[str, ...] = ()
+
+    def notes(self) -> list[AnyNote]:
+        return [*self.goals.values(), *self.changes.values(), *self.reviews.values(),
+                *self.disputes.values()]
+
+    def note(self, note_type: NoteType, note_id: str) -> AnyNote | None:
+        collection: Mapping[str, AnyNote] = {
+            "goal": self.goals, "change": self.changes,
+            "review": self.reviews, "dispute": self.disputes,
+        }[note_type]
+        return collection.get(note_id)
+
+
+# --- derived ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentGoal:
+    """A goal with every approved change applied, in order of decision date, then change id."""
+
+    goal: Goal
+    title: str
+    start: dt.date
+    due: dt.date
+    status: Status
+    kpis: tuple[Kpi, ...]
+    applied: tuple[Change, ...]
+
+    @property
+    def id(self) -> str:
+        return self.goal.id
+
+    def kpi(self, kpi_id: str) -> Kpi | None:
+        return next((k for k in self.kpis if k.id == kpi_id), None)
+
+    def latest_reading(self, kpi_id: str) -> Reading | None:
+        """The reading of `kpi_id` with the latest date; on a tie, the later one in the list."""
+        latest: Reading | None = None
+        for reading in self.goal.readings:
+            if reading.kpi == kpi_id and (latest is None or reading.date >= latest.date):
+                latest = reading
+        return latest
+
+    def expected_progress(self, on: dt.date) -> float:
+        """Where a KPI should be on a day if it moves evenly from start to due, 0..1."""
+        span = (self.due - self.start).days
+        if span <= 0:
+            return 1.0
+        return min(1.0, max(0.0, (on - self.start).days / span))
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    type: NoteType
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaItem:
+    """One thing the executive must do."""
+
+    code: str
+    case: int
+    subject: Subject | None
+    due: dt.date
+    overdue: bool
+    title: str
+    why: str
+    url: str
+    months: tuple[str, ...] | None = None
+    kpis: tuple[str, ...] | None = None
+    details: Mapping[str, object] = field(default_factory=dict, compare=False)

@@ -1,0 +1,92 @@
+"""Split a note file's bytes into YAML front matter and a Markdown body.
+
+Written by hand rather than with python-frontmatter because that library
+gives no line numbers and silently returns empty metadata for a BOM, a
+missing closing `---` or CR-only line endings; here each of those is a
+problem with its line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Position
+
+
+@dataclass(frozen=True, slots=True)
+class FileError:
+    position: Position
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SplitNote:
+    front_matter: str  # the YAML text between the delimiters
+    front_matter_line: int  # file line of the first YAML line, minus one (an offset)
+    body: str
+    body_line: int  # file line where the body starts
+
+
+def decode_text(data: bytes) -> tuple[str | None, FileError | None]:
+    """Decode UTF-8 (a BOM is tolerated) and normalise CRLF to LF."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, FileError(Position(1, 1), "encoding",
+                               "the file is UTF-16; save it as UTF-8")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        return None, FileError(Position(line, column), "encoding",
+                               f"byte 0x{data[error.start]:02x} is not valid UTF-8; "
+                               "save the file as UTF-8")
+    if "\x00" in text:
+        offset = text.index("\x00")
+        line = text.count("\n", 0, offset) + 1
+        return None, FileError(Position(line, offset - text.rfind("\n", 0, offset)),
+                               "encoding", "the file contains a NUL byte; is it a binary file?")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            offset = text.index("\r")
+            line = text.count("\n", 0, offset) + 1
+            return None, FileError(Position(line, offset - text.rfind("\n", 0, offset)),
+                                   "line-endings",
+                                   "a lone carriage return (CR) ends a line; "
+                                   "save the file with LF or CRLF line endings")
+    return text, None
+
+
+def split_front_matter(text: str) -> tuple[SplitNote | None, FileError | None]:
+    """Find the front matter between a first line `---` and the next `---` line."""
+    first_line, newline, rest = text.partition("\n")
+    if first_line.rstrip() != "---":
+        stripped = first_line.strip()
+        if stripped == "+++":
+            hint = "TOML front matter (+++) is not supported; write YAML between --- lines"
+        elif stripped.startswith("{"):
+            hint = "JSON front matter is not supported; write YAML between --- lines"
+        elif not text.strip():
+            hint = "the file is empty; it needs front matter between --- lines"
+        else:
+            hint = "a note must start with a line '---', then YAML front matter, then '---'"
+        return None, FileError(Position(1, 1), "front-matter", hint)
+    if not newline:
+        return None, FileError(Position(1, 1), "front-matter",
+                               "the front matter opened on line 1 is never closed; "
+                               "add a line '---' after it")
+    lines = rest.split("\n")
+    for index, line in enumerate(lines):
+        if line.rstrip() == "---":
+            front = "\n".join(lines[:index])
+            body = "\n".join(lines[index + 1:])
+            return SplitNote(front, 1, body, index + 3), None
+        if line.rstrip() == "...":  # YAML's own end-of-document marker
+            return None, FileError(Position(index + 2, 1), "front-matter",
+                                   "the front matter must end with '---', not '...'")
+    return None, FileError(Position(1, 1), "front-matter",
+                           "the front matter opened on line 1 is never closed; "
+                           "add a line '---' after it")

@@ -1,0 +1,153 @@
+"""Publish a site whole or not at all.
+
+The site is written into a fresh folder beside the output folder, then
+swapped in: atomically with Linux's renameat2(RENAME_EXCHANGE) where it
+exists, else with two renames that the next build repairs if interrupted.
+A marker file says a folder is smreport's, and no other folder is replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+MARKER = ".smreport-site"
+_NEW_PREFIX = ".smreport-new-"
+_OLD_PREFIX = ".smreport-old-"
+
+
+class PublishError(Exception):
+    """The output folder cannot be used; the message says why and what to do."""
+
+
+def check_output(out: Path, content_root: Path) -> None:
+    """Refuse an output folder that would overwrite the content or a folder not ours."""
+    out_real = out.resolve()
+    root_real = content_root.resolve()
+    if out_real == root_real or root_real in out_real.parents:
+        raise PublishError(f"the output folder {out} is inside the content root {content_root}; "
+                           "choose another --out")
+    if out_real in root_real.parents:
+        raise PublishError(f"the output folder {out} contains the content root {content_root}; "
+                           "it would be replaced by the site: choose another --out")
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise PublishError(f"{out} exists and is not a folder; choose another --out")
+    if out.is_dir() and not (out / MARKER).is_file() and any(out.iterdir()):
+        raise PublishError(f"{out} exists, is not empty and was not made by smreport (it has no "
+                           f"{MARKER} file); empty it or choose another --out")
+
+
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock for `out`, so two builds never write it at once."""
+    import fcntl  # POSIX only; imported here so the module loads everywhere
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = out.parent / f".{out.name}.smreport-lock"
+    with open(lock_path, "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EACCES):
+                raise PublishError(f"another smreport build is writing {out}; wait for it to "
+                                   "finish, then build again") from None
+            raise
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def clean_leftovers(out: Path) -> None:
+    """Remove what an interrupted build left beside `out`, restoring `out` if needed."""
+    parent = out.parent
+    if not parent.is_dir():
+        return
+    new_prefix, old_prefix = f"{_NEW_PREFIX}{out.name}-", f"{_OLD_PREFIX}{out.name}-"
+    leftovers = sorted(p for p in parent.iterdir()
+                       if p.name.startswith((new_prefix, old_prefix)) and p.is_dir())
+    if not out.exists():
+        # Killed between the two renames: the previous site is the newest "old" folder.
+        olds = [p for p in leftovers if p.name.startswith(old_prefix) and (p / MARKER).is_file()]
+        if olds:
+            newest = max(olds, key=lambda p: p.stat().st_mtime)
+            os.rename(newest, out)
+            leftovers.remove(newest)
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2); False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second),
+                       rename_exchange)
+    return bool(result == 0)
+
+
+def write_tree(folder: Path, pages: Iterable[tuple[str, bytes]],
+               files: Iterable[tuple[str, Path]]) -> int:
+    """Write pages and copy files into `folder`, refusing any path that leaves it."""
+    count = 0
+    real = folder.resolve()
+    for relative, data in pages:
+        target = _inside(real, relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        count += 1
+    for relative, source in files:
+        target = _inside(real, relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        count += 1
+    return count
+
+
+def _inside(folder: Path, relative: str) -> Path:
+    target = (folder / relative).resolve()
+    if target == folder or folder not in target.parents:
+        raise PublishError(f"refusing to write {relative!r} outside the output folder")
+    return target
+
+
+def publish(out: Path, pages: Iterable[tuple[str, bytes]],
+            files: Iterable[tuple[str, Path]] = ()) -> int:
+    """Write a complete new site, then swap it in for `out`. Returns the file count.
+
+    If writing fails, `out` is left exactly as it was.
+    """
+    out = out.absolute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(out)
+    staging = Path(tempfile.mkdtemp(prefix=f"{_NEW_PREFIX}{out.name}-", dir=out.parent))
+    try:
+        count = write_tree(staging, pages, files)
+        (staging / MARKER).write_text("This folder is written by smreport; it is replaced "
+                                      "whole on every build.\n", encoding="utf-8")
+        os.chmod(staging, 0o755)
+        if out.exists() and _exchange(staging, out):
+            shutil.rmtree(staging, ignore_errors=True)  # now holds the previous site
+            return count
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f"{_OLD_PREFIX}{out.name}-", dir=out.parent))
+            os.rmdir(old)
+            os.rename(out, old)
+            os.rename(staging, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(staging, out)
+        return count
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,93 @@
+"""Checks that need more than one file: references, executives, changes against goals."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Iterator
+
+from .derive import changes_by_goal, known_kpis
+from .model import AnyNote, Content, Dispute, Problem, Reference
+
+
+def _hint(value: str, options: Collection[str]) -> str:
+    close = difflib.get_close_matches(value, list(options), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def validate_content(content: Content, present: Collection[str]) -> list[Problem]:
+    """Every cross-file problem of `content`, sorted by file and line.
+
+    `present` holds the paths of every note file found, including broken ones,
+    so a link to a note that failed to parse is not reported as missing.
+    """
+    problems: list[Problem] = []
+    grouped = changes_by_goal(content.changes.values())
+    goal_paths = {f"goals/{goal_id}.md" for goal_id in content.goals}
+    for note in content.notes():
+        for reference in note.references:
+            problems.extend(_check_reference(content, note, reference, grouped, present,
+                                             goal_paths))
+    for dispute in content.disputes.values():
+        problems.extend(_check_dispute_decider(content, dispute))
+    for change in content.changes.values():
+        goal = content.goals.get(change.goal)
+        if goal and change.set.due is not None and change.set.due <= goal.start:
+            position = change.position("set.due")
+            problems.append(Problem(
+                change.path, position.line, position.column, "error", "due-before-start",
+                f"this change would set the goal's due ({change.set.due}) on or before its "
+                f"start ({goal.start}); choose a due date after {goal.start}"))
+    return problems
+
+
+def _check_reference(content: Content, note: AnyNote, reference: Reference,
+                     grouped: dict[str, list], present: Collection[str],
+                     goal_paths: Collection[str]) -> Iterator[Problem]:
+    people = content.project.people
+    line, column = reference.position.line, reference.position.column
+
+    def problem(code: str, message: str, severity: str = "error") -> Problem:
+        return Problem(note.path, line, column, severity, code, message)  # type: ignore[arg-type]
+
+    kind, target = reference.kind, reference.target
+    if kind in ("person", "executive"):
+        person = people.get(target)
+        if person is None:
+            yield problem("unknown-person",
+                          f"{target!r} is not a person defined in project.yml"
+                          + _hint(target, people))
+        elif kind == "executive" and not person.executive:
+            executives = ", ".join(p.id for p in people.values() if p.executive)
+            yield problem("not-executive",
+                          f"{reference.role!r} must be an executive, but {person.name} "
+                          f"({target}) is not; executives: {executives}")
+    elif kind == "goal":
+        if target not in content.goals and f"goals/{target}.md" not in present:
+            yield problem("unknown-goal", f"there is no goal {target!r} in goals/"
+                          + _hint(target, content.goals))
+    elif kind == "kpi":
+        goal_id, _, kpi_id = target.partition("/")
+        goal = content.goals.get(goal_id)
+        if goal is not None:
+            kpis = known_kpis(goal, grouped.get(goal_id, ()))
+            if kpi_id not in kpis:
+                yield problem("unknown-kpi",
+                              f"the goal has no KPI {kpi_id!r}, now or in an approved change"
+                              + _hint(kpi_id, kpis))
+    elif kind == "note":
+        if target not in present and target not in content.assets:
+            yield problem("broken-link", f"the link points to {target}, which does not exist",
+                          "warning")
+
+
+def _check_dispute_decider(content: Content, dispute: Dispute) -> Iterator[Problem]:
+    if dispute.decision is None:
+        return
+    units = {content.project.unit_of(p.person) for p in dispute.parties}
+    units.discard(None)
+    decider = content.project.people.get(dispute.decision.by)
+    if len(units) > 1 and decider is not None and not decider.executive:
+        position = dispute.position("decision.by")
+        yield Problem(dispute.path, position.line, position.column, "error", "not-executive",
+                      f"the parties belong to different units, so only an executive may "
+                      f"decide; {decider.name} ({decider.id}) is not one")
