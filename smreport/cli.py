@@ -49,6 +49,20 @@ def make_parser() -> argparse.ArgumentParser:
     build_parser.add_argument("--templates", type=Path, action="append", default=[],
                               metavar="DIR", help="a folder of templates that override the "
                                                   "default theme's (may be repeated)")
+    build_parser.add_argument("--watch", action="store_true",
+                              help="rebuild whenever the content or templates change")
+    build_parser.add_argument("--serve", action="store_true",
+                              help="with --watch: serve the site on 127.0.0.1 with live reload")
+    build_parser.add_argument("--port", type=int, default=8000,
+                              help="the port for --serve (default: 8000)")
+    build_parser.add_argument("--poll", action="store_true",
+                              help="with --watch: poll for changes instead of file system "
+                                   "events (network or container file systems)")
+    build_parser.add_argument("--jobs", type=int, default=0, metavar="N",
+                              help="worker processes (default: one per core, at most 2; "
+                                   "1: no workers)")
+    build_parser.add_argument("--no-cache", action="store_true",
+                              help="do not read or write the .smreport-cache folder")
 
     check_parser = commands.add_parser("check", help="validate and report every problem")
     _common(check_parser)
@@ -97,7 +111,13 @@ def run_check(args: argparse.Namespace) -> int:
 def run_build(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     options = Options(content=args.content, out=args.out, today=args.today,
-                      template_dirs=tuple(args.templates))
+                      template_dirs=tuple(args.templates), jobs=args.jobs,
+                      cache=not args.no_cache)
+    if args.serve and not args.watch:
+        args.watch = True  # serving a preview only makes sense while watching
+    if args.watch:
+        from .live import watch_and_build
+        return watch_and_build(options, serve=args.serve, port=args.port, polling=args.poll)
     try:
         result = build(options)
     except PublishError as error:

@@ -7,6 +7,7 @@ reads their bytes and hands each to the pure parsers in `parse`, through a
 
 from __future__ import annotations
 
+import functools
 import os
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -203,8 +204,8 @@ def load_content(root: Path, map_function: MapFunction = map) -> Loaded:
     parsed: dict[NoteType, dict[str, AnyNote]] = {t: {} for t in FOLDERS}
     sources = list(read_sources(inventory, problems))
 
-    def parse(source: SourceFile) -> ParseResult:
-        return parse_source(source, max_bytes)
+    # A partial of a module-level function, so worker processes can receive it.
+    parse = functools.partial(parse_source, max_bytes=max_bytes)
     for note, note_problems in map_function(parse, sources):
         problems.extend(note_problems)
         if note is not None:

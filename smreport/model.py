@@ -25,7 +25,7 @@ FOLDERS: Mapping[NoteType, str] = {
 STATUSES: tuple[Status, ...] = ("active", "achieved", "dropped")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Position:
     """A 1-based line and column in a file."""
 
@@ -36,7 +36,7 @@ class Position:
 START = Position(1, 1)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Problem:
     """One validation finding, in the SPEC's `path:line:col: severity code: message` form."""
 
@@ -55,7 +55,7 @@ class Problem:
         return (self.path, self.line, self.column, self.code, self.message)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Reference:
     """A reference from a note to something defined elsewhere, checked once all is loaded.
 
@@ -72,14 +72,14 @@ class Reference:
 # --- project.yml -----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Unit:
     id: str
     name: str
     external: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Person:
     id: str
     name: str
@@ -88,7 +88,7 @@ class Person:
     email: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Rules:
     decision_days: int = 7
     off_track_tolerance: float = 0.2
@@ -121,7 +121,7 @@ class Project:
 # --- notes ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Kpi:
     id: str
     name: str
@@ -138,20 +138,20 @@ class Kpi:
         return (value - self.baseline) / (self.target - self.baseline)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Reading:
     kpi: str
     date: dt.date
     value: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Approval:
     by: str
     date: dt.date
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Note:
     """What every note has: its id, its file, its Markdown body."""
 
@@ -172,7 +172,7 @@ class Note:
         return START
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Goal(Note):
     title: str
     owner: str
@@ -185,7 +185,7 @@ class Goal(Note):
     type: ClassVar[NoteType] = "goal"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class GoalPatch:
     """The `set` of a change: only the keys given are replaced."""
 
@@ -198,7 +198,7 @@ class GoalPatch:
         return tuple(k for k in ("title", "due", "status", "kpis") if getattr(self, k) is not None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ChangeDecision:
     outcome: Literal["approved", "rejected"]
     by: str
@@ -206,7 +206,7 @@ class ChangeDecision:
     note: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Change(Note):
     title: str
     goal: str
@@ -221,7 +221,7 @@ class Change(Note):
         return self.decision is not None and self.decision.outcome == "approved"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Review(Note):
     month: str  # YYYY-MM
     reviewer: str
@@ -233,20 +233,20 @@ class Review(Note):
     type: ClassVar[NoteType] = "review"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Party:
     person: str
     position: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DisputeDecision:
     by: str
     date: dt.date
     outcome: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Dispute(Note):
     title: str
     raised_by: str
@@ -286,7 +286,7 @@ class Content:
 # --- derived ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CurrentGoal:
     """A goal with every approved change applied, in order of decision date, then change id."""
 
@@ -321,13 +321,13 @@ class CurrentGoal:
         return min(1.0, max(0.0, (on - self.start).days / span))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Subject:
     type: NoteType
     id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AgendaItem:
     """One thing the executive must do."""
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .agenda import derive_agenda
+from .engine import Builder
 from .load import Loaded, load_content
 from .model import AgendaItem, Content, Problem
 from .publish import check_output, output_lock, publish
@@ -27,6 +28,14 @@ class Options:
     out: Path = Path("site")
     today: dt.date | None = None
     template_dirs: tuple[Path, ...] = ()
+    jobs: int = 0  # worker processes for parsing and rendering; 0: one per core, at most 2
+    cache: bool = True  # keep parsed and rendered notes in a cache folder between runs
+    cache_dir: Path | None = None  # default: .smreport-cache beside the content root
+
+    def cache_folder(self) -> Path | None:
+        if not self.cache:
+            return None
+        return self.cache_dir or self.content.absolute().parent / ".smreport-cache"
 
 
 @dataclass
@@ -57,9 +66,10 @@ def today_in(timezone: str) -> dt.date:
     return dt.datetime.now(zone).date()
 
 
-def check(options: Options) -> Result:
+def check(options: Options, builder: Builder | None = None) -> Result:
     """Load and validate the content; every problem of every file at once."""
-    loaded: Loaded = load_content(options.content)
+    loaded: Loaded = load_content(options.content,
+                                  builder.map_parse if builder else map)  # type: ignore[arg-type]
     problems = list(loaded.problems)
     content = loaded.content
     if content is not None:
@@ -81,16 +91,25 @@ def template_dirs_for(options: Options) -> tuple[Path, ...]:
     return tuple(dirs)
 
 
-def build(options: Options) -> Result:
-    """Check, derive the agenda, render and publish; with errors nothing is written."""
-    result = check(options)
+def build(options: Options, builder: Builder | None = None) -> Result:
+    """Check, derive the agenda, render and publish; with errors nothing is written.
+
+    A `builder` kept between calls (as `--watch` does) re-parses and re-renders
+    only notes whose content changed.
+    """
+    if builder is None:
+        builder = Builder(options.cache_folder(), options.jobs)
+    result = check(options, builder)
     if not result.ok or result.content is None or result.today is None:
         return result
     check_output(options.out, options.content)
     result.agenda = derive_agenda(result.content, result.today)
-    site = make_site(result.content, result.agenda, result.today, template_dirs_for(options))
+    site = make_site(result.content, result.agenda, result.today, template_dirs_for(options),
+                     builder.body_html)
     files = list(static_files(site))
     files.extend((asset, options.content / asset) for asset in result.content.assets)
     with output_lock(options.out):
         result.files_written = publish(options.out, render_site(site), files)
+    builder.save_cache()
+    builder.forget_unused()
     return result

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -21,8 +21,15 @@ from .i18n import Translator, translator
 from .markup import render_markdown
 from .model import FOLDERS, AgendaItem, AnyNote, Content, CurrentGoal
 from .views import (
-    Links, agenda_views, changes_of, dispute_groups, glance, goal_history, is_cross_unit,
-    kpi_views, month_strip,
+    Links,
+    agenda_views,
+    changes_of,
+    dispute_groups,
+    glance,
+    goal_history,
+    is_cross_unit,
+    kpi_views,
+    month_strip,
 )
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -63,7 +70,8 @@ class Site:
     current: Mapping[str, CurrentGoal]
     translate: Translator
     environment: jinja2.Environment
-    body_cache: dict[str, object] = field(default_factory=dict)
+    # Renders a note's Markdown body; a Builder passes its cached version.
+    body_html: Callable[[AnyNote], str] | None = None
 
     def page(self, template: str, path: str, **context: object) -> tuple[str, bytes]:
         """Render one page; `path` is its file path relative to the site root."""
@@ -77,15 +85,19 @@ class Site:
 
     def body(self, note: AnyNote) -> str:
         """A note's body as HTML (see `markup`)."""
+        if self.body_html is not None:
+            return self.body_html(note)
         return render_markdown(note.body, note.path)
 
 
 def make_site(content: Content, agenda: list[AgendaItem], today: dt.date,
-              template_dirs: Sequence[Path] = ()) -> Site:
+              template_dirs: Sequence[Path] = (),
+              body_html: Callable[[AnyNote], str] | None = None) -> Site:
     """Prepare what every page needs; the content is taken as of `today`."""
     content = as_of(content, today)
     return Site(content, today, agenda, current_goals(content),
-                translator(content.project.language), make_environment(template_dirs))
+                translator(content.project.language), make_environment(template_dirs),
+                body_html)
 
 
 def agenda_json(site: Site) -> bytes:

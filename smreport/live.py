@@ -1,0 +1,105 @@
+"""`build --watch [--serve]`: build, then rebuild on every save until Ctrl-C.
+
+One `Builder` lives for the whole session, so a rebuild re-parses and
+re-renders only the notes whose content changed. Each rebuild prints one
+line: what changed, how long it took and how many agenda items there are, or
+the problems found (the last good site stays).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .engine import Builder
+from .model import Problem
+from .pipeline import Options, Result, build, template_dirs_for
+from .publish import PublishError
+from .render import default_template_dir
+from .serve import LiveState, PortInUse, PreviewServer
+from .watch import Watcher, describe_paths, log_line
+
+
+def _problem_lines(result: Result, root: Path) -> list[str]:
+    from .cli import display  # the CLI owns how paths are shown
+
+    return [display(p, root).format_text() for p in result.problems]
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # stop on SIGTERM as on Ctrl-C: cleanly, exit 0
+
+
+def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
+                    polling: bool = False, log: Callable[[str], None] = log_line,
+                    watcher_ready: Callable[[Watcher], None] | None = None) -> int:
+    """Build once, then rebuild on changes until interrupted. Returns the exit status."""
+    builder = Builder(options.cache_folder(), options.jobs)
+    state = LiveState()
+    server: PreviewServer | None = None
+
+    def rebuild(paths: set[str]) -> None:
+        started = time.perf_counter()
+        try:
+            result = build(options, builder)
+        except PublishError as error:
+            log(f"smreport: {error}")
+            state.publish([str(error)])
+            return
+        elapsed = time.perf_counter() - started
+        what = describe_paths(paths, [options.content, *template_dirs_for(options)]) \
+            if paths else "start"
+        lines = _problem_lines(result, options.content)
+        if result.ok:
+            items = len(result.agenda)
+            log(f"Rebuilt after {what} in {elapsed * 1000:.0f} ms: "
+                f"{items} agenda item{'s' * (items != 1)}"
+                + (f", {len(lines)} warning{'s' * (len(lines) != 1)}" if lines else "") + ".")
+            for line in lines:
+                log(line)
+            state.publish([])
+        else:
+            errors = [p for p in result.problems if p.severity == "error"]
+            log(f"Problems after {what} ({len(errors)} error{'s' * (len(errors) != 1)}); "
+                "the last good site stays:")
+            for line in lines:
+                log(line)
+            state.publish([line for line, p in zip(lines, result.problems, strict=True)
+                           if p.severity == "error"] or lines)
+
+    try:
+        if serve:
+            options.out.mkdir(parents=True, exist_ok=True)
+            server = PreviewServer(options.out, port, state)
+    except PortInUse as error:
+        log(f"smreport: {error}")
+        return 1
+    watch_dirs = [options.content, *template_dirs_for(options), default_template_dir()]
+    watcher = Watcher(watch_dirs, [options.out], rebuild, polling=polling, log=log)
+    previous = signal.signal(signal.SIGTERM, _interrupt) \
+        if threading.current_thread() is threading.main_thread() else None
+    try:
+        watcher.safe_rebuild(set())
+        if server is not None:
+            server.start()
+            log(f"Serving {options.out}/ at {server.url} (live reload); Ctrl-C to stop.")
+        log(f"Watching {options.content}/ for changes; Ctrl-C to stop.")
+        if watcher_ready is not None:
+            watcher_ready(watcher)
+        watcher.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.close()
+        if server is not None:
+            server.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    log("Stopped.")
+    return 0
+
+
+__all__ = ["watch_and_build", "Problem"]

@@ -1,0 +1,195 @@
+"""`--watch`: rebuild whenever a note, project.yml or a template changes, until Ctrl-C.
+
+The watchdog handler only records which paths changed; the main thread waits
+for a short quiet spell (one save by an editor is a burst of events: temp
+file, rename, delete) and then rebuilds once. A rebuild that fails keeps the
+last good site. The observer thread is checked on every turn and restarted if
+it died; where inotify is unavailable or out of watches, polling takes over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+DEBOUNCE_SECONDS = 0.04
+POLL_SECONDS = 0.5
+
+
+def is_editor_noise(path: str) -> bool:
+    """Files editors write beside a note while saving: never worth a rebuild on their own."""
+    name = os.path.basename(path)
+    return (
+        name.endswith(("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".orig", ".kate-swp"))
+        or name == "4913"  # vim's probe file
+        or name.startswith((".#", "#", ".~"))  # emacs lock/autosave, LibreOffice lock
+        or "___jb_tmp___" in name or "___jb_old___" in name  # JetBrains safe write
+        or name.startswith(".") or name.startswith("_")  # ignored by the loader anyway
+    )
+
+
+@dataclass
+class Change:
+    """What a quiet spell of events amounted to."""
+
+    paths: set[str]
+    full: bool  # templates or project.yml changed: everything depends on them
+
+
+class ChangeCollector(FileSystemEventHandler):
+    """Receives watchdog events on the observer's thread and queues relevant paths.
+
+    It does as little as possible, so that nothing it does can raise and
+    silently kill the observer thread.
+    """
+
+    def __init__(self, roots: Iterable[Path], ignore: Iterable[Path]) -> None:
+        self.roots = [str(r) for r in roots]
+        self.ignore = [str(p) for p in ignore]
+        self.queue: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def relevant(self, path: str) -> bool:
+        if not path:
+            return False
+        for ignored in self.ignore:
+            if path == ignored or path.startswith(ignored + os.sep):
+                return False
+        return not is_editor_noise(path)
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        if event.is_directory and event.event_type == "modified":
+            return  # a folder's time stamp changes with every file saved in it
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            path = os.fsdecode(raw) if raw else ""
+            if self.relevant(path):
+                self.queue.put(path)
+
+
+class Watcher:
+    """Runs `rebuild(paths)` after each burst of relevant changes."""
+
+    def __init__(self, watch_dirs: Iterable[Path], ignore: Iterable[Path],
+                 rebuild: Callable[[set[str]], None], polling: bool = False,
+                 log: Callable[[str], None] = print) -> None:
+        self.watch_dirs = [d.resolve() for d in watch_dirs if d.is_dir()]
+        ignore_list = []
+        for path in ignore:
+            ignore_list += [path.absolute(), path.resolve()]
+        self.collector = ChangeCollector(self.watch_dirs, ignore_list)
+        self.rebuild = rebuild
+        self.log = log
+        self.polling = polling
+        self.observer: BaseObserver | None = None
+        self.stopping = threading.Event()
+
+    def start_observer(self) -> None:
+        """Start watching; fall back to polling when inotify cannot watch the tree."""
+        if self.observer is not None:
+            with contextlib.suppress(Exception):  # a dead observer may fail to stop
+                self.observer.stop()
+        observer: BaseObserver = PollingObserver(timeout=POLL_SECONDS) if self.polling \
+            else Observer()
+        try:
+            for directory in self.watch_dirs:
+                observer.schedule(self.collector, str(directory), recursive=True)
+            observer.start()
+        except OSError as error:
+            if self.polling:
+                raise
+            self.log(f"Cannot use file system events ({error.strerror or error}); "
+                     f"checking for changes every {POLL_SECONDS}s instead.")
+            self.polling = True
+            self.start_observer()
+            return
+        self.observer = observer
+
+    def wait_for_changes(self, timeout: float = 0.25) -> set[str] | None:
+        """Block until a burst of changes has settled; None if nothing happened."""
+        try:
+            first = self.collector.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        paths = {first}
+        deadline = time.monotonic() + DEBOUNCE_SECONDS
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return paths
+            try:
+                paths.add(self.collector.queue.get(timeout=remaining))
+                deadline = time.monotonic() + DEBOUNCE_SECONDS
+            except queue.Empty:
+                return paths
+
+    def run(self) -> None:
+        """Watch until `stop()` or Ctrl-C."""
+        self.start_observer()
+        try:
+            while not self.stopping.is_set():
+                if self.observer is not None and not self.observer.is_alive():
+                    self.log("The file watcher stopped unexpectedly; restarting it.")
+                    self.start_observer()
+                    self.rebuild(set())  # anything may have changed meanwhile
+                    continue
+                paths = self.wait_for_changes()
+                if paths:
+                    self.safe_rebuild(paths)
+        finally:
+            self.close()
+
+    def safe_rebuild(self, paths: set[str]) -> None:
+        """Rebuild, reporting any unexpected error instead of dying with it."""
+        try:
+            self.rebuild(paths)
+        except Exception:  # noqa: BLE001 - the watcher must outlive any one rebuild
+            self.log("Internal error during the rebuild (the last good site stays); "
+                     "please report it:\n" + traceback.format_exc(limit=8))
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def close(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer.join(timeout=5)
+            self.observer = None
+
+
+def describe_paths(paths: set[str], roots: Iterable[Path]) -> str:
+    """Name the changed files briefly, relative to the folder they were found under."""
+    names = []
+    for path in sorted(paths):
+        shown = path
+        for root in roots:
+            try:
+                shown = Path(path).relative_to(root.resolve()).as_posix()
+                break
+            except ValueError:
+                continue
+        names.append(shown)
+    if not names:
+        return "a restart of the watcher"
+    if len(names) > 3:
+        return ", ".join(names[:3]) + f" and {len(names) - 3} more"
+    return ", ".join(names)
+
+
+def log_line(text: str) -> None:
+    """Print a line at once, even when output is a pipe."""
+    print(text, flush=True)
+    sys.stdout.flush()
