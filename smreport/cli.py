@@ -9,10 +9,12 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from . import __version__
 from .model import Problem
@@ -21,7 +23,10 @@ from .publish import PublishError
 
 
 def _date(text: str) -> dt.date:
+    # fromisoformat alone also takes "20261126" and "2026-W48-4"; the SPEC says YYYY-MM-DD.
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
@@ -82,16 +87,19 @@ def display(problem: Problem, root: Path) -> Problem:
                    problem.code, problem.message)
 
 
-def print_problems(problems: Sequence[Problem], root: Path, output_format: str = "text") -> None:
+def print_problems(problems: Sequence[Problem], root: Path, output_format: str = "text",
+                   stream: TextIO | None = None) -> None:
+    """Print every problem, in order, to `stream` (default: standard output)."""
+    stream = stream or sys.stdout
     shown = [display(p, root) for p in problems]
     if output_format == "json":
         print(json.dumps([{"path": p.path, "line": p.line, "column": p.column,
                            "severity": p.severity, "code": p.code, "message": p.message}
-                          for p in shown], ensure_ascii=False, indent=2))
+                          for p in shown], ensure_ascii=False, indent=2), file=stream)
         return
+    # One stream keeps errors and warnings in file and line order.
     for problem in shown:
-        print(problem.format_text(), file=sys.stderr if problem.severity == "error" else
-              sys.stdout)
+        print(problem.format_text(), file=stream)
 
 
 def _summary(result: Result) -> str:
@@ -123,7 +131,7 @@ def run_build(args: argparse.Namespace) -> int:
     except PublishError as error:
         print(f"smreport: {error}", file=sys.stderr)
         return 1
-    print_problems(result.problems, args.content)
+    print_problems(result.problems, args.content, stream=sys.stderr)
     if not result.ok:
         print(f"Build failed: {_summary(result)}; {args.out} was left as it was.",
               file=sys.stderr)
