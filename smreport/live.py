@@ -17,7 +17,7 @@ from pathlib import Path
 from .engine import Builder
 from .model import Problem
 from .pipeline import Options, Result, build, template_dirs_for
-from .publish import PublishError
+from .publish import PublishError, check_output
 from .render import default_template_dir
 from .serve import LiveState, PortInUse, PreviewServer
 from .watch import Watcher, describe_paths, log_line
@@ -71,6 +71,11 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
                            if p.severity == "error"] or lines)
 
     try:
+        check_output(options.out, options.content)
+    except PublishError as error:
+        log(f"smreport: {error}")
+        return 1
+    try:
         if serve:
             options.out.mkdir(parents=True, exist_ok=True)
             server = PreviewServer(options.out, port, state)
@@ -82,6 +87,8 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
     previous = signal.signal(signal.SIGTERM, _interrupt) \
         if threading.current_thread() is threading.main_thread() else None
     try:
+        # Watch before the first build, so a save during it is not missed.
+        watcher.start_observer()
         watcher.safe_rebuild(set())
         if server is not None:
             server.start()

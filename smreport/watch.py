@@ -67,6 +67,13 @@ class ChangeCollector(FileSystemEventHandler):
         for ignored in self.ignore:
             if path == ignored or path.startswith(ignored + os.sep):
                 return False
+        for root in self.roots:
+            if path.startswith(root + os.sep):
+                parts = path[len(root) + 1:].split(os.sep)
+                # Hidden folders are ignored by the loader, and hold smreport's staging folders.
+                if any(part.startswith((".", "_")) for part in parts[:-1]):
+                    return False
+                break
         return not is_editor_noise(path)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
@@ -137,8 +144,9 @@ class Watcher:
                 return paths
 
     def run(self) -> None:
-        """Watch until `stop()` or Ctrl-C."""
-        self.start_observer()
+        """Watch until `stop()` or Ctrl-C (the observer starts here unless already started)."""
+        if self.observer is None:
+            self.start_observer()
         try:
             while not self.stopping.is_set():
                 if self.observer is not None and not self.observer.is_alive():

@@ -1,0 +1,310 @@
+"""`build --watch`: a real watcher process, real files, real editor save patterns."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from smreport.watch import is_editor_noise
+
+from .conftest import EXAMPLE, REPO
+
+TODAY = "2026-11-26"
+TIMEOUT = 20.0
+
+
+class WatchProcess:
+    """`python build.py --watch` in a subprocess, with its output lines in a queue."""
+
+    def __init__(self, content: Path, out: Path, *extra: str) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(REPO / "build.py"), "--watch", "--content", str(content),
+             "--out", str(out), "--today", TODAY, "--no-cache", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = TIMEOUT) -> str:
+        """The first new output line matching `predicate`; fails after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.process.poll() is not None and self.lines.empty():
+                    break
+                continue
+            self.seen.append(line)
+            if predicate(line):
+                return line
+        raise AssertionError(f"no matching line within {timeout}s; output so far:\n"
+                             + "\n".join(self.seen))
+
+    def drain(self, quiet: float = 0.6) -> list[str]:
+        """Lines printed until the output has been quiet for `quiet` seconds."""
+        lines = []
+        while True:
+            try:
+                line = self.lines.get(timeout=quiet)
+            except queue.Empty:
+                return lines
+            self.seen.append(line)
+            lines.append(line)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.reader.join(timeout=5)
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return self.process.returncode
+
+
+def rebuilt(line: str) -> bool:
+    return line.startswith("Rebuilt after")
+
+
+def problems(line: str) -> bool:
+    return line.startswith("Problems after")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "content"
+    shutil.copytree(EXAMPLE, root)
+    return root
+
+
+@pytest.fixture
+def watching(project: Path, tmp_path: Path) -> Iterator[WatchProcess]:
+    watcher = WatchProcess(project, tmp_path / "site")
+    watcher.wait_for(lambda line: line.startswith("Watching"))
+    yield watcher
+    watcher.stop()
+
+
+def site_page(tmp_path: Path, relative: str) -> str:
+    return (tmp_path / "site" / relative).read_text(encoding="utf-8")
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def edit_title(path: Path, title: str) -> str:
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if line.startswith("title:"):
+            lines[index] = f'title: "{title}"'
+            break
+    return "\n".join(lines)
+
+
+def test_plain_write_rebuilds_once_with_the_saved_content(watching: WatchProcess,
+                                                          project: Path, tmp_path: Path) -> None:
+    goal = project / "goals" / "grow-telegram.md"
+    goal.write_text(edit_title(goal, "Telegram plain save"), encoding="utf-8")
+    watching.wait_for(rebuilt)
+    assert "Telegram plain save" in site_page(tmp_path, "goals/grow-telegram/index.html")
+    assert [line for line in watching.drain() if rebuilt(line)] == []
+
+
+def test_vim_style_rename_save_is_one_rebuild(watching: WatchProcess, project: Path,
+                                              tmp_path: Path) -> None:
+    goal = project / "goals" / "grow-telegram.md"
+    new_text = edit_title(goal, "Telegram vim save")
+    # vim with backupcopy=no: probe file 4913, rename to backup~, write anew, delete backup.
+    probe = project / "goals" / "4913"
+    probe.write_text("", encoding="utf-8")
+    probe.unlink()
+    backup = project / "goals" / "grow-telegram.md~"
+    os.rename(goal, backup)
+    goal.write_text(new_text, encoding="utf-8")
+    backup.unlink()
+    (project / "goals" / ".grow-telegram.md.swp").write_bytes(b"swap")
+    watching.wait_for(rebuilt)
+    assert "Telegram vim save" in site_page(tmp_path, "goals/grow-telegram/index.html")
+    assert [line for line in watching.drain() if rebuilt(line)] == []
+
+
+def test_jetbrains_safe_write_is_one_rebuild(watching: WatchProcess, project: Path,
+                                             tmp_path: Path) -> None:
+    goal = project / "goals" / "grow-telegram.md"
+    temporary = project / "goals" / "grow-telegram.md___jb_tmp___"
+    old = project / "goals" / "grow-telegram.md___jb_old___"
+    temporary.write_text(edit_title(goal, "Telegram JetBrains save"), encoding="utf-8")
+    os.rename(goal, old)
+    os.rename(temporary, goal)
+    old.unlink()
+    watching.wait_for(rebuilt)
+    assert "Telegram JetBrains save" in site_page(tmp_path, "goals/grow-telegram/index.html")
+    assert [line for line in watching.drain() if rebuilt(line)] == []
+
+
+def test_atomic_replace_from_a_temp_file(watching: WatchProcess, project: Path,
+                                         tmp_path: Path) -> None:
+    goal = project / "goals" / "grow-telegram.md"
+    temporary = project / "goals" / ".grow-telegram.md.tmp123"
+    temporary.write_text(edit_title(goal, "Telegram atomic save"), encoding="utf-8")
+    os.replace(temporary, goal)
+    watching.wait_for(rebuilt)
+    assert "Telegram atomic save" in site_page(tmp_path, "goals/grow-telegram/index.html")
+
+
+def test_broken_note_keeps_the_last_good_site_and_fixing_rebuilds(
+        watching: WatchProcess, project: Path, tmp_path: Path) -> None:
+    goal = project / "goals" / "grow-telegram.md"
+    good = goal.read_text(encoding="utf-8")
+    before = tree_digest(tmp_path / "site")
+    goal.write_text(good.replace("owner: ", "owner: nobody-here\nowner_x: ", 1),
+                    encoding="utf-8")
+    watching.wait_for(problems)
+    error = watching.wait_for(lambda line: "goals/grow-telegram.md:" in line)
+    assert "error unknown-person" in error
+    assert tree_digest(tmp_path / "site") == before
+    # Half-written: an empty file is a problem, never a page with empty metadata.
+    goal.write_text("", encoding="utf-8")
+    watching.wait_for(problems)
+    assert tree_digest(tmp_path / "site") == before
+    goal.write_text(edit_title(project / "goals" / "grow-telegram.md", "x") if False else
+                    good.replace("title:", 'title: "Fixed again"\nold_title:', 1)
+                    .replace("old_title:", "# old title:", 1), encoding="utf-8")
+    watching.wait_for(rebuilt)
+    assert "Fixed again" in site_page(tmp_path, "goals/grow-telegram/index.html")
+
+
+def test_delete_rename_and_new_folder(watching: WatchProcess, project: Path,
+                                      tmp_path: Path) -> None:
+    dispute = project / "disputes" / "tea-drop-format.md"
+    dispute.unlink()
+    watching.wait_for(rebuilt)
+    assert not (tmp_path / "site" / "disputes" / "tea-drop-format").exists()
+    review = project / "reviews" / "review-2026-10.md"
+    review.rename(project / "reviews" / "october-review.md")
+    watching.wait_for(rebuilt)
+    assert not (tmp_path / "site" / "reviews" / "review-2026-10").exists()
+    assert (tmp_path / "site" / "reviews" / "october-review" / "index.html").is_file()
+    # A folder deleted and created again is picked up.
+    changes = project / "changes"
+    saved = tmp_path / "changes-saved"
+    shutil.move(changes, saved)
+    watching.wait_for(lambda line: rebuilt(line) or problems(line))
+    shutil.copytree(saved, changes)
+    watching.wait_for(rebuilt)
+    assert (tmp_path / "site" / "changes" / "care-public-replies" / "index.html").is_file()
+
+
+def test_incremental_rebuild_equals_a_full_build(watching: WatchProcess, project: Path,
+                                                 tmp_path: Path) -> None:
+    goal = project / "goals" / "repeat-orders.md"
+    goal.write_text(goal.read_text(encoding="utf-8").replace(
+        "readings:", "readings:\n  - { kpi: repeat-rate, date: 2026-11-20, value: 5.9 }", 1),
+        encoding="utf-8")
+    watching.wait_for(rebuilt)
+    (project / "changes" / "repeat-orders-lower-target.md").unlink()
+    watching.wait_for(rebuilt)
+    full = subprocess.run([sys.executable, str(REPO / "build.py"), "--content", str(project),
+                           "--out", str(tmp_path / "full"), "--today", TODAY, "--no-cache"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert full.returncode == 0, full.stderr
+    assert tree_digest(tmp_path / "site") == tree_digest(tmp_path / "full")
+
+
+def test_output_inside_the_watched_tree_never_triggers_a_rebuild(tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    shutil.copytree(EXAMPLE, root)
+    templates = tmp_path / "templates"  # watched: beside the content root
+    templates.mkdir()
+    watcher = WatchProcess(root, templates / "preview")
+    try:
+        watcher.wait_for(lambda line: line.startswith("Watching"))
+        assert [line for line in watcher.drain(1.0) if rebuilt(line)] == []
+        goal = root / "goals" / "grow-telegram.md"
+        goal.write_text(edit_title(goal, "Inside tree"), encoding="utf-8")
+        watcher.wait_for(rebuilt)
+        assert [line for line in watcher.drain(1.0) if rebuilt(line)] == []
+        assert "Inside tree" in (templates / "preview" / "goals" / "grow-telegram" /
+                                 "index.html").read_text(encoding="utf-8")
+    finally:
+        watcher.stop()
+
+
+def test_refused_output_folder_exits_at_once(tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    shutil.copytree(EXAMPLE, root)
+    watcher = WatchProcess(root, root / "_site")
+    line = watcher.wait_for(lambda line: "inside the content root" in line)
+    assert watcher.process.wait(timeout=10) == 1
+    assert "choose another --out" in line
+
+
+def test_template_change_rebuilds(tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    shutil.copytree(EXAMPLE, root)
+    templates = tmp_path / "templates"  # beside the content root: picked up automatically
+    templates.mkdir()
+    watcher = WatchProcess(root, tmp_path / "site")
+    try:
+        watcher.wait_for(lambda line: line.startswith("Watching"))
+        base = (REPO / "templates" / "base.html").read_text(encoding="utf-8")
+        (templates / "base.html").write_text(base.replace("</main>", "</main><p>OWN</p>"),
+                                             encoding="utf-8")
+        watcher.wait_for(rebuilt)
+        assert "<p>OWN</p>" in site_page(tmp_path, "team/index.html")
+    finally:
+        watcher.stop()
+
+
+def test_ctrl_c_exits_zero_without_traceback(watching: WatchProcess) -> None:
+    status = watching.stop()
+    output = "\n".join(watching.seen)
+    assert status == 0
+    assert "Traceback" not in output
+    assert watching.seen[-1] == "Stopped."
+
+
+def test_polling_fallback_sees_changes(project: Path, tmp_path: Path) -> None:
+    watcher = WatchProcess(project, tmp_path / "site", "--poll")
+    try:
+        watcher.wait_for(lambda line: line.startswith("Watching"))
+        goal = project / "goals" / "grow-telegram.md"
+        goal.write_text(edit_title(goal, "Polled save"), encoding="utf-8")
+        watcher.wait_for(rebuilt)
+        assert "Polled save" in site_page(tmp_path, "goals/grow-telegram/index.html")
+    finally:
+        watcher.stop()
+
+
+@pytest.mark.parametrize("name, noise", [
+    ("goal.md", False), ("goal.md~", True), (".goal.md.swp", True), ("4913", True),
+    (".#goal.md", True), ("goal.md___jb_tmp___", True), ("goal.md___jb_old___", True),
+    ("project.yml", False), ("_draft.md", True),
+])
+def test_editor_noise(name: str, noise: bool) -> None:
+    assert is_editor_noise(f"/x/goals/{name}") is noise
