@@ -1,0 +1,87 @@
+"""Every validation code `smreport check` can report, with its severity and one-line meaning.
+
+This table is the one place the codes are documented: `smreport rules` prints
+it, the README embeds that output, and a test keeps it in step with the codes
+the source actually emits. Codes are never reused for another meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Severity
+
+
+@dataclass(frozen=True)
+class Code:
+    """One validation code: what `check` prints and what it means."""
+
+    code: str
+    severity: Severity
+    meaning: str
+
+
+CODES: tuple[Code, ...] = (
+    # -- files and folders -------------------------------------------------------
+    Code("no-content", "error", "The content folder cannot be read."),
+    Code("missing-project", "error", "The content root has no project.yml."),
+    Code("unknown-file", "warning", "A file or folder the content root does not use; ignored."),
+    Code("symlink-outside", "error", "A symbolic link leads outside the content root."),
+    Code("name-clash", "error", "Two file names differ only by case or Unicode normalisation."),
+    Code("unreadable", "error", "A file exists but cannot be read."),
+    Code("too-large", "error", "A note is larger than rules.max_note_bytes."),
+    Code("encoding", "error", "A file is not UTF-8 text (UTF-16, invalid bytes or NUL bytes)."),
+    Code("line-endings", "error", "A lone carriage return ends a line; use LF or CRLF."),
+    Code("front-matter", "error", "The front matter is missing, unclosed, empty or not a mapping."),
+    # -- YAML ------------------------------------------------------------------------
+    Code("yaml-syntax", "error", "The YAML cannot be parsed."),
+    Code("yaml-alias", "error", "YAML anchors and aliases (&name, *name) are not allowed."),
+    Code("yaml-tag", "error", "YAML tags (!!str, !custom) are not allowed."),
+    Code("yaml-key", "error", "A key is not plain text (a number, a boolean, a list)."),
+    Code("yaml-value", "error", "A YAML value cannot be read (an impossible date, say)."),
+    Code("yaml-too-deep", "error", "Values are nested too deeply."),
+    Code("yaml-too-large", "error", "The front matter holds too many values."),
+    Code("duplicate-key", "error", "A key is given twice in one mapping."),
+    # -- fields ------------------------------------------------------------------------
+    Code("missing-field", "error", "A required field is absent or empty."),
+    Code("unknown-key", "warning", "A key the note type does not know; the nearest is suggested."),
+    Code("wrong-type", "error", "A field holds the wrong kind of value (a list for a text, say)."),
+    Code("quote-value", "error", "YAML reads a value as a boolean or number where text is "
+                                 "meant; quote it."),
+    Code("bad-id", "error", "An id or file name is not lowercase letters, digits and hyphens."),
+    Code("bad-date", "error", "A date is not YYYY-MM-DD, or a month not YYYY-MM."),
+    Code("bad-value", "error", "A value is not one of the allowed ones, or out of range."),
+    Code("bad-url", "error", "An address is not an http:// or https:// URL."),
+    Code("type-mismatch", "error", "A note's type: field disagrees with its folder."),
+    Code("empty-body", "error", "A change or review has no text after its front matter."),
+    # -- project.yml -------------------------------------------------------------------
+    Code("unknown-unit", "error", "A person's unit is not defined under units."),
+    Code("no-executive", "error", "No person in project.yml is an executive."),
+    # -- notes -------------------------------------------------------------------------
+    Code("due-before-start", "error", "A goal's due date (or one a change would set) is not "
+                                      "after its start."),
+    Code("duplicate-kpi", "error", "Two KPIs of one list share an id."),
+    Code("target-equals-baseline", "error", "A KPI's target equals its baseline."),
+    Code("decision-before-date", "error", "A decision is dated before the note it decides."),
+    Code("decide-by-before-date", "error", "A dispute's decide_by is before the day it was "
+                                           "raised."),
+    Code("review-before-month", "error", "A review is dated before the month it reviews began."),
+    Code("no-likes", "error", "A review has neither likes nor dislikes."),
+    Code("parties", "error", "A dispute names fewer than two different people."),
+    # -- references between files ------------------------------------------------------
+    Code("unknown-person", "error", "A person id is not defined in project.yml."),
+    Code("not-executive", "error", "Someone who is not an executive approves or decides what "
+                                   "only an executive may."),
+    Code("unknown-goal", "error", "A change names a goal that does not exist."),
+    Code("unknown-kpi", "error", "A reading names a KPI the goal never had."),
+    Code("broken-link", "warning", "A link in a note's text points to a file that does not "
+                                   "exist."),
+)
+
+BY_CODE: dict[str, Code] = {code.code: code for code in CODES}
+
+
+def meaning(code: str) -> str:
+    """The one-line meaning of a validation code ('' for an unknown code)."""
+    found = BY_CODE.get(code)
+    return found.meaning if found else ""
