@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .model import Problem
+from .codes import github_annotation
+from .model import NOTE_TYPES, Problem
 from .pipeline import Options, Result, build, check
 from .publish import PublishError
+from .rulesdoc import rules_text
+from .scaffold import ScaffoldError, init_project, new_note
 
 
 def _date(text: str) -> dt.date:
@@ -71,9 +74,32 @@ def make_parser() -> argparse.ArgumentParser:
 
     check_parser = commands.add_parser("check", help="validate and report every problem")
     _common(check_parser)
-    check_parser.add_argument("--format", choices=("text", "json"), default="text",
-                              help="how to print problems (default: text)")
+    check_parser.add_argument("--format", choices=("text", "json", "github"), default="text",
+                              help="how to print problems: text (default), json, or github "
+                                   "(GitHub Actions annotations)")
+    add_team_commands(commands)
     return parser
+
+
+def add_team_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`new`, `init` and `rules`: the tools for the people who write the notes."""
+    new_parser = commands.add_parser("new", help="write a new note, ready to fill in")
+    new_parser.add_argument("type", choices=NOTE_TYPES, help="the kind of note")
+    new_parser.add_argument("title", nargs="?", help="the note's title (for a review: the "
+                                                     "month, YYYY-MM, default this month)")
+    _common(new_parser)
+    new_parser.add_argument("--goal", metavar="ID", help="for a change: the goal it changes")
+    new_parser.add_argument("--id", dest="note_id", metavar="ID",
+                            help="the note's id (default: made from the title)")
+    init_parser = commands.add_parser("init", help="start a project that builds at once")
+    init_parser.add_argument("folder", nargs="?", type=Path, default=Path("."), metavar="DIR",
+                             help="where to write content/ (default: the current folder)")
+    init_parser.add_argument("--language", choices=("en", "ru"), default="en",
+                             help="the language of the site and the comments (default: en)")
+    init_parser.add_argument("--title", help="the project's title")
+    init_parser.add_argument("--today", type=_date, metavar="YYYY-MM-DD",
+                             help="the project's first day (default: today)")
+    commands.add_parser("rules", help="list the agenda rules and validation codes")
 
 
 def display(problem: Problem, root: Path) -> Problem:
@@ -92,6 +118,11 @@ def print_problems(problems: Sequence[Problem], root: Path, output_format: str =
     """Print every problem, in order, to `stream` (default: standard output)."""
     stream = stream or sys.stdout
     shown = [display(p, root) for p in problems]
+    if output_format == "github":
+        for p in shown:
+            print(github_annotation(p.path, p.line, p.column, p.severity, p.code, p.message),
+                  file=stream)
+        return
     if output_format == "json":
         print(json.dumps([{"path": p.path, "line": p.line, "column": p.column,
                            "severity": p.severity, "code": p.code, "message": p.message}
@@ -143,7 +174,37 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"build": run_build, "check": run_check}
+def run_new(args: argparse.Namespace) -> int:
+    try:
+        path = new_note(args.content, args.type, args.title, today=args.today, goal=args.goal,
+                        note_id=args.note_id)
+    except ScaffoldError as error:
+        print(f"smreport new: {error}", file=sys.stderr)
+        return 1
+    print(f"Wrote {os.path.relpath(path)}: fill in the empty values, then run smreport check.")
+    return 0
+
+
+def run_init(args: argparse.Namespace) -> int:
+    try:
+        paths = init_project(args.folder, args.language, args.title, args.today)
+    except ScaffoldError as error:
+        print(f"smreport init: {error}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(f"Wrote {os.path.relpath(path)}")
+    where = "" if args.folder.resolve() == Path.cwd() else f"cd {args.folder} && "
+    print(f"Next: {where}smreport build, then open site/index.html.")
+    return 0
+
+
+def run_rules(args: argparse.Namespace) -> int:
+    print(rules_text(), end="")
+    return 0
+
+
+COMMANDS = {"build": run_build, "check": run_check, "new": run_new, "init": run_init,
+            "rules": run_rules}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

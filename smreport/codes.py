@@ -1,4 +1,4 @@
-"""Every validation code `smreport check` can report, with its severity and one-line meaning.
+"""Every validation code `smreport check` can report, its meaning, and its CI annotation.
 
 This table is the one place the codes are documented: `smreport rules` prints
 it, the README embeds that output, and a test keeps it in step with the codes
@@ -85,3 +85,25 @@ def meaning(code: str) -> str:
     """The one-line meaning of a validation code ('' for an unknown code)."""
     found = BY_CODE.get(code)
     return found.meaning if found else ""
+
+
+# --- GitHub Actions annotations -------------------------------------------------------
+# The workflow command syntax: ::error file=F,line=L,col=C,title=T::MESSAGE, where the
+# message escapes % CR LF and property values also escape : and , (as @actions/core does).
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(path: str, line: int, column: int, severity: Severity, code: str,
+                      message: str) -> str:
+    """One problem as a GitHub Actions workflow command, shown on the file's line in a PR."""
+    command = "error" if severity == "error" else "warning"
+    properties = ",".join(f"{name}={_escape_property(value)}" for name, value in (
+        ("file", path), ("line", str(line)), ("col", str(column)), ("title", code)))
+    return f"::{command} {properties}::{_escape_data(message)}"

@@ -1,0 +1,345 @@
+"""The agenda outside the site: agenda.ics, feed.xml and a single-file briefing.html.
+
+All three are written by hand with the standard library (the formats are
+small and fixed) and are deterministic: every date in them comes from the
+content or from "today", so the same content and --today give the same bytes.
+Links are absolute when project.yml gives `site_url`, else relative to the
+site root, where these files live.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin
+from xml.sax.saxutils import escape, quoteattr
+
+from . import __version__
+from .i18n import Month
+from .model import FOLDERS, AgendaItem, Change, Content, Dispute, Goal, NoteType
+from .scaffold import make_id
+
+if TYPE_CHECKING:
+    from .render import Site
+
+CSS_TEMPLATE = "static/smreport.css"
+# How many of the newest "added or decided" entries feed.xml keeps besides the agenda.
+FEED_NOTE_ENTRIES = 100
+
+
+def site_root(site: Site) -> str:
+    """The hosted site's address ending in '/', or '' when project.yml gives none."""
+    url = site.content.project.site_url
+    return url if not url or url.endswith("/") else url + "/"
+
+
+def page_link(site: Site, path: str) -> str:
+    """A link to a page of the site: absolute with site_url, else relative to the site root."""
+    root = site_root(site)
+    return urljoin(root, path) if root else (path or "./")
+
+
+def project_key(content: Content) -> str:
+    """A short, stable name for the project inside calendar UIDs and feed ids."""
+    return make_id(content.project.title) or "project"
+
+
+# --- agenda.ics (RFC 5545) -----------------------------------------------------------
+
+# Characters iCalendar TEXT may not hold (every control character but tab).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def ics_text(text: str) -> str:
+    """Escape a TEXT value: backslash, semicolon, comma and newlines (RFC 5545 3.3.11)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)
+    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\n", "\\n"))
+
+
+def fold(line: str, limit: int = 75) -> str:
+    """Fold a content line at `limit` octets (RFC 5545 3.1), never inside a UTF-8 sequence.
+
+    Continuation lines start with one space, which counts towards their limit.
+    """
+    if len(line.encode("utf-8")) <= limit:
+        return line
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    room = limit
+    for char in line:
+        width = len(char.encode("utf-8"))
+        if size + width > room:
+            parts.append("".join(current))
+            current, size, room = [], 0, limit - 1
+        current.append(char)
+        size += width
+    parts.append("".join(current))
+    return "\r\n ".join(parts)
+
+
+def ics_date(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def item_uid(item: AgendaItem, content: Content) -> str:
+    """A UID that stays the same while the item exists, so calendars update it in place.
+
+    It names the rule and the note (not dates, which move), and the project, so
+    two projects in one calendar never share a UID.
+    """
+    subject = f".{item.subject.type}.{item.subject.id}" if item.subject else ""
+    return f"{item.code}{subject}.{project_key(content)}@smreport"
+
+
+def item_day(item: AgendaItem, today: dt.date) -> dt.date:
+    """The day the item stands on in a calendar: its due date, or today once overdue."""
+    return today if item.overdue else item.due
+
+
+def item_description(site: Site, item: AgendaItem) -> str:
+    t = site.translate
+    when = t("feed.overdue_since", date=t.date(item.due)) if item.overdue \
+        else t("feed.due_on", date=t.date(item.due))
+    return f"{item.why}\n{when}\n\n{t('feed.open', url=page_link(site, item.url))}"
+
+
+def agenda_ics(site: Site) -> bytes:
+    """agenda.ics: one all-day event per agenda item, for executives to subscribe to."""
+    content, today = site.content, site.today
+    # DTSTAMP must be a UTC date-time; deriving it from today keeps builds byte-identical.
+    stamp = f"{ics_date(today)}T000000Z"
+    name = f"{content.project.title}: {site.translate('site.needs_you')}"
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:-//smreport//smreport {__version__}//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-CALNAME:{ics_text(name)}",
+        # Calendar apps that honour these refresh a subscription twice a day.
+        "REFRESH-INTERVAL;VALUE=DURATION:PT12H",
+        "X-PUBLISHED-TTL:PT12H",
+    ]
+    for item in site.agenda:
+        day = item_day(item, today)
+        link = page_link(site, item.url)
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{ics_text(item_uid(item, content))}",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART;VALUE=DATE:{ics_date(day)}",
+            f"DTEND;VALUE=DATE:{ics_date(day + dt.timedelta(days=1))}",
+            f"SUMMARY:{ics_text(item.title)}",
+            f"DESCRIPTION:{ics_text(item_description(site, item))}",
+            f"CATEGORIES:{ics_text(item.code)}",
+            "TRANSP:TRANSPARENT",
+        ]
+        if link.startswith(("https://", "http://")):
+            lines.append(f"URL;VALUE=URI:{link}")
+        lines.append("END:VEVENT")
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(fold(line) for line in lines) + "\r\n").encode("utf-8")
+
+
+# --- feed.xml (Atom, RFC 4287) --------------------------------------------------------
+
+# Characters XML 1.0 cannot hold at all.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    return escape(_NOT_XML.sub("", text))
+
+
+def xml_attribute(text: str) -> str:
+    return quoteattr(_NOT_XML.sub("", text))
+
+
+def atom_time(day: dt.date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One Atom entry: a stable id, when it happened, what to show, where it links."""
+
+    key: str  # the part of the tag: URI after the feed's own id
+    updated: dt.date
+    title: str
+    summary: str
+    url: str
+    category: str
+
+
+def agenda_day(item: AgendaItem, content: Content, today: dt.date) -> dt.date:
+    """When the situation behind an agenda item arose, as far as the notes tell (≤ today)."""
+    days = dt.timedelta(days=content.project.rules.decision_days)
+    note = content.note(item.subject.type, item.subject.id) if item.subject else None
+    arose: dt.date
+    if item.code == "review-page" and item.months:
+        arose = Month(item.months[-1]).first_day
+    elif item.code == "close-goal":
+        arose = item.due
+    elif item.code in ("approve-change", "decide-dispute") and isinstance(note, Change | Dispute):
+        arose = note.date
+    elif item.code == "approve-goal" and isinstance(note, Goal):
+        arose = note.start
+    else:  # due = the reading's or edit's date + decision_days
+        arose = item.due - days
+    return min(arose, today)
+
+
+def agenda_entries(site: Site) -> list[Entry]:
+    """An entry per agenda item; its id stays while the item exists, like the calendar's UID."""
+    entries = []
+    for item in site.agenda:
+        subject = f"/{item.subject.type}/{item.subject.id}" if item.subject else ""
+        entries.append(Entry(f"agenda/{item.code}{subject}",
+                             agenda_day(item, site.content, site.today), item.title,
+                             item_description(site, item), item.url, item.code))
+    return entries
+
+
+def _note_url(note_type: NoteType, note_id: str) -> str:
+    return f"{FOLDERS[note_type]}/{note_id}/"
+
+
+def note_entries(site: Site) -> list[Entry]:
+    """An entry per note added and per decision taken, as of today."""
+    t, content, today = site.translate, site.content, site.today
+    person = content.project.person_name
+    entries: list[Entry] = []
+
+    def add(kind: str, note_type: NoteType, note_id: str, day: dt.date, key: str,
+            by: str, extra: str = "", **params: object) -> None:
+        summary = t("feed.by", person=person(by), date=t.date(day))
+        entries.append(Entry(f"{FOLDERS[note_type]}/{note_id}/{kind}", min(day, today),
+                             t(key, **params), f"{summary}\n{extra}".strip(),
+                             _note_url(note_type, note_id), kind))
+
+    for goal in content.goals.values():
+        title = site.current[goal.id].title if goal.id in site.current else goal.title
+        add("added", "goal", goal.id, goal.start, "feed.goal_added", goal.owner, title=title)
+        if goal.approved:
+            add("approved", "goal", goal.id, goal.approved.date, "feed.goal_approved",
+                goal.approved.by, title=title)
+    for change in content.changes.values():
+        add("proposed", "change", change.id, change.date, "feed.change_proposed",
+            change.proposed_by, title=change.title)
+        if change.decision:
+            add("decided", "change", change.id, change.decision.date,
+                f"feed.change_{change.decision.outcome}", change.decision.by,
+                change.decision.note, title=change.title)
+    for review in content.reviews.values():
+        add("added", "review", review.id, review.date, "feed.review_added", review.reviewer,
+            month=Month(review.month))
+    for dispute in content.disputes.values():
+        add("raised", "dispute", dispute.id, dispute.date, "feed.dispute_raised",
+            dispute.raised_by, title=dispute.title)
+        if dispute.decision:
+            add("decided", "dispute", dispute.id, dispute.decision.date, "feed.dispute_decided",
+                dispute.decision.by, dispute.decision.outcome, title=dispute.title)
+    entries.sort(key=lambda e: (e.updated, e.key), reverse=True)
+    return entries[:FEED_NOTE_ENTRIES]
+
+
+def atom_feed(site: Site) -> bytes:
+    """feed.xml: the agenda and the notes added or decided, newest first."""
+    content, t = site.content, site.translate
+    base_id = f"tag:smreport,{content.project.start.isoformat()}:{project_key(content)}"
+    entries = sorted(agenda_entries(site) + note_entries(site),
+                     key=lambda e: (e.updated, e.key), reverse=True)
+    updated = max((e.updated for e in entries), default=content.project.start)
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={xml_attribute(t.language)}>',
+        f"  <id>{xml_text(base_id)}</id>",
+        f"  <title>{xml_text(content.project.title)}</title>",
+        f"  <subtitle>{xml_text(t('feed.subtitle'))}</subtitle>",
+        f"  <updated>{atom_time(updated)}</updated>",
+        f"  <author><name>{xml_text(content.project.title)}</name></author>",
+        f'  <generator version="{xml_text(__version__)}">smreport</generator>',
+        f'  <link rel="alternate" type="text/html" href={xml_attribute(page_link(site, ""))}/>',
+    ]
+    if site_root(site):
+        lines.append(f'  <link rel="self" type="application/atom+xml" '
+                     f'href={xml_attribute(page_link(site, "feed.xml"))}/>')
+    for entry in entries:
+        label = t("feed.agenda") if entry.key.startswith("agenda/") else entry.category
+        lines += [
+            "  <entry>",
+            f"    <id>{xml_text(base_id)}/{xml_text(entry.key)}</id>",
+            f"    <title>{xml_text(entry.title)}</title>",
+            f"    <updated>{atom_time(entry.updated)}</updated>",
+            f'    <link rel="alternate" type="text/html" '
+            f"href={xml_attribute(page_link(site, entry.url))}/>",
+            f"    <category term={xml_attribute(entry.category)} label={xml_attribute(label)}/>",
+            f"    <summary>{xml_text(entry.summary)}</summary>",
+            "  </entry>",
+        ]
+    lines.append("</feed>")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+# --- briefing.html: one file, to attach or forward -----------------------------------
+
+_STYLESHEET = re.compile(r'<link\b[^>]*\brel="stylesheet"[^>]*>')
+_CSP = re.compile(r'<meta\b[^>]*\bhttp-equiv="Content-Security-Policy"[^>]*>', re.IGNORECASE)
+_LINK_ATTRIBUTE = re.compile(r'\b(href)="([^"]*)"')
+# Nothing may be fetched: the file must look the same with no network and no other files.
+SINGLE_FILE_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                      "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
+
+
+def theme_css(site: Site) -> str:
+    """The site's stylesheet, from the first template folder that has one."""
+    loader = site.environment.loader
+    if loader is None:
+        return ""
+    try:
+        source, _filename, _uptodate = loader.get_source(site.environment, CSS_TEMPLATE)
+    except Exception:  # jinja2.TemplateNotFound: a theme without CSS
+        return ""
+    return source
+
+
+def single_file(site: Site, index_html: bytes) -> bytes:
+    """briefing.html: the briefing page with its CSS inlined and links to the hosted pages.
+
+    It is the rendered index.html itself, so it always shows what the site's
+    briefing shows: the stylesheet link becomes a <style> element, the page's
+    security policy forbids fetching anything, and every relative link is
+    made absolute against site_url (kept relative without one, which works
+    inside the site's folder).
+    """
+    html = index_html.decode("utf-8")
+    css = theme_css(site).replace("</", "<\\/")
+    html = _STYLESHEET.sub(lambda _m: f"<style>\n{css}</style>", html, count=1)
+    html = _CSP.sub(lambda _m: f'<meta http-equiv="Content-Security-Policy" '
+                               f'content="{SINGLE_FILE_POLICY}">', html, count=1)
+    root = site_root(site)
+    if root:
+        def absolute(match: re.Match[str]) -> str:
+            value = match.group(2)
+            if value.startswith("#") or re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", value):
+                return match.group(0)
+            return f'{match.group(1)}="{urljoin(root, value.replace("&amp;", "&"))}"'.replace(
+                "&", "&amp;")
+        html = _LINK_ATTRIBUTE.sub(absolute, html)
+    return html.encode("utf-8")
+
+
+def render_feeds(site: Site) -> Iterator[tuple[str, bytes]]:
+    """agenda.ics, feed.xml and briefing.html, as (path, bytes) like every page."""
+    from .render import render_briefing  # render imports this module
+
+    yield "agenda.ics", agenda_ics(site)
+    yield "feed.xml", atom_feed(site)
+    _path, index_html = render_briefing(site)
+    yield "briefing.html", single_file(site, index_html)
