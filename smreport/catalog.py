@@ -219,6 +219,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "feed.dispute_decided": "Dispute decided: {title}",
         "feed.subtitle": "What needs the executive, and what the team wrote and decided",
         "feed.by": "{person}, {date}",
+        "feed.goal_summary": "Owner: {person}; starts {start}.",
+        "feed.calendar_name": "{project}: what needs you",
     },
     "ru": {
         "agenda.approve-goal.title": "Утвердите цель «{goal}» и её KPI",
@@ -435,6 +437,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "feed.dispute_decided": "Спор решён: {title}",
         "feed.subtitle": "Что требует решения руководителя и что команда написала и решила",
         "feed.by": "{person}, {date}",
+        "feed.goal_summary": "Ответственный: {person}; начало {start}.",
+        "feed.calendar_name": "{project}: требует вашего решения",
     },
 }
 

@@ -29,6 +29,7 @@ CODES: tuple[Code, ...] = (
     Code("symlink-outside", "error", "A symbolic link leads outside the content root."),
     Code("name-clash", "error", "Two file names differ only by case or Unicode normalisation."),
     Code("unreadable", "error", "A file exists but cannot be read."),
+    Code("bad-file-name", "error", "A file name is not valid UTF-8 or holds control characters."),
     Code("too-large", "error", "A note is larger than rules.max_note_bytes."),
     Code("encoding", "error", "A file is not UTF-8 text (UTF-16, invalid bytes or NUL bytes)."),
     Code("line-endings", "error", "A lone carriage return ends a line; use LF or CRLF."),
@@ -45,6 +46,8 @@ CODES: tuple[Code, ...] = (
     # -- fields ------------------------------------------------------------------------
     Code("missing-field", "error", "A required field is absent or empty."),
     Code("unknown-key", "warning", "A key the note type does not know; the nearest is suggested."),
+    Code("empty-field", "warning", "An optional mapping (approved:, decision:) is left empty and "
+                                   "counts as absent."),
     Code("wrong-type", "error", "A field holds the wrong kind of value (a list for a text, say)."),
     Code("quote-value", "error", "YAML reads a value as a boolean or number where text is "
                                  "meant; quote it."),
@@ -76,6 +79,11 @@ CODES: tuple[Code, ...] = (
     Code("unknown-kpi", "error", "A reading names a KPI the goal never had."),
     Code("broken-link", "warning", "A link in a note's text points to a file that does not "
                                    "exist."),
+    # -- git (rules.verify_approvals) ---------------------------------------------------
+    Code("no-git", "warning", "verify_approvals is on but the content is not in a usable git "
+                              "repository."),
+    Code("approval-not-verified", "warning", "An approval or decision was not committed by "
+                                             "the approver's e-mail, so it does not count yet."),
 )
 
 BY_CODE: dict[str, Code] = {code.code: code for code in CODES}

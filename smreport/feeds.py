@@ -114,7 +114,7 @@ def agenda_ics(site: Site) -> bytes:
     content, today = site.content, site.today
     # DTSTAMP must be a UTC date-time; deriving it from today keeps builds byte-identical.
     stamp = f"{ics_date(today)}T000000Z"
-    name = f"{content.project.title}: {site.translate('site.needs_you')}"
+    name = site.translate("feed.calendar_name", project=content.project.title)
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
@@ -218,14 +218,17 @@ def note_entries(site: Site) -> list[Entry]:
 
     def add(kind: str, note_type: NoteType, note_id: str, day: dt.date, key: str,
             by: str, extra: str = "", **params: object) -> None:
-        summary = t("feed.by", person=person(by), date=t.date(day))
+        summary = t("feed.by", person=person(by), date=t.date(day)) if by else ""
         entries.append(Entry(f"{FOLDERS[note_type]}/{note_id}/{kind}", min(day, today),
                              t(key, **params), f"{summary}\n{extra}".strip(),
                              _note_url(note_type, note_id), kind))
 
     for goal in content.goals.values():
         title = site.current[goal.id].title if goal.id in site.current else goal.title
-        add("added", "goal", goal.id, goal.start, "feed.goal_added", goal.owner, title=title)
+        # A goal has no date of its own: it counts as added on its start (at the latest today).
+        add("added", "goal", goal.id, goal.start, "feed.goal_added", "",
+            t("feed.goal_summary", person=person(goal.owner), start=t.date(goal.start)),
+            title=title)
         if goal.approved:
             add("approved", "goal", goal.id, goal.approved.date, "feed.goal_approved",
                 goal.approved.by, title=title)
@@ -271,7 +274,8 @@ def atom_feed(site: Site) -> bytes:
         lines.append(f'  <link rel="self" type="application/atom+xml" '
                      f'href={xml_attribute(page_link(site, "feed.xml"))}/>')
     for entry in entries:
-        label = t("feed.agenda") if entry.key.startswith("agenda/") else entry.category
+        label = f" label={xml_attribute(t('feed.agenda'))}" if entry.key.startswith("agenda/") \
+            else ""
         lines += [
             "  <entry>",
             f"    <id>{xml_text(base_id)}/{xml_text(entry.key)}</id>",
@@ -279,7 +283,7 @@ def atom_feed(site: Site) -> bytes:
             f"    <updated>{atom_time(entry.updated)}</updated>",
             f'    <link rel="alternate" type="text/html" '
             f"href={xml_attribute(page_link(site, entry.url))}/>",
-            f"    <category term={xml_attribute(entry.category)} label={xml_attribute(label)}/>",
+            f"    <category term={xml_attribute(entry.category)}{label}/>",
             f"    <summary>{xml_text(entry.summary)}</summary>",
             "  </entry>",
         ]

@@ -15,6 +15,7 @@ from .agenda import derive_agenda
 from .engine import Builder
 from .load import Loaded, load_content
 from .model import AgendaItem, Content, Problem
+from .progress import show_progress
 from .publish import check_output, output_lock, publish
 from .render import make_site, render_site, static_files
 from .validate import validate_content
@@ -109,7 +110,8 @@ def build(options: Options, builder: Builder | None = None) -> Result:
     files = list(static_files(site))
     files.extend((asset, options.content / asset) for asset in result.content.assets)
     with output_lock(options.out):
-        result.files_written = publish(options.out, render_site(site), files)
+        pages = show_progress(render_site(site), len(site.content.notes()))
+        result.files_written = publish(options.out, pages, files)
     builder.save_cache()
     builder.forget_unused()
     return result
