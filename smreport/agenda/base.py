@@ -11,12 +11,18 @@ from ..model import Content, CurrentGoal, Subject
 
 @dataclass(frozen=True, slots=True)
 class FieldEdit:
-    """One definition field of an approved goal that differs from the approved version."""
+    """One definition field that differs from the version committed with the approval.
+
+    For a goal the field is its own; for a decided change, a key of its `set`
+    (None when the key is absent on one side).
+    """
 
     field: str  # title | due | status | kpis
     approved: object
     now: object
-    since: dt.date  # the date of the first commit that made the difference (or today)
+    since: dt.date | None  # the first commit that made the difference; None: uncommitted
+    commit: str = ""  # that commit's id ("" when uncommitted)
+    author: str = ""  # that commit's author
 
 
 @dataclass(frozen=True)
@@ -26,9 +32,11 @@ class AgendaContext:
     content: Content
     today: dt.date
     current: Mapping[str, CurrentGoal]
-    # From git (see `history`): goal id -> edits made after approval; None without git.
+    # From git (see `history`): note path -> the definition fields edited after its
+    # approval (a goal) or decision (a change); None without git.
     edits: Mapping[str, tuple[FieldEdit, ...]] | None = None
-    # Goal and change ids whose approval was not committed by the approver.
+    # Paths of notes whose approval or decision was not committed by the approver
+    # (rules.verify_approvals); the content has them already removed.
     unverified: frozenset[str] = frozenset()
 
     @property
