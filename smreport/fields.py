@@ -91,9 +91,16 @@ class Fields:
         return node.position if node else self.anchor
 
     def node(self, key: str, required: bool, what: str) -> Node | None:
+        """The value of `key`, or None when it is absent, empty (`key:` or `~`) or refused.
+
+        A required key that is absent or empty is reported; a value the YAML reader
+        already refused (an alias, a tag) is not reported a second time.
+        """
+        if key in self.mapping.dropped:
+            return None
         node = self.mapping.get(key)
         if node is None:
-            if required and not self.has(key):
+            if required:
                 self.report.error(self.anchor, "missing-field",
                                   f"{self.name(key)!r} is required: {what}")
             return None
@@ -103,6 +110,11 @@ class Fields:
                                   f"{self.name(key)!r} is empty; it needs {what}")
             return None
         return node
+
+    def is_empty(self, key: str) -> bool:
+        """True when `key` is written with no value (`key:` or `key: ~`)."""
+        node = self.mapping.get(key)
+        return isinstance(node, Scalar) and node.value is None and not node.quoted
 
     def wrong(self, node: Node, key: str, expected: str, code: str = "wrong-type") -> None:
         self.report.error(node.position, code,
@@ -135,8 +147,14 @@ class Fields:
         return self.id_of(node, key) if node else None
 
     def id_of(self, node: Node, key: str) -> str | None:
-        text = self.text_of(node, key)
+        """Read an id: lowercase letters, digits and hyphens, written as text."""
+        text = self.text_of(node, key, allow_empty=True)
         if text is None:
+            return None
+        if not text.strip():
+            self.report.error(node.position, "missing-field",
+                              f"{self.name(key)!r} is empty; write an id (lowercase letters, "
+                              "digits and hyphens)")
             return None
         if not is_valid_id(text):
             self.report.error(node.position, "bad-id",
@@ -234,6 +252,11 @@ class Fields:
                    what: str = "a mapping") -> Fields | None:
         node = self.node(key, required, what)
         if node is None:
+            if not required and self.is_empty(key):
+                # `approved:` left empty reads as "not approved": say so rather than guess.
+                self.report.warning(self.position(key), "empty-field",
+                                    f"{self.name(key)!r} is empty, so it counts as absent; "
+                                    f"fill in {what} or remove the line")
             return None
         if not isinstance(node, Mapping):
             self.wrong(node, key, what)

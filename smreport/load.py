@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -85,18 +86,35 @@ def take_inventory(root: Path) -> Inventory:
         return False
 
     def refuse_link(relative: str) -> None:
+        if not (root / relative).exists():  # a loop resolves nowhere
+            problems.append(Problem(relative, 1, 1, "error", "symlink-outside",
+                                    "this symbolic link loops or leads nowhere; remove it"))
+            return
         problems.append(Problem(relative, 1, 1, "error", "symlink-outside",
                                 "this symbolic link leads outside the content root and is not "
                                 "followed; copy the file into the content root instead"))
 
+    if not root.exists():
+        problems.append(Problem(".", 1, 1, "error", "no-content",
+                                f"the content folder {root} does not exist; pass --content DIR "
+                                "with the folder that holds project.yml"))
+        return inventory
+    if not root.is_dir():
+        problems.append(Problem(".", 1, 1, "error", "no-content",
+                                f"{root} is a file, not a folder; pass --content DIR with the "
+                                "folder that holds project.yml"))
+        return inventory
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as error:
-        problems.append(Problem(str(root), 1, 1, "error", "no-content",
-                                f"cannot read the content folder: {error.strerror}"))
+        problems.append(Problem(".", 1, 1, "error", "no-content",
+                                f"cannot read the content folder {root}: {error.strerror}"))
         return inventory
     for entry in entries:
         name = entry.name
+        if _undecodable(name):
+            problems.append(_bad_name_problem(name))
+            continue
         if _ignored(name):
             continue
         if entry.is_symlink() and outside(Path(entry.path)):
@@ -113,7 +131,7 @@ def take_inventory(root: Path) -> Inventory:
                                     "the project file must be named project.yml"))
         else:
             kind = "folder" if entry.is_dir() else "file"
-            problems.append(Problem(name, 1, 1, "warning", "unknown-file",
+            problems.append(Problem(_printable(name), 1, 1, "warning", "unknown-file",
                                     f"unknown {kind}, ignored; the content root holds "
                                     "project.yml, goals/, changes/, reviews/, disputes/ and "
                                     "assets/ (prefix a name with _ or . to hide it)"))
@@ -124,21 +142,70 @@ def take_inventory(root: Path) -> Inventory:
     return inventory
 
 
+def _undecodable(name: str) -> bool:
+    """A file name that cannot be printed: bytes that are not UTF-8 (kept by Python as
+    lone surrogates) or control characters such as a newline."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return not name.isprintable()
+
+
+def _printable(name: str) -> str:
+    """A file name as it can be printed: undecodable bytes and controls written as escapes."""
+    raw = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in raw)
+
+
+def _bad_name_problem(relative: str) -> Problem:
+    return Problem(_printable(relative), 1, 1, "error", "bad-file-name",
+                   f"the name '{_printable(relative)}' is not valid UTF-8 or holds control "
+                   "characters, so it cannot be shown or checked out everywhere; rename it "
+                   "using lowercase letters, digits and hyphens")
+
+
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    """A regular file (after symbolic links): not a folder, pipe, socket or device."""
+    try:
+        return stat.S_ISREG(entry.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _scan(folder: Path, relative: str, problems: list[Problem]) -> list[os.DirEntry[str]]:
+    try:
+        return sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as error:
+        problems.append(Problem(relative, 1, 1, "error", "unreadable",
+                                f"cannot read the folder: {error.strerror}"))
+        return []
+
+
 def _list_notes(inventory: Inventory, note_type: NoteType, folder: Path,
                 outside: Callable[[Path], bool], refuse_link: Callable[[str], None]) -> None:
     folder_name = FOLDERS[note_type]
     seen: dict[str, str] = {}
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+    for entry in _scan(folder, folder_name, inventory.problems):
         relative = f"{folder_name}/{entry.name}"
         if _ignored(entry.name) or entry.name.endswith("~"):
+            continue
+        if _undecodable(entry.name):
+            inventory.problems.append(_bad_name_problem(relative))
             continue
         if entry.is_symlink() and outside(Path(entry.path)):
             refuse_link(relative)
             continue
+        if entry.name.endswith(".md") and not entry.is_dir() and not _is_regular(entry):
+            inventory.problems.append(Problem(
+                _printable(relative), 1, 1, "error", "unreadable",
+                "this is not a regular file (a pipe, socket, device or broken link) and is not "
+                "read; replace it with a Markdown note or remove it"))
+            continue
         if entry.is_dir() or not entry.name.endswith(".md"):
             kind = "folder" if entry.is_dir() else "file"
             inventory.problems.append(Problem(
-                relative, 1, 1, "warning", "unknown-file",
+                _printable(relative), 1, 1, "warning", "unknown-file",
                 f"unknown {kind} in {folder_name}/, ignored; notes are .md files directly "
                 f"in {folder_name}/"))
             continue
@@ -163,17 +230,46 @@ def _list_assets(inventory: Inventory, folder: Path, outside: Callable[[Path], b
                 continue
             path = Path(directory, name)
             relative = path.relative_to(inventory.root).as_posix()
+            if _undecodable(relative):
+                inventory.problems.append(_bad_name_problem(relative))
+                continue
             if path.is_symlink() and outside(path):
                 refuse_link(relative)
+                continue
+            if not path.is_file():  # a pipe or device would hang or fail the copy
+                inventory.problems.append(Problem(
+                    relative, 1, 1, "warning", "unknown-file",
+                    "not a regular file (a pipe, socket, device or broken link); not copied"))
                 continue
             inventory.assets.append(relative)
 
 
-def read_sources(inventory: Inventory, problems: list[Problem]) -> Iterator[SourceFile]:
+def read_limited(path: Path, max_bytes: int) -> bytes:
+    """A file's bytes, reading at most one byte more than `max_bytes`.
+
+    A note far over the limit (a stray video renamed .md) is never read whole.
+    """
+    with open(path, "rb") as handle:
+        return handle.read(max_bytes + 1)
+
+
+def too_large(relative: str, size: int, max_bytes: int) -> Problem:
+    """The problem for a file over the size limit."""
+    return Problem(relative, 1, 1, "error", "too-large",
+                   f"the file is {size:,} bytes, over the limit of {max_bytes:,}; split it, "
+                   "or raise rules.max_note_bytes in project.yml")
+
+
+def read_sources(inventory: Inventory, problems: list[Problem],
+                 max_bytes: int = Rules.max_note_bytes) -> Iterator[SourceFile]:
     """Read each note's bytes; a file that cannot be read is a problem, not a crash."""
     for note_type, relative, path in inventory.notes:
         try:
-            data = path.read_bytes()
+            size = path.stat().st_size
+            if size > max_bytes:
+                problems.append(too_large(relative, size, max_bytes))
+                continue
+            data = read_limited(path, max_bytes)
         except OSError as error:
             problems.append(Problem(relative, 1, 1, "error", "unreadable",
                                     f"cannot read the file: {error.strerror}"))
@@ -193,16 +289,20 @@ def load_content(root: Path, map_function: MapFunction = map) -> Loaded:
     project: Project | None = None
     if inventory.project is not None:
         try:
-            data = inventory.project.read_bytes()
+            size = inventory.project.stat().st_size
+            data = read_limited(inventory.project, Rules.max_note_bytes)
         except OSError as error:
             problems.append(Problem("project.yml", 1, 1, "error", "unreadable",
                                     f"cannot read project.yml: {error.strerror}"))
         else:
-            project, project_problems = parse_project("project.yml", data)
-            problems.extend(project_problems)
+            if size > Rules.max_note_bytes:
+                problems.append(too_large("project.yml", size, Rules.max_note_bytes))
+            else:
+                project, project_problems = parse_project("project.yml", data)
+                problems.extend(project_problems)
     max_bytes = project.rules.max_note_bytes if project else Rules.max_note_bytes
     parsed: dict[NoteType, dict[str, AnyNote]] = {t: {} for t in FOLDERS}
-    sources = list(read_sources(inventory, problems))
+    sources = list(read_sources(inventory, problems, max_bytes))
 
     # A partial of a module-level function, so worker processes can receive it.
     parse = functools.partial(parse_source, max_bytes=max_bytes)

@@ -15,6 +15,8 @@ from .model import Position
 
 @dataclass(frozen=True, slots=True)
 class FileError:
+    """A problem with the file as a whole: its encoding, line endings or delimiters."""
+
     position: Position
     code: str
     message: str
@@ -22,6 +24,8 @@ class FileError:
 
 @dataclass(frozen=True, slots=True)
 class SplitNote:
+    """A note's front matter and body, with the lines where each starts."""
+
     front_matter: str  # the YAML text between the delimiters
     front_matter_line: int  # file line of the first YAML line, minus one (an offset)
     body: str
@@ -39,15 +43,23 @@ def decode_text(data: bytes) -> tuple[str | None, FileError | None]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        column = len(data[line_start:error.start].decode("utf-8", "replace")) + 1
         return None, FileError(Position(line, column), "encoding",
-                               f"byte 0x{data[error.start]:02x} is not valid UTF-8; "
-                               "save the file as UTF-8")
+                               f"byte 0x{data[error.start]:02x} is not valid UTF-8: the file "
+                               "was saved in another encoding (such as Windows-1251 or "
+                               "Latin-1); save it as UTF-8")
     if "\x00" in text:
         offset = text.index("\x00")
         line = text.count("\n", 0, offset) + 1
+        if _looks_like_utf16(data):
+            message = "the file seems to be UTF-16 (it has a NUL byte every other byte); " \
+                      "save it as UTF-8"
+        else:
+            message = "the file contains a NUL byte, so it is not a text note; " \
+                      "is it a binary file? Save it as UTF-8 text or move it out of the folder"
         return None, FileError(Position(line, offset - text.rfind("\n", 0, offset)),
-                               "encoding", "the file contains a NUL byte; is it a binary file?")
+                               "encoding", message)
     if "\r" in text:
         text = text.replace("\r\n", "\n")
         if "\r" in text:
@@ -58,6 +70,11 @@ def decode_text(data: bytes) -> tuple[str | None, FileError | None]:
                                    "a lone carriage return (CR) ends a line; "
                                    "save the file with LF or CRLF line endings")
     return text, None
+
+
+def _looks_like_utf16(data: bytes) -> bool:
+    """UTF-16 text without a BOM: about every other byte is NUL."""
+    return len(data) >= 4 and data.count(b"\x00") * 5 >= len(data) * 2
 
 
 def split_front_matter(text: str) -> tuple[SplitNote | None, FileError | None]:

@@ -14,9 +14,29 @@ from collections.abc import Callable
 
 from .fields import Fields, Report, is_valid_id, suggest_id
 from .model import (
-    FOLDERS, START, STATUSES, AnyNote, Approval, Change, ChangeDecision, Dispute,
-    DisputeDecision, Goal, GoalPatch, Kpi, NoteType, Party, Person, Position, Problem, Project,
-    Reading, Reference, Review, Rules, Unit,
+    FOLDERS,
+    START,
+    STATUSES,
+    AnyNote,
+    Approval,
+    Change,
+    ChangeDecision,
+    Dispute,
+    DisputeDecision,
+    Goal,
+    GoalPatch,
+    Kpi,
+    NoteType,
+    Party,
+    Person,
+    Position,
+    Problem,
+    Project,
+    Reading,
+    Reference,
+    Review,
+    Rules,
+    Unit,
 )
 from .notefile import decode_text, split_front_matter
 from .yamltree import Mapping, Node, Scalar, parse_yaml
@@ -334,9 +354,11 @@ def _read_review(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str,
             return None
         return url.strip() if url else None
     pages = fields.items("pages", read_page, what="a list of https:// addresses") or ()
+    errors_before = len(fields.report.problems)
     likes = reader.texts("likes")
     dislikes = reader.texts("dislikes")
-    if not likes and not dislikes and not fields.report.has_errors:
+    # A malformed list has its own problem already; do not add a second one for it.
+    if not likes and not dislikes and len(fields.report.problems) == errors_before:
         fields.report.error(fields.anchor, "no-likes",
                             "a review needs at least one item under 'likes' or 'dislikes'")
     feedback_to = reader.people("feedback_to", minimum=1)

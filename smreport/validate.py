@@ -74,10 +74,9 @@ def _check_reference(content: Content, note: AnyNote, reference: Reference,
                 yield problem("unknown-kpi",
                               f"the goal has no KPI {kpi_id!r}, now or in an approved change"
                               + _hint(kpi_id, kpis))
-    elif kind == "note":
-        if target not in present and target not in content.assets:
-            yield problem("broken-link", f"the link points to {target}, which does not exist",
-                          "warning")
+    elif kind == "note" and target not in present and target not in content.assets:
+        yield problem("broken-link", f"the link points to {target}, which does not exist; "
+                      "fix the link or remove it", "warning")
 
 
 def _check_dispute_decider(content: Content, dispute: Dispute) -> Iterator[Problem]:

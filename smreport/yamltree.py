@@ -8,7 +8,9 @@ duplicate keys, aliases (and so alias bombs), non-string keys, unknown tags.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -25,6 +27,7 @@ _TAG = "tag:yaml.org,2002:"
 _PLAIN_TYPES = {_TAG + name for name in ("bool", "int", "float", "null", "timestamp", "str")}
 _MAX_DEPTH = 40
 _MAX_NODES = 50_000
+_MAX_ALIAS_REPORTS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,8 @@ class YamlError:
 
 @dataclass(frozen=True, slots=True)
 class Scalar:
+    """A single value, with its text as written and whether it was quoted."""
+
     value: object  # str, int, float, bool, None, date or datetime
     text: str  # the scalar as written (without quotes)
     position: Position
@@ -46,20 +51,28 @@ class Scalar:
 
 @dataclass(frozen=True, slots=True)
 class Sequence:
+    """A YAML list."""
+
     items: tuple[Node, ...]
     position: Position
 
 
 @dataclass(frozen=True, slots=True)
 class Mapping:
+    """A YAML mapping with text keys, each remembering where it was written."""
+
     entries: dict[str, tuple[Position, Node]]  # key -> (key position, value)
     position: Position
+    # Keys whose value was refused (an alias, a tag): already reported, not "missing".
+    dropped: frozenset[str] = frozenset()
 
     def get(self, key: str) -> Node | None:
+        """The value of `key`, or None."""
         entry = self.entries.get(key)
         return entry[1] if entry else None
 
     def key_position(self, key: str) -> Position:
+        """Where `key` was written; the mapping's own position if it is absent."""
         entry = self.entries.get(key)
         return entry[0] if entry else self.position
 
@@ -87,72 +100,154 @@ def describe(node: Node) -> str:
     return f"the text {node.text!r}"
 
 
-class _Converter:
-    """Walks composed nodes once, converting and checking as it goes."""
+class _TooMuch(Exception):
+    """Raised to stop reading: the YAML is too deep or too large to trust."""
+
+
+@dataclass
+class _Open:
+    """A sequence or mapping whose items are still being read."""
+
+    kind: str  # "seq" or "map"
+    position: Position
+    items: list[Node | None]
+
+
+# Characters YAML 1.1 forbids in a stream: C0/C1 controls (tab and newlines aside),
+# lone surrogates and U+FFFE/U+FFFF.
+_FORBIDDEN = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class _Composer:
+    """Builds located nodes straight from the parser's events, without recursion.
+
+    PyYAML's own composer recurses once per nesting level (100 000 nested
+    brackets crash the C composer) and expands aliases; reading events keeps
+    depth, size and aliases under control before any value is built.
+    """
 
     def __init__(self, line_offset: int) -> None:
         self.line_offset = line_offset
         self.errors: list[YamlError] = []
-        self.seen: set[int] = set()
+        self.alias_errors = 0
         self.count = 0
+        self.resolver = yaml.resolver.Resolver()
         self.constructor = yaml.constructor.SafeConstructor()
 
-    def position(self, node: yaml.Node) -> Position:
-        mark = node.start_mark
+    def position(self, mark: Any) -> Position:
+        if mark is None:  # PyYAML always sets marks; the stubs allow None
+            return Position(1 + self.line_offset, 1)
         return Position(mark.line + 1 + self.line_offset, mark.column + 1)
 
-    def fail(self, node: yaml.Node, code: str, message: str) -> None:
-        self.errors.append(YamlError(self.position(node), code, message))
+    def fail(self, mark: Any, code: str, message: str) -> None:
+        self.errors.append(YamlError(self.position(mark), code, message))
 
-    def convert(self, node: yaml.Node, depth: int = 0) -> Node | None:
+    def compose(self, text: str) -> Node | None:
+        stack: list[_Open] = []
+        root: Node | None = None
+        documents = 0
+        for event in yaml.parse(text, Loader=_Loader):
+            node: Node | None
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    self.fail(event.start_mark, "yaml-syntax",
+                              "the front matter holds more than one YAML document; "
+                              "remove the extra '---' or '...' line")
+                    raise _TooMuch
+                continue
+            if isinstance(event, yaml.AliasEvent):
+                self.refuse_anchor(event.start_mark, f"YAML aliases (*{event.anchor}) are not "
+                                   "allowed; write the value out in full")
+                node = None
+            elif isinstance(event, yaml.ScalarEvent):
+                self.count_node(event)
+                node = self.scalar(event)
+            elif isinstance(event, yaml.CollectionStartEvent):
+                self.count_node(event)
+                if len(stack) >= _MAX_DEPTH:
+                    self.fail(event.start_mark, "yaml-too-deep",
+                              f"values are nested deeper than {_MAX_DEPTH} levels; "
+                              "flatten the front matter")
+                    raise _TooMuch
+                kind = "seq" if isinstance(event, yaml.SequenceStartEvent) else "map"
+                self.check_collection_tag(event, kind)
+                stack.append(_Open(kind, self.position(event.start_mark), []))
+                continue
+            elif isinstance(event, yaml.CollectionEndEvent):
+                node = self.close(stack.pop())
+            else:
+                continue  # stream and document boundaries
+            if stack:
+                stack[-1].items.append(node)
+            else:
+                root = node
+        return root
+
+    def count_node(self, event: yaml.NodeEvent) -> None:
+        if event.anchor:
+            self.refuse_anchor(event.start_mark, f"YAML anchors (&{event.anchor}) are not "
+                               "allowed; remove it and write values out in full")
         self.count += 1
         if self.count > _MAX_NODES:
-            if self.count == _MAX_NODES + 1:
-                self.fail(node, "yaml-too-large",
-                          f"front matter has more than {_MAX_NODES} values; split the note")
-            return None
-        if depth > _MAX_DEPTH:
-            self.fail(node, "yaml-too-deep", f"values nested deeper than {_MAX_DEPTH} levels")
-            return None
-        if id(node) in self.seen:
-            # The composer returns the anchored node again for each alias; the
-            # alias itself was reported by _find_anchors, so just never expand it.
-            return None
-        self.seen.add(id(node))
-        if isinstance(node, yaml.ScalarNode):
-            return self.convert_scalar(node)
-        if isinstance(node, yaml.SequenceNode):
-            self.check_collection_tag(node, "seq")
-            items = [self.convert(item, depth + 1) for item in node.value]
-            return Sequence(tuple(i for i in items if i is not None), self.position(node))
-        if isinstance(node, yaml.MappingNode):
-            self.check_collection_tag(node, "map")
-            return self.convert_mapping(node, depth)
-        return None  # pragma: no cover - PyYAML has no other node kinds
+            self.fail(event.start_mark, "yaml-too-large",
+                      f"the front matter has more than {_MAX_NODES:,} values; "
+                      "split the note or move the detail into its text")
+            raise _TooMuch
 
-    def check_collection_tag(self, node: yaml.Node, kind: str) -> None:
-        if node.tag != _TAG + kind:
-            self.fail(node, "yaml-tag", f"the tag {node.tag!r} is not supported; remove it")
+    def refuse_anchor(self, mark: Any, message: str) -> None:
+        # One alias bomb holds thousands of aliases: report the first few only.
+        self.alias_errors += 1
+        if self.alias_errors <= _MAX_ALIAS_REPORTS:
+            self.fail(mark, "yaml-alias", message)
 
-    def convert_scalar(self, node: yaml.ScalarNode) -> Scalar | None:
-        quoted = node.style in ("'", '"', "|", ">")
-        if node.tag not in _PLAIN_TYPES:
-            self.fail(node, "yaml-tag", f"the tag {node.tag!r} is not supported; remove it")
-            return None
-        try:
-            value = node.value if node.tag == _TAG + "str" else \
-                self.constructor.construct_object(node)
-        except (ValueError, OverflowError, yaml.YAMLError) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            self.fail(node, "yaml-value", f"cannot read {node.value!r}: {reason}")
-            return None
-        return Scalar(value, node.value, self.position(node), quoted)
+    def check_collection_tag(self, event: yaml.CollectionStartEvent, kind: str) -> None:
+        if event.tag not in (None, "!", _TAG + kind):
+            self.fail(event.start_mark, "yaml-tag",
+                      f"the tag {event.tag!r} is not supported; remove it")
 
-    def convert_mapping(self, node: yaml.MappingNode, depth: int) -> Mapping:
+    def scalar(self, event: yaml.ScalarEvent) -> Scalar | None:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
+                yaml.ScalarNode, event.value, event.implicit)
+        if tag == _TAG + "merge":
+            self.fail(event.start_mark, "yaml-tag",
+                      "merge keys (<<) are not supported; write the keys out in full")
+            return None
+        if tag == _TAG + "value" and event.tag is None:
+            tag = _TAG + "str"  # a lone '=' is just text
+        if tag not in _PLAIN_TYPES:
+            self.fail(event.start_mark, "yaml-tag",
+                      f"the tag {tag!r} is not supported; remove it")
+            return None
+        value: object = event.value
+        if tag != _TAG + "str":
+            node = yaml.ScalarNode(tag, event.value, style=event.style)
+            try:
+                value = self.constructor.construct_object(node)
+            except (ValueError, OverflowError, yaml.YAMLError) as error:
+                reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+                hint = "; write a real date as YYYY-MM-DD" if tag == _TAG + "timestamp" else ""
+                self.fail(event.start_mark, "yaml-value",
+                          f"cannot read {event.value!r}: {reason}{hint}")
+                return None
+        quoted = event.style in ("'", '"', "|", ">")
+        return Scalar(value, event.value, self.position(event.start_mark), quoted)
+
+    def close(self, container: _Open) -> Node:
+        if container.kind == "seq":
+            return Sequence(tuple(i for i in container.items if i is not None),
+                            container.position)
+        items = container.items
+        return self.mapping(list(zip(items[0::2], items[1::2], strict=False)),
+                            container.position)
+
+    def mapping(self, pairs: list[tuple[Node | None, Node | None]],
+                position: Position) -> Mapping:
         entries: dict[str, tuple[Position, Node]] = {}
-        for key_node, value_node in node.value:
-            key = self.convert(key_node, depth + 1)
-            value = self.convert(value_node, depth + 1)
+        dropped: set[str] = set()
+        for key, value in pairs:
             if key is None:
                 continue
             key_position = key.position
@@ -164,7 +259,8 @@ class _Converter:
                         f"quote it: \"{key.text}\":"))
                 else:
                     self.errors.append(YamlError(
-                        key_position, "yaml-key", "keys must be plain text, not lists or mappings"))
+                        key_position, "yaml-key",
+                        f"a key must be plain text, found {describe(key)}; write 'name: value'"))
                 continue
             if key.value in entries:
                 first = entries[key.value][0]
@@ -175,59 +271,64 @@ class _Converter:
                 continue
             if value is not None:
                 entries[key.value] = (key_position, value)
-        return Mapping(entries, self.position(node))
+            else:
+                dropped.add(key.value)
+        return Mapping(entries, position, frozenset(dropped))
 
 
-def _find_anchors(text: str, line_offset: int) -> list[YamlError]:
-    """Report every anchor and alias: they make alias bombs and hide values."""
-    errors: list[YamlError] = []
-    for event in yaml.parse(text, Loader=_Loader):
-        mark = event.start_mark
-        position = Position(mark.line + 1 + line_offset, mark.column + 1)
-        if isinstance(event, yaml.AliasEvent):
-            errors.append(YamlError(position, "yaml-alias",
-                                    f"YAML aliases (*{event.anchor}) are not allowed; "
-                                    "write the value out in full"))
-        elif getattr(event, "anchor", None):
-            errors.append(YamlError(position, "yaml-alias",
-                                    f"YAML anchors (&{event.anchor}) are not allowed; "
-                                    "remove it and write values out in full"))
-        if len(errors) >= 10:
-            break
-    return errors
+def _position_in(text: str, offset: int, line_offset: int) -> Position:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return Position(line + line_offset, column)
+
+
+def _syntax_hint(text: str, mark: Any, problem: str) -> str:
+    """How to fix the most common syntax errors, in words a note writer knows."""
+    if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+        return "; a tab is not allowed here: indent with spaces"
+    if "end of stream" in problem and mark is not None and 0 <= mark.index < len(text) \
+            and text[mark.index] in "'\"":
+        return "; this quote is never closed"
+    if "mapping values are not allowed" in problem:
+        return "; if a value contains ': ', put the whole value in quotes"
+    if "found character that cannot start any token" in problem:
+        return "; a value starting with @, ` or % must be put in quotes"
+    if "found undefined alias" in problem or "found undefined tag" in problem:
+        return "; put the value in quotes if * or ! is meant as text"
+    return ""
 
 
 def parse_yaml(text: str, line_offset: int = 0) -> tuple[Node | None, list[YamlError]]:
     """Parse one YAML document into located nodes.
 
     `line_offset` is added to every line so positions refer to the whole file.
-    Returns the root node (None for an empty document or a syntax error) and
-    the problems found.
+    Returns the root node (None for an empty document, a syntax error or a
+    document too deep or too large to read) and the problems found.
     """
+    forbidden = _FORBIDDEN.search(text)
+    if forbidden:
+        character = ord(forbidden.group())
+        return None, [YamlError(_position_in(text, forbidden.start(), line_offset), "yaml-syntax",
+                                f"the character U+{character:04X} (a control or non-character) "
+                                "is not allowed in YAML; delete it")]
+    composer = _Composer(line_offset)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        tree = composer.compose(text)
+    except _TooMuch:
+        return None, composer.errors
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        position = Position(mark.line + 1 + line_offset, mark.column + 1) if mark \
-            else Position(1 + line_offset, 1)
+        if error.context == "while scanning a quoted scalar" and error.context_mark:
+            mark = error.context_mark  # where the unclosed quote opens, not the end of the text
+        position = composer.position(mark) if mark else Position(1 + line_offset, 1)
         problem = error.problem or "invalid YAML"
         context = f" {error.context}" if error.context else ""
-        return None, [YamlError(position, "yaml-syntax",
-                                f"YAML syntax error: {problem}{context}")]
+        hint = _syntax_hint(text, mark, problem)
+        return None, [*composer.errors,
+                      YamlError(position, "yaml-syntax",
+                                f"YAML syntax error: {problem}{context}{hint}")]
     except yaml.YAMLError as error:
-        return None, [YamlError(Position(1 + line_offset, 1), "yaml-syntax",
-                                f"YAML syntax error: {error}")]
-    except RecursionError:
-        return None, [YamlError(Position(1 + line_offset, 1), "yaml-too-deep",
-                                "the YAML is nested too deeply to read")]
-    if root is None:
-        return None, []
-    converter = _Converter(line_offset)
-    if "&" in text or "*" in text:
-        converter.errors.extend(_find_anchors(text, line_offset))
-    try:
-        tree = converter.convert(root)
-    except RecursionError:  # pragma: no cover - guarded by _MAX_DEPTH
-        return None, [YamlError(Position(1 + line_offset, 1), "yaml-too-deep",
-                                "the YAML is nested too deeply to read")]
-    return tree, converter.errors
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return None, [*composer.errors, YamlError(Position(1 + line_offset, 1), "yaml-syntax",
+                                                  f"YAML syntax error: {first_line}")]
+    return tree, composer.errors
