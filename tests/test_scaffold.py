@@ -1,0 +1,274 @@
+"""`smreport new` and `smreport init`, run for real: the files they write and what check says."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import zoneinfo
+from pathlib import Path
+
+import pytest
+import yaml
+
+from smreport.cli import main
+from smreport.scaffold import make_id
+from tests.conftest import PROJECT_YML, ProjectFactory, run_cli
+
+TODAY = "2026-11-26"
+# An approved change that moves the goal's due date: `new change --goal` must show it.
+APPROVED_CHANGE = """\
+---
+title: Give the leads goal until September
+goal: double-leads
+proposed_by: smirnova
+date: 2026-02-15
+set: { due: 2026-09-30 }
+decision: { outcome: approved, by: petrov, date: 2026-02-20 }
+---
+The launch slipped.
+"""
+# What each new note leaves to fill: the field named by each `missing-field` problem.
+PLACEHOLDERS = {
+    "goals/rost-prodazh.md": {"owner", "due", "kpis[0].id", "kpis[0].name",
+                              "kpis[0].baseline", "kpis[0].target"},
+    "changes/sdvinut-srok.md": {"proposed_by", "set", "<body>"},
+    "changes/new-kpis.md": {"goal", "proposed_by", "set", "<body>"},
+    "reviews/review-2026-11.md": {"reviewer", "likes[0]", "dislikes[0]", "feedback_to",
+                                  "<body>"},
+    "disputes/who-answers-comments.md": {"raised_by", "parties[0].person",
+                                         "parties[0].position", "parties[1].person",
+                                         "parties[1].position"},
+}
+# Values a team member would write in place of each placeholder.
+FILLED = {
+    "goals/rost-prodazh.md": [("owner", "smirnova"), ("due", "2027-03-31"),
+                              ("- id", "leads"), ("name", "Leads"), ("baseline", "10"),
+                              ("target", "20")],
+    "changes/sdvinut-srok.md": [("proposed_by", "smirnova"), ("#   due", "2026-12-31")],
+    "changes/new-kpis.md": [("goal", "double-leads"), ("proposed_by", "lebedev"),
+                            ("#   title", '"Leads and calls"')],
+    "reviews/review-2026-11.md": [("reviewer", "petrov"), ("feedback_to", "[ smirnova ]")],
+    "disputes/who-answers-comments.md": [("raised_by", "ivanov"), ("- person", "ivanov"),
+                                         ("position", '"The agency answers"'),
+                                         ("- person", "kuznetsova"),
+                                         ("position", '"PR answers"')],
+}
+
+
+def project_in(language: str) -> str:
+    return PROJECT_YML.replace("language: en", f"language: {language}")
+
+
+def check_json(root: Path) -> tuple[int, list[dict[str, object]]]:
+    result = run_cli("check", "--content", str(root), "--today", TODAY, "--format", "json")
+    return result.returncode, json.loads(result.stdout)
+
+
+def field_named(problem: dict[str, object]) -> str:
+    """The field a problem is about: the quoted key of a missing-field, or <body>."""
+    if problem["code"] == "empty-body":
+        return "<body>"
+    assert problem["code"] == "missing-field", problem
+    match = re.match(r"'([^']+)' is empty", str(problem["message"]))
+    assert match, problem
+    return match.group(1)
+
+
+def fill(text: str, key: str, value: str) -> str:
+    """Write `value` into the first empty `key:` line (uncommenting `#   key:` lines)."""
+    rest = r"[^\n]*" if key.startswith("#") else r"[ \t]*(#[^\n]*)?"
+    pattern = re.compile(rf"^(\s*){re.escape(key)}:{rest}$", re.MULTILINE)
+    match = pattern.search(text)
+    assert match, f"no {key!r} line to fill"
+    bare = key.removeprefix("#   ")
+    indent = match.group(1) + ("  " if key.startswith("#") else "")
+    return text[:match.start()] + f"{indent}{bare}: {value}" + text[match.end():]
+
+
+def write_body(text: str, body: str) -> str:
+    return text + body + "\n"
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_new_notes_fail_check_only_on_their_placeholders_until_filled(
+        make_project: ProjectFactory, language: str) -> None:
+    root = make_project(project=project_in(language))
+    commands = [
+        ("goal", "Рост продаж"),
+        ("change", "Сдвинуть срок", "--goal", "double-leads"),
+        ("change", "New KPIs"),
+        ("review",),
+        ("dispute", "Who answers comments?"),
+    ]
+    for command in commands:
+        result = run_cli("new", *command, "--content", str(root), "--today", TODAY)
+        assert result.returncode == 0, result.stderr
+        assert "Wrote " in result.stdout
+    for relative in PLACEHOLDERS:
+        assert (root / relative).is_file(), relative
+
+    status, problems = check_json(root)
+    assert status == 1
+    reported: dict[str, set[str]] = {}
+    for problem in problems:
+        relative = Path(str(problem["path"])).resolve().relative_to(root.resolve()).as_posix()
+        assert problem["severity"] == "error", problem
+        reported.setdefault(relative, set()).add(field_named(problem))
+    assert reported == PLACEHOLDERS
+
+    # Filling exactly the placeholders makes the project valid: nothing else was wrong.
+    for relative, values in FILLED.items():
+        path = root / relative
+        text = path.read_text(encoding="utf-8")
+        for key, value in values:
+            text = fill(text, key, value)
+        if relative.startswith("reviews/"):
+            text = text.replace('  - ""', '  - "Customer stories"', 1)
+            text = re.sub(r'dislikes:[^\n]*\n  - ""\n', "", text)
+        if "<body>" in PLACEHOLDERS[relative]:
+            text = write_body(text, "Because the team needs it.")
+        path.write_text(text, encoding="utf-8")
+    status, problems = check_json(root)
+    assert (status, problems) == (0, [])
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("en", ["required: the person responsible", "smirnova", "Fill in every empty value"]),
+    ("ru", ["обязательно: ответственный", "smirnova", "Заполните все пустые значения"]),
+])
+def test_a_new_goal_has_every_field_today_and_comments_in_the_projects_language(
+        make_project: ProjectFactory, language: str, words: list[str]) -> None:
+    root = make_project(project=project_in(language))
+    result = run_cli("new", "goal", "Рост продаж", "--content", str(root), "--today", TODAY)
+    assert result.returncode == 0, result.stderr
+    text = (root / "goals" / "rost-prodazh.md").read_text(encoding="utf-8")
+    front = yaml.safe_load(text.split("---\n")[1])
+    assert front["title"] == "Рост продаж"
+    assert front["start"] == dt.date(2026, 11, 26)
+    assert front["status"] == "active"
+    assert set(front) == {"title", "owner", "start", "due", "status", "kpis"}
+    assert set(front["kpis"][0]) == {"id", "name", "unit", "baseline", "target"}
+    for word in words:
+        assert word in text
+    # Every line that holds a key has a comment explaining it.
+    keyed = [line for line in text.splitlines() if re.match(r"\s*(- )?[a-z_]+:", line)]
+    assert keyed and all("#" in line for line in keyed)
+    # No catalog key leaked through untranslated.
+    assert not re.search(r"\b(new|init)\.[a-z_]+\.[a-z_]+", text)
+
+
+def test_today_defaults_to_the_projects_time_zone(make_project: ProjectFactory) -> None:
+    root = make_project()
+    moscow = zoneinfo.ZoneInfo("Europe/Moscow")
+    before = dt.datetime.now(moscow).date()
+    result = run_cli("new", "dispute", "Who pays for ads", "--content", str(root))
+    after = dt.datetime.now(moscow).date()
+    assert result.returncode == 0, result.stderr
+    front = yaml.safe_load((root / "disputes" / "who-pays-for-ads.md").read_text().split(
+        "---\n")[1])
+    assert front["date"] in (before, after)
+
+
+def test_a_review_defaults_to_this_month_and_takes_a_month(
+        make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_project()
+    # In-process: the same entry point as the console script, without a process per case.
+    assert main(["new", "review", "--content", str(root), "--today", TODAY]) == 0
+    assert (root / "reviews" / "review-2026-11.md").is_file()
+    assert main(["new", "review", "2026-10", "--content", str(root), "--today", TODAY]) == 0
+    text = (root / "reviews" / "review-2026-10.md").read_text(encoding="utf-8")
+    assert "month: 2026-10" in text and f"date: {TODAY}" in text
+    capsys.readouterr()
+    for month, message in (("2026-13", "not a month"), ("October", "not a month"),
+                           ("2026-12", "has not begun")):
+        assert main(["new", "review", month, "--content", str(root), "--today", TODAY]) == 1
+        assert message in capsys.readouterr().err
+    assert sorted(p.name for p in (root / "reviews").iterdir()) == [
+        "review-2026-10.md", "review-2026-11.md"]
+
+
+def test_new_never_overwrites(make_project: ProjectFactory) -> None:
+    root = make_project()
+    target = root / "goals" / "double-leads.md"
+    before = target.read_bytes()
+    result = run_cli("new", "goal", "Double leads", "--content", str(root), "--today", TODAY)
+    assert result.returncode == 1
+    assert "already exists" in result.stderr and "--id" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert target.read_bytes() == before
+    result = run_cli("new", "goal", "Double leads", "--id", "double-leads-2", "--content",
+                     str(root), "--today", TODAY)
+    assert result.returncode == 0, result.stderr
+    assert (root / "goals" / "double-leads-2.md").is_file()
+
+
+def test_change_with_goal_lists_the_current_definition(make_project: ProjectFactory) -> None:
+    root = make_project({"changes/later.md": APPROVED_CHANGE})
+    result = run_cli("new", "change", "Raise the target", "--goal", "double-leads",
+                     "--content", str(root), "--today", TODAY)
+    assert result.returncode == 0, result.stderr
+    text = (root / "changes" / "raise-the-target.md").read_text(encoding="utf-8")
+    assert re.search(r"^goal: double-leads ", text, re.MULTILINE)
+    assert "#   due: 2026-09-30" in text  # the approved change applied, not the file's 07-01
+    assert '#   title: "Double qualified leads"' in text
+    assert re.search(r'#     - \{ id: leads, name: "Qualified leads per month", '
+                     r'unit: "leads", baseline: 100, target: 200 \}', text)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["change", "X", "--goal", "no-such-goal"], "there is no goal 'no-such-goal'"),
+    (["goal", "X", "--goal", "double-leads"], "--goal is only for a change"),
+    (["goal", "!!!"], "--id"),
+    (["goal", "X", "--id", "Not An Id"], "not a valid note id"),
+    (["dispute"], "needs a title"),
+])
+def test_new_refuses_with_a_clear_message(make_project: ProjectFactory, args: list[str],
+                                          message: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_project()
+    assert main(["new", *args, "--content", str(root), "--today", TODAY]) == 1
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in (root / "goals").iterdir()) == ["double-leads.md"]
+
+
+def test_new_needs_a_project(tmp_path: Path) -> None:
+    result = run_cli("new", "goal", "X", "--content", str(tmp_path / "content"))
+    assert result.returncode == 1
+    assert "smreport init" in result.stderr
+
+
+def test_ids_transliterate_cyrillic() -> None:
+    assert make_id("Рост продаж") == "rost-prodazh"
+    assert make_id("  Ёлки: «Новый год» 2027!  ") == "elki-novyi-god-2027"
+    assert make_id("?!") == ""
+    assert len(make_id("слово " * 40)) <= 80
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_init_then_build_works_at_once(tmp_path: Path, language: str) -> None:
+    folder = tmp_path / "brand"
+    result = run_cli("init", str(folder), "--language", language, "--today", TODAY)
+    assert result.returncode == 0, result.stderr
+    assert (folder / "content" / "project.yml").is_file()
+    assert len(list((folder / "content" / "goals").glob("*.md"))) == 1
+    assert "site/" in (folder / ".gitignore").read_text()
+    # Built from inside the folder with no options, as the README says.
+    result = run_cli("build", "--today", TODAY, cwd=folder)
+    assert result.returncode == 0, result.stderr + result.stdout
+    agenda = json.loads((folder / "site" / "agenda.json").read_text(encoding="utf-8"))
+    # The goal awaits approval, and this month's page awaits its review.
+    assert [item["code"] for item in agenda["items"]] == ["approve-goal", "review-page"]
+    html = (folder / "site" / "index.html").read_text(encoding="utf-8")
+    assert f'lang="{language}"' in html
+    check = run_cli("check", "--today", TODAY, cwd=folder)
+    assert check.returncode == 0 and check.stdout == ""
+
+
+def test_init_refuses_an_existing_project(make_project: ProjectFactory) -> None:
+    root = make_project()
+    before = (root / "project.yml").read_bytes()
+    result = run_cli("init", str(root.parent), "--today", TODAY)
+    assert result.returncode == 1
+    assert "not empty" in result.stderr
+    assert (root / "project.yml").read_bytes() == before
