@@ -55,7 +55,13 @@ RULE_KEYS = ("decision_days", "off_track_tolerance", "verify_approvals", "max_no
 
 
 def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]]:
-    """Read project.yml: the title, units, people and rules."""
+    """Read project.yml: the title, units, people and rules.
+
+    With errors, the project is still returned as far as it could be read (an
+    empty title, the earliest start), so that one mistake in project.yml does
+    not hide the problems of every note; the errors stop any build anyway.
+    It is None only when project.yml is not a readable YAML mapping.
+    """
     report = Report(path)
     text, failure = decode_text(data)
     if failure or text is None:
@@ -139,9 +145,7 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
             verify_approvals=bool(verify),
             max_note_bytes=max_bytes if max_bytes is not None else rules.max_note_bytes,
         )
-    if report.has_errors or title is None or start is None:
-        return None, report.problems
-    project = Project(title=title, start=start, units=units, people=people,
+    project = Project(title=title or "", start=start or dt.date.min, units=units, people=people,
                       language=language or "en", timezone=timezone, rules=rules,
                       site_url=site_url, path=path, positions=dict(fields.positions))
     return project, report.problems
@@ -192,10 +196,12 @@ class _NoteReader:
         self.fields = fields
         self.references: list[Reference] = []
 
-    def refer(self, kind: str, target: str | None, key: str, role: str = "") -> None:
+    def refer(self, kind: str, target: str | None, key: str, role: str = "",
+              position: Position | None = None) -> None:
+        """Record a reference to check once every file is read; at the value if given."""
         if target is not None:
-            self.references.append(
-                Reference(kind, target, self.fields.positions.get(key, START), role))
+            where = position or self.fields.positions.get(key, START)
+            self.references.append(Reference(kind, target, where, role))
 
     def person(self, fields: Fields, key: str, executive: bool = False,
                required: bool = True) -> str | None:
@@ -278,7 +284,8 @@ def _read_goal(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str, o
         date = reading.date("date")
         value = reading.number("value")
         if kpi_id is not None:
-            reader.refer("kpi", f"{note_id}/{kpi_id}", reading.name("kpi"))
+            reader.refer("kpi", f"{note_id}/{kpi_id}", reading.name("kpi"),
+                         position=reading.position("kpi"))
         if kpi_id is not None and date is not None and value is not None:
             readings.append(Reading(kpi_id, date, value))
     approved = None
@@ -298,7 +305,7 @@ def _read_goal(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str, o
 def _read_change(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str, object] | None:
     title = fields.text("title", what="what the change does, in one line")
     goal = fields.id("goal", what="the id of the goal it changes")
-    reader.refer("goal", goal, "goal")
+    reader.refer("goal", goal, "goal", position=fields.position("goal"))
     proposed_by = reader.person(fields, "proposed_by")
     date = fields.date("date")
     patch = None
@@ -308,6 +315,9 @@ def _read_change(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str,
         if not any(set_fields.has(k) for k in SET_KEYS):
             fields.report.error(fields.mapping.key_position("set"), "missing-field",
                                 "'set' must give at least one of: " + ", ".join(SET_KEYS))
+        if set_fields.has("due"):
+            # validate checks the new due against the goal's start: point at the value.
+            fields.positions["set.due"] = set_fields.position("due")
         patch = GoalPatch(
             title=set_fields.text("title", required=False),
             due=set_fields.date("due", required=False),
@@ -490,7 +500,7 @@ def parse_note(note_type: NoteType, path: str, data: bytes,
         line = split.body_line + split.body.count("\n", 0, match.start())
         column = match.start() - split.body.rfind("\n", 0, match.start())
         reader.references.append(Reference("note", _join(base, match.group(1)),
-                                           Position(line, column + 1)))
+                                           Position(line, column)))
     if values is None or report.has_errors or id_problem:
         return None, report.problems
     note_id = path.rsplit("/", 1)[-1].removesuffix(".md")

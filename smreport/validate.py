@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Collection, Iterator
 
 from .derive import changes_by_goal, known_kpis
-from .model import AnyNote, Content, Dispute, Problem, Reference
+from .model import AnyNote, Change, Content, Dispute, Problem, Reference
 
 
 def _hint(value: str, options: Collection[str]) -> str:
@@ -41,7 +41,7 @@ def validate_content(content: Content, present: Collection[str]) -> list[Problem
 
 
 def _check_reference(content: Content, note: AnyNote, reference: Reference,
-                     grouped: dict[str, list], present: Collection[str],
+                     grouped: dict[str, list[Change]], present: Collection[str],
                      goal_paths: Collection[str]) -> Iterator[Problem]:
     people = content.project.people
     line, column = reference.position.line, reference.position.column
@@ -50,6 +50,8 @@ def _check_reference(content: Content, note: AnyNote, reference: Reference,
         return Problem(note.path, line, column, severity, code, message)  # type: ignore[arg-type]
 
     kind, target = reference.kind, reference.target
+    if kind in ("person", "executive") and not people:
+        return  # project.yml defines no one readable: reported there, not at every note
     if kind in ("person", "executive"):
         person = people.get(target)
         if person is None:
