@@ -22,7 +22,7 @@ EN_WORDS = ("brand audience campaign reach engagement subscribers content calend
 RU_WORDS = ("бренд аудитория кампания охват вовлечённость подписчики контент календарь "
             "агентство маркетинг клиенты истории видео конкурс комментарии ответы рост "
             "канал бюджет качество заявки конверсия удержание отзыв неделя месяц цель "
-            "результат команда проверка сезон запуск продукт чай подарок партнёр").split()
+            "результат команда проверка сезон запуск продукт чай подарок партнёр").split()  # noqa: SIM905
 
 UNITS = {"agency": ("Agency", True), "marketing": ("Marketing", False), "pr": ("PR", False),
          "sales": ("Sales", False), "care": ("Customer Care", False), "board": ("Board", False)}

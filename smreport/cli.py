@@ -18,6 +18,7 @@ from typing import TextIO
 
 from . import __version__
 from .codes import github_annotation
+from .history import SinceError
 from .model import NOTE_TYPES, Problem
 from .pipeline import Options, Result, build, check
 from .publish import PublishError
@@ -71,6 +72,10 @@ def make_parser() -> argparse.ArgumentParser:
                                    "1: no workers)")
     build_parser.add_argument("--no-cache", action="store_true",
                               help="do not read or write the .smreport-cache folder")
+    build_parser.add_argument("--since", metavar="DATE|REV",
+                              help="start \"Since your last review\" from this date "
+                                   "(YYYY-MM-DD) or git revision (default: the latest "
+                                   "review's date)")
 
     check_parser = commands.add_parser("check", help="validate and report every problem")
     _common(check_parser)
@@ -151,7 +156,7 @@ def run_build(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     options = Options(content=args.content, out=args.out, today=args.today,
                       template_dirs=tuple(args.templates), jobs=args.jobs,
-                      cache=not args.no_cache)
+                      cache=not args.no_cache, since=args.since)
     if args.serve and not args.watch:
         args.watch = True  # serving a preview only makes sense while watching
     if args.watch:
@@ -162,14 +167,20 @@ def run_build(args: argparse.Namespace) -> int:
     except PublishError as error:
         print(f"smreport: {error}", file=sys.stderr)
         return 1
+    except SinceError as error:
+        print(f"smreport build: {error}", file=sys.stderr)
+        return 2
     print_problems(result.problems, args.content, stream=sys.stderr)
+    if result.history is not None and result.history.notice:
+        print(f"smreport: notice: {result.history.notice}", file=sys.stderr)
     if not result.ok:
         print(f"Build failed: {_summary(result)}; {args.out} was left as it was.",
               file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - started
     items = len(result.agenda)
-    print(f"Built {args.out}/ as of {result.today}: {result.files_written} files, "
+    verb = "Up to date (nothing changed since the last build)" if result.unchanged else "Built"
+    print(f"{verb}: {args.out}/ as of {result.today}: {result.files_written} files, "
           f"{items} agenda item{'s' * (items != 1)}, in {elapsed:.2f}s.")
     return 0
 

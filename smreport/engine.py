@@ -19,10 +19,14 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .load import ParseResult, SourceFile
 from .markup import render_markdown
 from .model import AnyNote
+
+if TYPE_CHECKING:
+    from .render import Site
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CACHE_FORMAT = 1
@@ -84,6 +88,12 @@ class Builder:
         self.used_bodies: set[str] = set()
         self.stats = {"parsed": 0, "cached": 0}
         self._loaded_from_disk = False
+        self.source_keys: dict[str, str] = {}  # note path -> its source key
+        self.pages: dict[str, tuple[str, bytes]] = {}  # page key -> (path, bytes)
+        self.used_pages: set[str] = set()
+        # What the last build published, page path -> digest; None until one did.
+        self.manifest: dict[str, str] | None = None
+        self.in_place = False  # update the published site file by file (--watch)
 
     # -- the persistent cache ----------------------------------------------
 
@@ -135,6 +145,50 @@ class Builder:
         """Drop entries the last build did not use, so a day of watching stays small."""
         self.parsed = {k: v for k, v in self.parsed.items() if k in self.used_parsed}
         self.bodies = {k: v for k, v in self.bodies.items() if k in self.used_bodies}
+        self.pages = {k: v for k, v in self.pages.items() if k in self.used_pages}
+        self.used_pages = set()
+
+    # -- pages -----------------------------------------------------------------
+
+    def attach_page_cache(self, site: Site, template_dirs: Iterable[Path]) -> None:
+        """Let `site` reuse a note's page while nothing the page shows has changed.
+
+        A note's page shows the note and its family (a goal and its changes),
+        people from project.yml, today's date, the note's agenda items and its
+        git history; the key covers exactly those, plus the templates and code.
+        """
+        base = hashlib.blake2b(digest_size=20)
+        base.update(f"{code_fingerprint()}\0{site.today}\0".encode())
+        base.update(templates_digest(template_dirs).encode())
+        base.update(repr(site.content.project).encode())
+        agenda: dict[tuple[str, str], list[str]] = {}
+        for item in site.agenda:
+            if item.subject is not None:
+                agenda.setdefault((item.subject.type, item.subject.id), []).append(repr(item))
+        history = site.history
+        unverified = getattr(history, "unverified", {}) if history is not None else {}
+
+        def family(note: AnyNote) -> list[AnyNote]:
+            goal_id = note.id if note.type == "goal" else getattr(note, "goal", None)
+            if goal_id is None:
+                return [note]
+            goal = site.content.goals.get(goal_id)
+            return [*([goal] if goal else []), *site.changes_by_goal.get(goal_id, []), note]
+
+        def key(note: AnyNote) -> str:
+            digest = base.copy()
+            for member in family(note):
+                digest.update(f"\0{member.path}\0{self.source_keys.get(member.path)}".encode())
+                if history is not None:
+                    digest.update(repr(history.of(member.path)).encode())
+                    digest.update(repr(unverified.get(member.path)).encode())
+            digest.update(repr(agenda.get((note.type, note.id))).encode())
+            page_key = digest.hexdigest()
+            self.used_pages.add(page_key)
+            return page_key
+
+        site.page_key = key
+        site.page_store = self.pages
 
     # -- parsing -------------------------------------------------------------
 
@@ -156,6 +210,7 @@ class Builder:
             note = result[0]
             if note is not None and html is not None:
                 self.bodies[body_key(note)] = html
+        self.source_keys = {s.path: k for s, k in zip(sources, keys, strict=True)}
         for key in keys:
             self.used_parsed.add(key)
             yield self.parsed[key]
@@ -179,3 +234,164 @@ class Builder:
             html = render_markdown(note.body, note.path)
             self.bodies[key] = html
         return html
+
+
+def templates_digest(template_dirs: Iterable[Path]) -> str:
+    """A digest of every file in the template folders."""
+    digest = hashlib.blake2b(digest_size=20)
+    for folder in template_dirs:
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+            if path.is_file():
+                digest.update(f"\0{path}\0".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+# -- publishing file by file, for --watch ------------------------------------
+
+
+def page_digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def record_pages(pages: Iterable[tuple[str, bytes]], manifest: dict[str, str]
+                 ) -> Iterator[tuple[str, bytes]]:
+    """Pass pages through, noting each one's digest in `manifest`."""
+    for path, data in pages:
+        manifest[path] = page_digest(data)
+        yield path, data
+
+
+def update_in_place(out: Path, pages: Iterable[tuple[str, bytes]],
+                    files: Iterable[tuple[str, Path]], manifest: dict[str, str]) -> int:
+    """Bring a published site up to date by replacing only the files that changed.
+
+    Each file is replaced atomically (write beside, then rename), and files of
+    pages that no longer exist are removed. Used by --watch, where rewriting
+    thousands of unchanged pages on every save would cost more than the build.
+    Returns the number of files written.
+    """
+    real = out.resolve()
+    written = 0
+    seen: set[str] = set()
+
+    def replace(relative: str, data: bytes) -> None:
+        target = (real / relative).resolve()
+        if real not in target.parents:
+            raise ValueError(f"refusing to write {relative!r} outside the output folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".smreport-")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+
+    for relative, data in pages:
+        seen.add(relative)
+        digest = page_digest(data)
+        if manifest.get(relative) != digest or not (real / relative).is_file():
+            replace(relative, data)
+            manifest[relative] = digest
+            written += 1
+    for relative, source in files:
+        seen.add(relative)
+        data = source.read_bytes()
+        digest = page_digest(data)
+        if manifest.get(relative) != digest or not (real / relative).is_file():
+            replace(relative, data)
+            manifest[relative] = digest
+            written += 1
+    for relative in sorted(set(manifest) - seen):
+        del manifest[relative]
+        target = real / relative
+        target.unlink(missing_ok=True)
+        folder = target.parent
+        while folder != real and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+    return written
+
+
+# -- the stamp: skip a build whose inputs have not changed -----------------------
+
+
+def _git_state(root: Path) -> bytes:
+    """What git would tell the history features, read cheaply: HEAD, its ref, the index."""
+    for folder in [root.absolute(), *root.absolute().parents]:
+        git = folder / ".git"
+        if git.is_dir():
+            state = [(git / "HEAD").read_bytes() if (git / "HEAD").is_file() else b""]
+            head = state[0].decode(errors="replace").strip()
+            if head.startswith("ref: "):
+                ref = git / head[5:]
+                state.append(ref.read_bytes() if ref.is_file() else b"")
+            for name in ("index", "packed-refs"):
+                path = git / name
+                state.append(str(path.stat().st_mtime_ns if path.exists() else 0).encode())
+            return b"\0".join(state)
+        if git.is_file():  # a worktree or submodule: its pointer is state enough
+            return git.read_bytes()
+    return b""
+
+
+def input_digest(content_root: Path, template_dirs: Iterable[Path], settings: str) -> str | None:
+    """A digest of everything a build reads; None if something could not be read."""
+    from .load import take_inventory  # noqa: PLC0415 - load imports nothing from here
+
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{code_fingerprint()}\0{settings}\0".encode())
+    inventory = take_inventory(content_root)
+    try:
+        if inventory.project is not None:
+            digest.update(inventory.project.read_bytes())
+        for note_type, relative, path in inventory.notes:
+            digest.update(f"\0{note_type}\0{relative}\0".encode())
+            digest.update(path.read_bytes())
+        for asset in inventory.assets:
+            stat = (content_root / asset).stat()
+            digest.update(f"\0{asset}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+        for problem in inventory.problems:
+            digest.update(problem.format_text().encode())
+        digest.update(templates_digest(template_dirs).encode())
+        digest.update(_git_state(content_root))
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _marker_state(out: Path) -> str:
+    from .publish import MARKER  # noqa: PLC0415
+
+    try:
+        stat = (out / MARKER).stat()
+    except OSError:
+        return ""
+    return f"{stat.st_ino}:{stat.st_mtime_ns}"
+
+
+class Stamp:
+    """Remembers the inputs of the last successful build into one output folder."""
+
+    def __init__(self, cache_dir: Path, out: Path) -> None:
+        name = hashlib.blake2b(str(out.absolute()).encode(), digest_size=8).hexdigest()
+        self.path = cache_dir / f"stamp-{name}.pickle"
+        self.out = out
+
+    def load(self, digest: str) -> object | None:
+        """What the last build stored, if its inputs were `digest` and its site is intact."""
+        try:
+            with open(self.path, "rb") as handle:
+                stored = pickle.load(handle)
+        except Exception:  # noqa: BLE001 - a missing or damaged stamp means: build
+            return None
+        if stored.get("digest") != digest or stored.get("marker") != _marker_state(self.out):
+            return None
+        return stored.get("result")
+
+    def save(self, digest: str, result: object) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".stamp-")
+        with os.fdopen(handle, "wb") as out:
+            pickle.dump({"digest": digest, "marker": _marker_state(self.out), "result": result},
+                        out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, self.path)

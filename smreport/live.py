@@ -38,6 +38,7 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
                     watcher_ready: Callable[[Watcher], None] | None = None) -> int:
     """Build once, then rebuild on changes until interrupted. Returns the exit status."""
     builder = Builder(options.cache_folder(), options.jobs)
+    builder.in_place = True  # after the first build, replace only the files that changed
     state = LiveState()
     server: PreviewServer | None = None
 

@@ -6,18 +6,31 @@ errors writes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import traceback
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
+
 from .agenda import derive_agenda
-from .engine import Builder
+from .engine import (
+    Builder,
+    Stamp,
+    input_digest,
+    page_digest,
+    record_pages,
+    update_in_place,
+)
+from .history import History, read_history, without_unverified
 from .load import Loaded, load_content
 from .model import AgendaItem, Content, Problem
+from .parse import parse_project
 from .progress import show_progress
-from .publish import check_output, output_lock, publish
-from .render import make_site, render_site, static_files
+from .publish import MARKER, PublishError, check_output, output_lock, publish
+from .render import default_template_dir, make_site, render_site, static_files
 from .validate import validate_content
 
 
@@ -32,6 +45,7 @@ class Options:
     jobs: int = 0  # worker processes for parsing and rendering; 0: one per core, at most 2
     cache: bool = True  # keep parsed and rendered notes in a cache folder between runs
     cache_dir: Path | None = None  # default: .smreport-cache beside the content root
+    since: str | None = None  # --since: "Since your last review" from a date or git revision
 
     def cache_folder(self) -> Path | None:
         if not self.cache:
@@ -48,6 +62,8 @@ class Result:
     today: dt.date | None = None
     agenda: list[AgendaItem] = field(default_factory=list)
     files_written: int = 0
+    unchanged: bool = False  # the inputs were those of the last build: nothing was written
+    history: History | None = None  # what git knows (see `history`); its `notice` says if not
 
     @property
     def errors(self) -> list[Problem]:
@@ -67,6 +83,16 @@ def today_in(timezone: str) -> dt.date:
     return dt.datetime.now(zone).date()
 
 
+def project_today(content_root: Path) -> dt.date:
+    """Today in the time zone project.yml names (UTC if it cannot be read)."""
+    try:
+        project, _problems = parse_project("project.yml",
+                                           (content_root / "project.yml").read_bytes())
+    except OSError:
+        project = None
+    return today_in(project.timezone if project else "UTC")
+
+
 def check(options: Options, builder: Builder | None = None) -> Result:
     """Load and validate the content; every problem of every file at once."""
     loaded: Loaded = load_content(options.content,
@@ -75,21 +101,37 @@ def check(options: Options, builder: Builder | None = None) -> Result:
     content = loaded.content
     if content is not None:
         problems.extend(validate_content(content, loaded.present))
-    problems.sort(key=Problem.sort_key)
     today = options.today
     if today is None and content is not None:
         today = today_in(content.project.timezone)
-    return Result(problems, content, today)
+    history = None
+    if content is not None and today is not None and content.project.rules.verify_approvals:
+        history = read_history(options.content, content, today, want_since=False)
+        problems.extend(history.problems)
+    problems.sort(key=Problem.sort_key)
+    return Result(problems, content, today, history=history)
 
 
 def template_dirs_for(options: Options) -> tuple[Path, ...]:
     """The user's template folders: --templates, then `templates/` beside the content root."""
     beside = options.content.absolute().parent / "templates"
     dirs = list(options.template_dirs)
-    from .render import default_template_dir
     if beside.is_dir() and beside.resolve() != default_template_dir().resolve():
         dirs.append(beside)
     return tuple(dirs)
+
+
+def describe_template_error(error: jinja2.TemplateError) -> str:
+    """A template mistake as `file:line: message` (the site was not written)."""
+    where = ""
+    if isinstance(error, jinja2.TemplateSyntaxError):
+        where = f"{error.filename or error.name}:{error.lineno}: "
+    else:
+        frame = next((f for f in reversed(traceback.extract_tb(error.__traceback__))
+                      if f.filename.endswith((".html", ".xml", ".ics", ".txt"))), None)
+        if frame is not None:
+            where = f"{frame.filename}:{frame.lineno}: "
+    return f"{where}template error: {error.message or error}; the site was not written"
 
 
 def build(options: Options, builder: Builder | None = None) -> Result:
@@ -100,18 +142,53 @@ def build(options: Options, builder: Builder | None = None) -> Result:
     """
     if builder is None:
         builder = Builder(options.cache_folder(), options.jobs)
+    stamp, digest = None, None
+    cache_folder = options.cache_folder()
+    if cache_folder is not None:
+        if options.today is None:  # fix "today" first: it is one of the build's inputs
+            options = dataclasses.replace(options, today=project_today(options.content))
+        dirs = (*template_dirs_for(options), default_template_dir())
+        digest = input_digest(options.content, dirs,
+                              f"{options.out.absolute()}\0{options.today}\0{options.since}")
+        stamp = Stamp(cache_folder, options.out)
+        unchanged = stamp.load(digest) if digest else None
+        if isinstance(unchanged, Result):
+            unchanged.unchanged = True
+            return unchanged
     result = check(options, builder)
     if not result.ok or result.content is None or result.today is None:
         return result
     check_output(options.out, options.content)
-    result.agenda = derive_agenda(result.content, result.today)
-    site = make_site(result.content, result.agenda, result.today, template_dirs_for(options),
-                     builder.body_html)
+    result.history = history = read_history(options.content, result.content, result.today,
+                                            options.since)
+    # An approval or decision not committed by its approver does not count (verify_approvals).
+    content = without_unverified(result.content, history.unverified_paths)
+    result.agenda = derive_agenda(content, result.today, history.agenda_edits,
+                                  history.unverified_paths)
+    site = make_site(content, result.agenda, result.today, template_dirs_for(options),
+                     builder.body_html, history)
+    builder.attach_page_cache(site, (*template_dirs_for(options), default_template_dir()))
     files = list(static_files(site))
     files.extend((asset, options.content / asset) for asset in result.content.assets)
     with output_lock(options.out):
-        pages = show_progress(render_site(site), len(site.content.notes()))
-        result.files_written = publish(options.out, pages, files)
+        try:
+            pages = show_progress(render_site(site), len(site.content.notes()))
+            if builder.in_place and builder.manifest is not None \
+                    and (options.out / MARKER).is_file():
+                result.files_written = update_in_place(options.out, pages, files,
+                                                       builder.manifest)
+            else:
+                manifest: dict[str, str] = {}
+                result.files_written = publish(options.out, record_pages(pages, manifest),
+                                               files)
+                manifest.update((relative, page_digest(source.read_bytes()))
+                                for relative, source in files)
+                builder.manifest = manifest
+        except jinja2.TemplateError as error:
+            raise PublishError(describe_template_error(error)) from None
     builder.save_cache()
     builder.forget_unused()
+    if stamp is not None and digest is not None and options.today is not None:
+        stamp.save(digest, Result(result.problems, None, result.today, result.agenda,
+                                  result.files_written))
     return result

@@ -9,27 +9,37 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import jinja2
 
 from . import __version__
 from .derive import as_of, current_goals
+from .feeds import render_feeds
+from .history import History
 from .i18n import Translator, translator
 from .markup import render_markdown
-from .model import FOLDERS, AgendaItem, AnyNote, Content, CurrentGoal
+from .model import FOLDERS, AgendaItem, AnyNote, Change, Content, CurrentGoal, Goal, Review
 from .views import (
     Links,
     agenda_views,
+    change_view,
+    change_views,
+    changed_fields,
     changes_of,
     dispute_groups,
+    dispute_view,
     glance,
+    goal_cards,
     goal_history,
-    is_cross_unit,
     kpi_views,
     month_strip,
+    review_pages,
+    sorted_reviews,
+    team_units,
 )
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -72,6 +82,22 @@ class Site:
     environment: jinja2.Environment
     # Renders a note's Markdown body; a Builder passes its cached version.
     body_html: Callable[[AnyNote], str] | None = None
+    # What git knows (note history, "Since your last review"); None without it.
+    history: History | None = None
+    # A Builder's page cache: a key of everything a note's page shows, and pages by key.
+    page_key: Callable[[AnyNote], str] | None = None
+    page_store: MutableMapping[str, tuple[str, bytes]] | None = None
+
+    def note_page(self, note: AnyNote) -> tuple[str, bytes]:
+        """A note's page, from the page cache when nothing it shows has changed."""
+        if self.page_key is None or self.page_store is None:
+            return render_note(self, note)
+        key = self.page_key(note)
+        page = self.page_store.get(key)
+        if page is None:
+            page = render_note(self, note)
+            self.page_store[key] = page
+        return page
 
     def page(self, template: str, path: str, **context: object) -> tuple[str, bytes]:
         """Render one page; `path` is its file path relative to the site root."""
@@ -83,6 +109,11 @@ class Site:
             section=path.split("/")[0] if depth else "index", **context)
         return path, html.encode("utf-8")
 
+    @cached_property
+    def changes_by_goal(self) -> dict[str, list[Change]]:
+        """Every change under its goal id, by date; computed once, read by every goal page."""
+        return changes_of(self.content)
+
     def body(self, note: AnyNote) -> str:
         """A note's body as HTML (see `markup`)."""
         if self.body_html is not None:
@@ -92,12 +123,13 @@ class Site:
 
 def make_site(content: Content, agenda: list[AgendaItem], today: dt.date,
               template_dirs: Sequence[Path] = (),
-              body_html: Callable[[AnyNote], str] | None = None) -> Site:
+              body_html: Callable[[AnyNote], str] | None = None,
+              history: History | None = None) -> Site:
     """Prepare what every page needs; the content is taken as of `today`."""
     content = as_of(content, today)
     return Site(content, today, agenda, current_goals(content),
                 translator(content.project.language), make_environment(template_dirs),
-                body_html)
+                body_html, history)
 
 
 def agenda_json(site: Site) -> bytes:
@@ -126,59 +158,79 @@ def agenda_json(site: Site) -> bytes:
 
 
 def render_site(site: Site) -> Iterator[tuple[str, bytes]]:
-    """Every page of the site, as (path relative to the site root, bytes)."""
-    content, translate = site.content, site.translate
-    links = Links(content, "")
-    views = agenda_views(site.agenda, content, site.current, site.today, links, translate)
-    yield site.page("index.html", "index.html", agenda=views,
-                    overdue=[v for v in views if v.item.overdue],
-                    upcoming=[v for v in views if not v.item.overdue],
-                    glance=glance(content, site.current, site.today, translate))
+    """Every page of the site, as (path relative to the site root, bytes).
+
+    The briefing and the five list pages come first, then one page per note;
+    `render_note` renders a note's page from the note and the shared `site`
+    alone, so pages can be rendered in any order or in parallel.
+    """
+    yield render_briefing(site)
     yield "agenda.json", agenda_json(site)
-    yield from render_goals(site)
-    yield from render_changes(site)
-    yield from render_reviews(site)
-    yield from render_disputes(site)
-    yield site.page("team.html", "team/index.html")
+    yield from render_feeds(site)  # agenda.ics, feed.xml, briefing.html
+    yield from render_lists(site)
+    for note in notes_in_order(site.content):
+        yield site.note_page(note)
 
 
-def render_goals(site: Site) -> Iterator[tuple[str, bytes]]:
-    grouped = changes_of(site.content)
-    tolerance = site.content.project.rules.off_track_tolerance
-    goals = sorted(site.current.values(), key=lambda g: (g.status != "active", g.due, g.id))
-    with_kpis = [(g, kpi_views(g, site.today, tolerance, site.translate)) for g in goals]
-    yield site.page("goals.html", "goals/index.html", goals=with_kpis)
-    for goal, kpis in with_kpis:
-        changes = grouped.get(goal.id, [])
-        links = Links(site.content, "../../")
-        yield site.page("goal.html", f"goals/{goal.id}/index.html", goal=goal, kpis=kpis,
-                        changes=changes, body=site.body(goal.goal),
-                        history=goal_history(goal, changes, links, site.translate))
+def notes_in_order(content: Content) -> list[AnyNote]:
+    """Every note, by type (goals, changes, reviews, disputes), then id."""
+    return sorted(content.notes(), key=lambda n: (NOTE_TYPES.index(n.type), n.id))
 
 
-def render_changes(site: Site) -> Iterator[tuple[str, bytes]]:
-    changes = sorted(site.content.changes.values(), key=lambda c: (c.date, c.id), reverse=True)
-    yield site.page("changes.html", "changes/index.html", changes=changes)
-    for change in changes:
-        yield site.page("change.html", f"changes/{change.id}/index.html", change=change,
-                        goal=site.current.get(change.goal), body=site.body(change))
+NOTE_TYPES = tuple(FOLDERS)
 
 
-def render_reviews(site: Site) -> Iterator[tuple[str, bytes]]:
-    reviews = sorted(site.content.reviews.values(), key=lambda r: (r.month, r.date, r.id),
-                     reverse=True)
+def render_briefing(site: Site) -> tuple[str, bytes]:
+    """index.html: the agenda first, then the project at a glance."""
+    content, translate, links = site.content, site.translate, Links(site.content, "")
+    views = agenda_views(site.agenda, content, site.current, site.today, links, translate)
+    overdue = [v for v in views if v.item.overdue]
+    heading = translate.plural("needs_you", len(views))
+    if overdue:
+        heading += ", " + translate.plural("overdue_of_them", len(overdue))
+    return site.page("index.html", "index.html", agenda=views, heading=heading,
+                     overdue=overdue, upcoming=[v for v in views if not v.item.overdue],
+                     glance=glance(content, site.current, site.today, links, translate))
+
+
+def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
+    """The list page of each note type, and the team page."""
+    content, today, translate = site.content, site.today, site.translate
+    links = Links(content, "../")
+    yield site.page("goals.html", "goals/index.html",
+                    goals=goal_cards(content, site.current, today, links, translate))
+    yield site.page("changes.html", "changes/index.html",
+                    groups=change_views(content, site.current, today, links, translate))
+    reviews = sorted_reviews(list(content.reviews.values()))
     yield site.page("reviews.html", "reviews/index.html", reviews=reviews,
-                    months=month_strip(site.content, site.today, site.translate))
-    for review in reviews:
-        yield site.page("review.html", f"reviews/{review.id}/index.html", review=review,
-                        body=site.body(review))
+                    months=month_strip(content, today, translate))
+    yield site.page("disputes.html", "disputes/index.html",
+                    groups=dispute_groups(content, today, links, translate))
+    yield site.page("team.html", "team/index.html", units=team_units(content))
 
 
-def render_disputes(site: Site) -> Iterator[tuple[str, bytes]]:
-    yield site.page("disputes.html", "disputes/index.html", groups=dispute_groups(site.content))
-    for dispute in sorted(site.content.disputes.values(), key=lambda d: d.id):
-        yield site.page("dispute.html", f"disputes/{dispute.id}/index.html", dispute=dispute,
-                        cross_unit=is_cross_unit(dispute, site.content), body=site.body(dispute))
+def render_note(site: Site, note: AnyNote) -> tuple[str, bytes]:
+    """One note's page, from the note and the shared site data."""
+    path = f"{FOLDERS[note.type]}/{note.id}/index.html"
+    links = Links(site.content, "../../")
+    content, today, translate = site.content, site.today, site.translate
+    body = site.body(note)
+    if isinstance(note, Goal):
+        goal = site.current[note.id]
+        changes = site.changes_by_goal.get(note.id, [])
+        tolerance = content.project.rules.off_track_tolerance
+        return site.page("goal.html", path, goal=goal, body=body,
+                         kpis=kpi_views(goal, today, tolerance, translate),
+                         changed=changed_fields(goal, translate),
+                         history=goal_history(goal, changes, links, translate))
+    if isinstance(note, Change):
+        return site.page("change.html", path, body=body,
+                         view=change_view(note, content, site.current, today, links, translate))
+    if isinstance(note, Review):
+        return site.page("review.html", path, review=note, body=body,
+                         pages=review_pages(note))
+    return site.page("dispute.html", path, body=body,
+                     view=dispute_view(note, content, today, links, translate))
 
 
 def static_files(site: Site) -> Iterator[tuple[str, Path]]:
@@ -196,4 +248,5 @@ def static_files(site: Site) -> Iterator[tuple[str, Path]]:
         yield f"assets/{CSS_NAME}", css
 
 
-__all__ = ["FOLDERS", "Site", "make_site", "render_site", "static_files", "agenda_json"]
+__all__ = ["FOLDERS", "Site", "agenda_json", "make_site", "render_note", "render_site",
+           "static_files"]

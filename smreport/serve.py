@@ -103,6 +103,9 @@ class PreviewHandler(http.server.SimpleHTTPRequestHandler):
             self.send_bytes(RELOAD_JS.encode(), "text/javascript; charset=utf-8")
         elif path == PREFIX + "events":
             self.stream_events()
+        elif path == "/favicon.ico" and not (Path(self.directory) / "favicon.ico").is_file():
+            self.send_response(204)  # browsers ask for it; the site does not need one
+            self.end_headers()
         elif self.html_file(path) is not None:
             self.send_page(self.html_file(path))  # type: ignore[arg-type]
         else:

@@ -119,6 +119,11 @@ def test_an_open_page_reloads_itself_and_shows_problems(served: Served) -> None:
             page = browser.new_page()
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            # The event stream is cut by each reload: that is how it should end.
+            page.on("requestfailed", lambda r: None if r.url.endswith("/__smreport__/events")
+                    else errors.append(f"failed: {r.url}"))
+            page.on("response", lambda r: errors.append(f"{r.status}: {r.url}")
+                    if r.status >= 400 else None)
             page.goto(served.url + "goals/grow-telegram/")
             page.wait_for_function("document.readyState === 'complete'")
             time.sleep(0.3)  # let the EventSource connect before the save below

@@ -1,0 +1,141 @@
+"""Measure smreport against the Python floor, as ratios in one run.
+
+    python benchmarks/run.py [--notes 5000] [--edits 20] [--work /tmp/smreport-bench]
+
+Prints: the floor (1 and 2 processes), cold full build, warm full build
+(nothing changed), `check` alone, a one-note edit under --watch (median and
+95th percentile from the file write to the page updated), and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402
+
+MEASURE = """
+import json, resource, sys, time
+sys.argv = ["smreport", *{args!r}]
+from smreport.cli import main
+started = time.perf_counter()
+status = main(sys.argv[1:])
+elapsed = time.perf_counter() - started
+peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print("@@" + json.dumps({{"status": status, "seconds": elapsed, "peak_mib": peak / 1024}}))
+"""
+
+
+def measure(*args: str) -> dict[str, float]:
+    """Run `smreport ARGS` in a fresh process; its wall time and peak memory."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", MEASURE.format(args=list(args))],
+                          capture_output=True, text=True, cwd=REPO)
+    wall = time.perf_counter() - started
+    line = next((x for x in done.stdout.splitlines() if x.startswith("@@")), None)
+    if line is None:
+        raise SystemExit(f"smreport {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    result = json.loads(line[2:])
+    result["wall"] = wall
+    return result
+
+
+def floor(content: Path, out: Path, jobs: int) -> float:
+    done = subprocess.run([sys.executable, str(HERE / "floor.py"), str(content), str(out),
+                           "--jobs", str(jobs)], capture_output=True, text=True, check=True)
+    return float(done.stdout.strip())
+
+
+def watch_edits(content: Path, out: Path, edits: int) -> list[float]:
+    """Seconds from writing a note to its page holding the new text, per edit."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "build.py"), "--watch", "--content", str(content),
+         "--out", str(out), "--today", "2026-11-26"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("Watching"):
+            break
+    note = sorted((content / "goals").glob("*.md"))[len(list((content / "goals").glob("*.md")))
+                                                   // 2]
+    page = out / "goals" / note.stem / "index.html"
+    original = note.read_text(encoding="utf-8")
+    timings = []
+    try:
+        for number in range(edits):
+            marker = f"Edited title number {number}"
+            text = original.replace("title: ", f'title: "{marker}"\n# was: ', 1)
+            started = time.perf_counter()
+            note.write_text(text, encoding="utf-8")
+            deadline = started + 30
+            while time.perf_counter() < deadline:
+                try:
+                    if marker in page.read_text(encoding="utf-8"):
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.002)
+            timings.append(time.perf_counter() - started)
+            time.sleep(0.3)
+    finally:
+        note.write_text(original, encoding="utf-8")
+        process.terminate()
+        process.wait(timeout=30)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notes", type=int, default=5000)
+    parser.add_argument("--edits", type=int, default=20)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/smreport-bench"))
+    args = parser.parse_args()
+    content = generate(args.work / "content", args.notes)
+    cache = args.work / ".smreport-cache"
+    out = args.work / "site"
+    common = ["--content", str(content), "--out", str(out), "--today", "2026-11-26"]
+    floor_1 = floor(content, args.work / "floor-1", 1)
+    floor_2 = floor(content, args.work / "floor-2", 2)
+    if cache.exists():
+        import shutil
+        shutil.rmtree(cache)
+    cold = measure("build", *common)
+    warm = measure("build", *common)
+    single = measure("build", *common, "--no-cache", "--jobs", "1")
+    check = measure("check", "--content", str(content), "--today", "2026-11-26")
+    edits = watch_edits(content, out, args.edits) if args.edits else []
+    rows = [
+        ("floor, 1 process", floor_1, None),
+        ("floor, 2 processes", floor_2, None),
+        ("cold full build (2 workers)", cold["wall"], cold["peak_mib"]),
+        ("warm full build (nothing changed)", warm["wall"], warm["peak_mib"]),
+        ("cold full build, --jobs 1 --no-cache", single["wall"], single["peak_mib"]),
+        ("check alone", check["wall"], check["peak_mib"]),
+    ]
+    print(f"{args.notes} notes on {os.cpu_count()} cores\n")
+    print("| measurement | seconds | × floor | peak MiB |\n|---|---:|---:|---:|")
+    for name, seconds, peak in rows:
+        peak_text = f"{peak:.0f}" if peak is not None else ""
+        print(f"| {name} | {seconds:.2f} | {seconds / floor_1:.2f} | {peak_text} |")
+    if edits:
+        ordered = sorted(edits)
+        p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+        print(f"| one-note edit under --watch, median | {statistics.median(edits) * 1000:.0f} ms"
+              f" | | |\n| one-note edit under --watch, 95th percentile | {p95 * 1000:.0f} ms"
+              " | | |")
+
+
+if __name__ == "__main__":
+    main()
