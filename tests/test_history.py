@@ -1,0 +1,460 @@
+"""What git adds to the build, with real repositories: history, since-review, trust, no git."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from smreport.catalog import MESSAGES
+from smreport.history import read_history
+from smreport.pipeline import Options, check
+from tests.agenda.notes import (
+    change_note,
+    dispute_note,
+    goal_note,
+    project_yml,
+    reading,
+    review_note,
+)
+from tests.conftest import REPO, ProjectFactory, run_cli
+from tests.gitrepo import (
+    PETROV,
+    SMIRNOVA,
+    GitRepo,
+    agenda_json,
+    build_at,
+    git_environment,
+    of_code,
+    start_project,
+)
+
+GOAL = "goals/double-leads.md"
+VERIFY = "verify_approvals: true"
+NOTICE = "smreport: notice:"
+
+
+def text_of(page: Path) -> str:
+    """A page's visible text, tags removed and spaces collapsed."""
+    html = page.read_text(encoding="utf-8")
+    inline = re.sub(r"</?(?:a|span|time|strong|em)\b[^>]*>", "", html)
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", inline)))
+
+
+def run_smreport(*args: str, env: dict[str, str] | None = None
+                 ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "smreport", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def approved_goal(tmp_path: Path, rules: str = "", approver: tuple[str, str] = PETROV) -> GitRepo:
+    repo = start_project(tmp_path / "repo", rules=rules, files={GOAL: goal_note(approved=None)})
+    repo.commit({GOAL: goal_note()}, "2026-01-10", author=approver, message="Approve the goal")
+    return repo
+
+
+# --- history on every page ------------------------------------------------------------
+
+
+def test_each_note_page_says_who_created_and_last_changed_it(tmp_path: Path) -> None:
+    repo = approved_goal(tmp_path)
+    repo.commit({GOAL: goal_note(readings=[reading("2026-01-31", 130)])}, "2026-02-01",
+                author=("Pavel Ivanov", "ivanov@agency.example"), message="January: 130 leads")
+    repo.commit({"changes/move-due.md": change_note(date="2026-02-02")}, "2026-02-02")
+    out = tmp_path / "site"
+    result = build_at(repo.content, out, "2026-02-05")
+    history = result.history
+    assert history is not None and history.available
+    goal_history = history.of("goals/double-leads.md")
+    assert goal_history is not None
+    assert [r.commit.date for r in goal_history.revisions] == [
+        dt.date(2026, 1, 5), dt.date(2026, 1, 10), dt.date(2026, 2, 1)]
+    assert [c.email for c in goal_history.authors] == [
+        "smirnova@brandx.example", "petrov@brandx.example", "ivanov@agency.example"]
+    goal_page = text_of(out / "goals" / "double-leads" / "index.html")
+    assert "Created on 5 January 2026 by Anna Smirnova <smirnova@brandx.example>" in goal_page
+    assert "last changed on 1 February 2026 by Pavel Ivanov <ivanov@agency.example>" in goal_page
+    # The goal's page lists every commit of its file, next to its changes' decisions.
+    assert "Oleg Petrov <petrov@brandx.example>: changed the file; added the approval" \
+        in goal_page
+    assert "(“January: 130 leads”," in goal_page
+    change_page = text_of(out / "changes" / "move-due" / "index.html")
+    assert "Created on 2 February 2026 by Anna Smirnova" in change_page
+    assert "last changed" not in change_page
+    # A known author is linked to the team page.
+    html = (out / "goals" / "double-leads" / "index.html").read_text(encoding="utf-8")
+    assert 'href="../../team/#person-smirnova"' in html
+
+
+def test_an_uncommitted_note_says_so(tmp_path: Path) -> None:
+    repo = approved_goal(tmp_path)
+    repo.write({"changes/move-due.md": change_note(date="2026-02-02"),
+                GOAL: goal_note(readings=[reading("2026-01-31", 130)])})
+    out = tmp_path / "site"
+    build_at(repo.content, out, "2026-02-05")
+    assert "This note is not committed to git yet." in \
+        text_of(out / "changes" / "move-due" / "index.html")
+    assert "The file has changes that are not committed to git yet." in \
+        text_of(out / "goals" / "double-leads" / "index.html")
+
+
+def test_a_rename_keeps_the_history(tmp_path: Path) -> None:
+    repo = start_project(tmp_path / "repo", files={"goals/leads.md": goal_note(approved=None)})
+    repo.commit({"goals/leads.md": goal_note()}, "2026-01-10", author=PETROV)
+    repo.git("mv", "content/goals/leads.md", "content/" + GOAL)
+    repo.commit({GOAL: goal_note().replace("Why this goal.", "Why this goal, at length.")},
+                "2026-02-01", message="A better file name")
+    repo.commit({GOAL: goal_note(due="2026-08-01")}, "2026-02-03", message="Later due date")
+    out = tmp_path / "site"
+    result = build_at(repo.content, out, "2026-02-05")
+    assert result.history is not None
+    history = result.history.of(GOAL)
+    assert history is not None and history.created is not None
+    assert history.created.date == dt.date(2026, 1, 5)
+    assert [(e.kind, e.old_path) for e in history.timeline] == [
+        ("created", ""), ("changed", ""), ("renamed", "goals/leads.md"), ("edited", "")]
+    assert history.timeline[1].approval
+    assert history.timeline[3].fields == ("due",)
+    # The approval committed under the old name is still the approved version.
+    [item] = of_code(result.agenda, "goal-edited")
+    assert item.due == dt.date(2026, 2, 10)
+    page = text_of(out / "goals" / "double-leads" / "index.html")
+    assert "renamed the file (it was goals/leads.md)" in page
+    assert "changed the due date after approval" in page
+
+
+def test_a_staged_rename_is_followed_before_it_is_committed(tmp_path: Path) -> None:
+    repo = start_project(tmp_path / "repo", files={"goals/leads.md": goal_note()})
+    repo.git("mv", "content/goals/leads.md", "content/" + GOAL)
+    result = build_at(repo.content, tmp_path / "site", "2026-02-05")
+    assert result.history is not None
+    history = result.history.of(GOAL)
+    assert history is not None and history.uncommitted
+    assert [r.path for r in history.revisions] == ["goals/leads.md"]
+
+
+def test_a_name_reused_after_a_delete_starts_a_new_history(tmp_path: Path) -> None:
+    repo = start_project(tmp_path / "repo", files={GOAL: goal_note(title="An old goal")})
+    repo.git("rm", "-q", "content/" + GOAL)
+    repo.git("commit", "-q", "-m", "Drop the old goal", date="2026-01-06T10:00:00+03:00")
+    repo.commit({GOAL: goal_note()}, "2026-01-10", author=PETROV)
+    result = build_at(repo.content, tmp_path / "site", "2026-02-05")
+    assert result.history is not None
+    history = result.history.of(GOAL)
+    assert history is not None and [r.commit.date for r in history.revisions] == \
+        [dt.date(2026, 1, 10)]
+
+
+def test_git_runs_a_fixed_number_of_times_whatever_the_number_of_notes(tmp_path: Path) -> None:
+    real_git = shutil.which("git")
+    assert real_git is not None
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    log = tmp_path / "git-calls.txt"
+    (shim / "git").write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real_git}" "$@"\n')
+    (shim / "git").chmod(0o755)
+
+    def calls(notes: int) -> list[str]:
+        repo = approved_goal(tmp_path / f"n{notes}")
+        decided = {f"changes/change-{index}.md": change_note(
+            date="2026-01-20", outcome="approved", decided="2026-01-21") for index in range(notes)}
+        repo.commit(decided, "2026-01-21", author=PETROV)
+        repo.commit({path: text.replace("due: 2026-06-01", "due: 2026-06-02")
+                     for path, text in decided.items()}, "2026-01-25")
+        log.unlink(missing_ok=True)
+        env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}"}
+        done = run_smreport("build", "--content", str(repo.content), "--today", "2026-02-05",
+                            "--out", str(tmp_path / f"site{notes}"), "--no-cache",
+                            "--jobs", "1", env=env)
+        assert done.returncode == 0, done.stderr
+        # Every edited change is on the agenda: the old versions were really read.
+        assert len(of_code_json(tmp_path / f"site{notes}", "goal-edited")) == notes
+        return log.read_text().splitlines()
+
+    few, many = calls(2), calls(20)
+    assert len(few) == len(many) <= 6, many
+    assert len([call for call in many if " log " in call]) == 1
+    assert len([call for call in many if " cat-file " in call]) == 1
+
+
+def of_code_json(out: Path, code: str) -> list[dict[str, object]]:
+    return [item for item in agenda_json(out) if item["code"] == code]
+
+
+def test_the_site_is_the_same_when_built_twice(tmp_path: Path) -> None:
+    repo = approved_goal(tmp_path)
+    repo.write({GOAL: goal_note(title="Edited")})
+    first, second = tmp_path / "a", tmp_path / "b"
+    build_at(repo.content, first, "2026-02-05")
+    build_at(repo.content, second, "2026-02-05")
+    pages = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert pages == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    for page in pages:
+        assert (first / page).read_bytes() == (second / page).read_bytes(), page
+
+
+def test_a_git_dir_from_the_environment_does_not_redirect_the_history(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = GitRepo(tmp_path / "other")
+    other.commit({"x.txt": "x"}, "2026-01-01")
+    repo = approved_goal(tmp_path)
+    monkeypatch.setenv("GIT_DIR", str(other.path / ".git"))  # as while a git hook runs
+    result = build_at(repo.content, tmp_path / "site", "2026-02-05")
+    assert result.history is not None and result.history.available
+    assert result.history.of(GOAL) is not None
+    assert len(result.history.of(GOAL).revisions) == 2  # type: ignore[union-attr]
+
+
+# --- since your last review --------------------------------------------------------------
+
+
+def reviewed_project(tmp_path: Path) -> tuple[GitRepo, str]:
+    """A review on 28 Feb, then a month of work; returns the repo and the id of the commit
+    just before the review."""
+    repo = approved_goal(tmp_path)
+    repo.commit({"changes/move-due.md": change_note(date="2026-02-20")}, "2026-02-20")
+    before = repo.commit({GOAL: goal_note(readings=[reading("2026-02-26", 140)])},
+                         "2026-02-27", message="February's reading")
+    repo.commit({"reviews/review-2026-02.md": review_note("2026-02", "2026-02-28")},
+                "2026-02-28", author=PETROV)
+    repo.commit({"changes/new-kpi.md": change_note(date="2026-03-02", title="Add a KPI")},
+                "2026-03-02")
+    repo.commit({GOAL: goal_note(readings=[reading("2026-02-26", 140), reading("2026-03-02", 150),
+                                           reading("2026-03-03", 155)])}, "2026-03-03")
+    repo.commit({"disputes/comments.md": dispute_note(date="2026-03-04")}, "2026-03-04",
+                author=("Pavel Ivanov", "ivanov@agency.example"))
+    repo.commit({"changes/move-due.md": change_note(date="2026-02-20", outcome="approved",
+                                                    decided="2026-03-05")},
+                "2026-03-05", author=PETROV)
+    return repo, before
+
+
+def test_since_your_last_review_lists_what_moved_after_it(tmp_path: Path) -> None:
+    repo, _before = reviewed_project(tmp_path)
+    out = tmp_path / "site"
+    result = build_at(repo.content, out, "2026-03-10")
+    assert result.history is not None
+    since = result.history.since
+    assert since is not None
+    assert (since.date, since.review, since.month) == \
+        (dt.date(2026, 2, 28), "review-2026-02", "2026-02")
+    groups = {key: [(e.note_type, e.note_id) for e in entries] for key, entries in since.groups}
+    assert groups == {
+        "since.new_changes": [("change", "new-kpi")],
+        "since.new_disputes": [("dispute", "comments")],
+        "since.decisions": [("change", "move-due")],
+        "since.readings": [("goal", "double-leads")],
+    }
+    page = text_of(out / "index.html")
+    section = page[page.index("Since your last review"):page.index("At a glance")]
+    assert "What moved since your review of February 2026 on 28 February 2026." in section
+    assert "Add a KPI · Anna Smirnova · 2 March 2026" in section
+    assert "Move the due date · Oleg Petrov · change approved · 5 March 2026" in section
+    assert "Double qualified leads · 2 readings: Qualified leads · 3 March 2026" in section
+    assert "Who answers negative comments · Pavel Ivanov · 4 March 2026" in section
+    # The agenda stays first: the section comes after it.
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert html.index('class="agenda-list"') < html.index('class="since-review"')
+
+
+def test_since_a_date_or_a_revision(tmp_path: Path) -> None:
+    repo, before = reviewed_project(tmp_path)
+    by_date = build_at(repo.content, tmp_path / "a", "2026-03-10", since="2026-01-01").history
+    assert by_date is not None and by_date.since is not None
+    keys = [key for key, _entries in by_date.since.groups]
+    assert keys[:2] == ["since.new_goals", "since.new_changes"]
+    assert "since.new_reviews" in keys
+    by_revision = build_at(repo.content, tmp_path / "b", "2026-03-10", since=before).history
+    assert by_revision is not None and by_revision.since is not None
+    assert by_revision.since.revision == before and by_revision.since.date is None
+    groups = dict(by_revision.since.groups)
+    assert [(e.note_type, e.note_id) for e in groups["since.new_reviews"]] == \
+        [("review", "review-2026-02")]
+    assert "What moved since revision" in text_of(tmp_path / "b" / "index.html")
+
+
+def test_a_wrong_since_is_a_command_line_error(tmp_path: Path) -> None:
+    repo, _before = reviewed_project(tmp_path)
+    done = run_cli("build", "--content", str(repo.content), "--out", str(tmp_path / "site"),
+                   "--today", "2026-03-10", "--since", "no-such-tag")
+    assert done.returncode == 2
+    assert "--since 'no-such-tag' is neither a date (YYYY-MM-DD) nor a revision" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "site").exists()
+
+
+def test_uncommitted_notes_count_as_moved_and_no_review_means_no_section(tmp_path: Path) -> None:
+    repo = approved_goal(tmp_path)
+    assert build_at(repo.content, tmp_path / "a", "2026-03-10").history.since is None  # type: ignore[union-attr]
+    assert "Since your last review" not in text_of(tmp_path / "a" / "index.html")
+    repo.commit({"reviews/review-2026-02.md": review_note("2026-02", "2026-02-28")},
+                "2026-02-28", author=PETROV)
+    repo.write({"changes/new-kpi.md": change_note(date="2026-03-02", title="Add a KPI")})
+    history = build_at(repo.content, tmp_path / "b", "2026-03-10").history
+    assert history is not None and history.since is not None
+    [(key, [entry])] = history.since.groups
+    assert (key, entry.note_id, entry.date) == ("since.new_changes", "new-kpi", None)
+    assert "Add a KPI · Anna Smirnova · not committed yet" in text_of(tmp_path / "b" / "index.html")
+
+
+# --- verify_approvals ---------------------------------------------------------------------
+
+
+def test_an_approval_committed_by_the_executive_counts(tmp_path: Path) -> None:
+    repo = approved_goal(tmp_path, rules=VERIFY, approver=PETROV)
+    result = build_at(repo.content, tmp_path / "site", "2026-02-05")
+    assert result.problems == []
+    assert of_code(result.agenda, "approve-goal") == []
+    assert result.history is not None and dict(result.history.unverified) == {}
+
+
+def test_an_approval_committed_by_a_teammate_does_not(tmp_path: Path) -> None:
+    repo = approved_goal(tmp_path, rules=VERIFY, approver=SMIRNOVA)
+    out = tmp_path / "site"
+    result = build_at(repo.content, out, "2026-02-05")
+    [item] = of_code(result.agenda, "approve-goal")
+    assert item.why.startswith("Approval not verified:")
+    assert item.details["unverified"] is True
+    page = text_of(out / "goals" / "double-leads" / "index.html")
+    assert MESSAGES["en"]["site.awaiting_approval"] in page
+    assert "The approval by Oleg Petrov was committed by Anna Smirnova " \
+           "<smirnova@brandx.example>, not from Oleg Petrov's own e-mail address" in page
+    # check warns at the line of the approved block (line 8 of the goal file).
+    done = run_cli("check", "--content", str(repo.content), "--today", "2026-02-05")
+    assert done.returncode == 0, done.stderr
+    goal_path = os.path.relpath(repo.content / GOAL, REPO)
+    assert f"{goal_path}:8:1: warning approval-not-verified: this 'approved' block was added " \
+           "in commit" in done.stdout
+    assert "by Anna Smirnova <smirnova@brandx.example>, not from petrov's email " \
+           "petrov@brandx.example; the goal counts as not approved" in done.stdout
+
+
+def test_the_commit_that_added_the_block_is_the_one_checked(tmp_path: Path) -> None:
+    # The executive approved; a teammate later edits the KPIs: the approval stands,
+    # and the edit is on the agenda as goal-edited.
+    repo = approved_goal(tmp_path, rules=VERIFY, approver=PETROV)
+    repo.commit({GOAL: goal_note(due="2026-09-01")}, "2026-02-01")
+    result = build_at(repo.content, tmp_path / "site", "2026-02-05")
+    assert of_code(result.agenda, "approve-goal") == []
+    assert len(of_code(result.agenda, "goal-edited")) == 1
+    # A teammate who also rewrites the approval itself makes it theirs: not verified.
+    repo.commit({GOAL: goal_note(due="2026-09-01", approved="2026-02-02")}, "2026-02-02")
+    result = build_at(repo.content, tmp_path / "site2", "2026-02-05")
+    assert len(of_code(result.agenda, "approve-goal")) == 1
+    assert of_code(result.agenda, "goal-edited") == []
+
+
+def test_a_decision_committed_by_a_teammate_puts_the_change_back(tmp_path: Path) -> None:
+    repo = approved_goal(tmp_path, rules=VERIFY, approver=PETROV)
+    repo.commit({"changes/move-due.md": change_note(date="2026-01-20")}, "2026-01-20")
+    repo.commit({"changes/move-due.md": change_note(date="2026-01-20", outcome="approved",
+                                                    decided="2026-01-22")}, "2026-01-22")
+    repo.write({"disputes/comments.md": dispute_note(decided="2026-02-12")})
+    result = build_at(repo.content, tmp_path / "site", "2026-02-15")
+    [change_item] = of_code(result.agenda, "approve-change")
+    assert change_item.why.startswith("Approval not verified:")
+    [dispute_item] = of_code(result.agenda, "decide-dispute")  # not committed at all
+    assert dispute_item.why.startswith("Approval not verified:")
+    codes = sorted(p.code for p in result.problems)
+    assert codes == ["approval-not-verified", "approval-not-verified"]
+    assert any("is not committed yet" in p.message for p in result.problems)
+
+
+def test_verify_approvals_without_git_warns_at_the_setting(make_project: ProjectFactory,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    root = make_project(project=project_yml(rules=VERIFY))
+    result = check(Options(content=root))
+    assert [(p.path, p.code, p.severity) for p in result.problems] == \
+        [("project.yml", "no-git", "warning")]
+    line = (root / "project.yml").read_text().splitlines().index("rules: { verify_approvals: "
+                                                                 "true }") + 1
+    assert result.problems[0].line == line
+    done = run_cli("build", "--content", str(root), "--out", str(tmp_path / "site"))
+    assert done.returncode == 0, done.stderr
+    assert NOTICE not in done.stderr  # the warning already says it: one message, not two
+    assert "warning no-git: rules.verify_approvals is on, but the content folder is not in " \
+           "a git repository" in done.stderr
+
+
+# --- without git -----------------------------------------------------------------------
+
+
+def test_a_folder_outside_git_builds_with_one_notice(make_project: ProjectFactory,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    root = make_project({"reviews/review-2026-02.md": review_note("2026-02", "2026-02-28")})
+    out = tmp_path / "site"
+    done = run_cli("build", "--content", str(root), "--out", str(out), "--today", "2026-03-10")
+    assert done.returncode == 0, done.stderr
+    notices = [line for line in done.stderr.splitlines() if line.startswith(NOTICE)]
+    assert notices == [f"{NOTICE} The content folder is not in a git repository, so note "
+                       "history, “Since your last review” and the goal-edited check are "
+                       "skipped."]
+    assert "File history" not in text_of(out / "goals" / "double-leads" / "index.html")
+    assert "Since your last review" not in text_of(out / "index.html")
+    # Nothing else changes: the same notes committed to git give the same agenda.
+    repo = GitRepo(tmp_path / "repo")
+    shutil.copytree(root, repo.content, dirs_exist_ok=True)
+    repo.commit({}, "2026-01-10", author=PETROV)
+    in_git = tmp_path / "site-git"
+    done = run_cli("build", "--content", str(repo.content), "--out", str(in_git),
+                   "--today", "2026-03-10")
+    assert done.returncode == 0 and NOTICE not in done.stderr
+    assert agenda_json(out) == agenda_json(in_git)
+
+
+def test_without_git_installed_the_build_still_works(make_project: ProjectFactory,
+                                                     tmp_path: Path) -> None:
+    root = make_project()
+    empty = tmp_path / "no-programs"
+    empty.mkdir()
+    done = run_smreport("build", "--content", str(root), "--out", str(tmp_path / "site"),
+                        "--today", "2026-03-10", env={**os.environ, "PATH": str(empty)})
+    assert done.returncode == 0, done.stderr
+    assert f"{NOTICE} Git is not installed, so note history" in done.stderr
+
+
+def test_a_shallow_clone_is_handled(tmp_path: Path) -> None:
+    repo = approved_goal(tmp_path, rules=VERIFY, approver=SMIRNOVA)
+    repo.commit({GOAL: goal_note(due="2026-09-01")}, "2026-02-01")
+    clone = tmp_path / "clone"
+    done = subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.path}",
+                           str(clone)], env=git_environment(), capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = check(Options(content=clone / "content"))
+    [problem] = result.problems
+    assert problem.code == "no-git" and "shallow clone" in problem.message
+    # Without verify_approvals: one notice; the build does not guess from a cut history.
+    (clone / "content" / "project.yml").write_text(
+        (clone / "content" / "project.yml").read_text().replace(
+            "rules: { verify_approvals: true }\n", ""))
+    out = tmp_path / "site"
+    done = run_cli("build", "--content", str(clone / "content"), "--out", str(out),
+                   "--today", "2026-02-05")
+    assert done.returncode == 0, done.stderr
+    assert f"{NOTICE} The repository is a shallow clone" in done.stderr
+    assert of_code_json(out, "goal-edited") == []
+    assert of_code_json(out, "approve-goal") == []
+
+
+def test_read_history_in_a_repository_without_commits(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write({"project.yml": project_yml(rules=VERIFY), GOAL: goal_note()})
+    result = check(Options(content=repo.content))
+    assert result.content is not None
+    history = read_history(repo.content, result.content, dt.date(2026, 2, 5))
+    assert history.available
+    note = history.of(GOAL)
+    assert note is not None and note.revisions == () and note.uncommitted
+    assert [p.code for p in history.problems] == ["approval-not-verified"]
