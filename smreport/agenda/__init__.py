@@ -6,6 +6,7 @@ function; adding a rule is one module and one line in `RULES`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from types import ModuleType
@@ -47,7 +48,8 @@ def derive_agenda(content: Content, today: dt.date,
     items: list[AgendaItem] = []
     for rule in rules:
         for finding in rule.find(context):
-            items.append(_make_item(rule, finding, today, translate))
+            items.append(_mark_unverified(_make_item(rule, finding, today, translate),
+                                          unverified, translate))
     items.sort(key=lambda item: (not item.overdue, item.due, RULE_ORDER.get(item.code, 99),
                                  item.subject.id if item.subject else ""))
     return items
@@ -62,6 +64,15 @@ def _make_item(rule: Rule, finding: Finding, today: dt.date, translate) -> Agend
         title=translate(f"agenda.{rule.code}.title", **finding.params),
         why=translate(f"agenda.{rule.code}.why", **finding.params),
         url=url, months=finding.months, kpis=finding.kpis, details=finding.details)
+
+
+def _mark_unverified(item: AgendaItem, unverified: frozenset[str], translate) -> AgendaItem:  # type: ignore[no-untyped-def]
+    """An item about a note whose approval or decision did not count says so first."""
+    subject = item.subject
+    if subject is None or f"{FOLDERS[subject.type]}/{subject.id}.md" not in unverified:
+        return item
+    return dataclasses.replace(item, why=f"{translate('agenda.unverified')} {item.why}",
+                               details={**item.details, "unverified": True})
 
 
 __all__ = ["RULES", "AgendaContext", "FieldEdit", "Finding", "Rule", "derive_agenda"]
