@@ -1,0 +1,188 @@
+"""The Builder's caches and worker processes: always the same bytes as a plain build."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smreport import engine
+from smreport.engine import Builder, update_in_place
+from smreport.pipeline import Options, build
+
+from .conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from generate import generate  # noqa: E402
+
+TODAY = dt.date(2026, 11, 26)
+
+
+def tree(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def plain_build(content: Path, out: Path) -> dict[str, str]:
+    """The reference: one process, no cache."""
+    result = build(Options(content=content, out=out, today=TODAY, jobs=1, cache=False))
+    assert result.ok, result.problems
+    return tree(out)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Above the threshold at which worker processes start.
+    return generate(tmp_path_factory.mktemp("gen") / "content", engine.PARALLEL_THRESHOLD + 60)
+
+
+def test_workers_and_cache_give_the_same_bytes_as_a_plain_build(generated: Path,
+                                                                tmp_path: Path) -> None:
+    reference = plain_build(generated, tmp_path / "plain")
+    cache = tmp_path / "cache"
+    cold = build(Options(content=generated, out=tmp_path / "cold", today=TODAY, jobs=2,
+                         cache_dir=cache))
+    assert cold.ok and not cold.unchanged
+    assert tree(tmp_path / "cold") == reference
+    # A new process would start from the cache folder: so does a new Builder.
+    builder = Builder(cache, jobs=2)
+    warm = build(Options(content=generated, out=tmp_path / "warm", today=TODAY, jobs=2,
+                         cache_dir=cache), builder)
+    assert builder.stats == {"parsed": 0, "cached": len(list(generated.glob("*/*.md")))}
+    assert tree(tmp_path / "warm") == reference
+
+
+def test_unchanged_inputs_skip_the_build(generated: Path, tmp_path: Path) -> None:
+    options = Options(content=generated, out=tmp_path / "site", today=TODAY,
+                      cache_dir=tmp_path / "cache")
+    first = build(options)
+    before = tree(tmp_path / "site")
+    second = build(options)
+    assert second.unchanged and second.files_written == first.files_written
+    assert len(second.agenda) == len(first.agenda)
+    assert tree(tmp_path / "site") == before
+    # Another --today is another input.
+    third = build(Options(content=generated, out=tmp_path / "site",
+                          today=TODAY + dt.timedelta(days=1), cache_dir=tmp_path / "cache"))
+    assert not third.unchanged
+
+
+def copy_example(tmp_path: Path) -> Path:
+    root = tmp_path / "content"
+    shutil.copytree(REPO / "content", root)
+    return root
+
+
+@pytest.mark.parametrize("edit", ["edit", "delete", "rename", "project", "template", "asset"])
+def test_cached_rebuild_after_each_kind_of_change_equals_a_plain_build(edit: str,
+                                                                        tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    templates = tmp_path / "templates"  # beside the content root: the user's override folder
+    templates.mkdir()
+    builder = Builder(tmp_path / "cache", jobs=1)
+    options = Options(content=root, out=tmp_path / "site", today=TODAY,
+                      cache_dir=tmp_path / "cache")
+    assert build(options, builder).ok
+    goal = root / "goals" / "grow-telegram.md"
+    if edit == "edit":
+        goal.write_text(goal.read_text(encoding="utf-8").replace(
+            "title:", 'title: "Edited title"\n# title:', 1), encoding="utf-8")
+    elif edit == "delete":
+        (root / "changes" / "telegram-extend-to-march.md").unlink()
+    elif edit == "rename":
+        goal.rename(root / "goals" / "telegram-growth.md")
+        for change in (root / "changes").glob("*.md"):
+            change.write_text(change.read_text(encoding="utf-8").replace(
+                "goal: grow-telegram", "goal: telegram-growth"), encoding="utf-8")
+    elif edit == "project":
+        project = root / "project.yml"
+        project.write_text(project.read_text(encoding="utf-8").replace(
+            "Lena Frolova", "Elena Frolova"), encoding="utf-8")
+    elif edit == "template":
+        base = (REPO / "templates" / "base.html").read_text(encoding="utf-8")
+        (templates / "base.html").write_text(base.replace("</main>", "</main><p>T</p>"),
+                                             encoding="utf-8")
+    elif edit == "asset":
+        (root / "assets" / "extra.txt").write_text("new asset", encoding="utf-8")
+    second = build(options, builder)
+    assert second.ok and not second.unchanged
+    assert tree(tmp_path / "site") == plain_build(root, tmp_path / "plain")
+    if edit == "project":
+        page = (tmp_path / "site" / "goals" / "winter-gift-boxes" / "index.html").read_text(
+            encoding="utf-8")
+        assert "Elena Frolova" in page
+
+
+def test_a_new_smreport_version_never_trusts_the_old_cache(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    root = copy_example(tmp_path)
+    options = Options(content=root, out=tmp_path / "site", today=TODAY,
+                      cache_dir=tmp_path / "cache")
+    assert build(options).ok
+    monkeypatch.setattr(engine, "code_fingerprint", lambda: "another-version")
+    builder = Builder(tmp_path / "cache", jobs=1)
+    result = build(options, builder)
+    assert result.ok and not result.unchanged
+    assert builder.stats["cached"] == 0 and builder.stats["parsed"] > 0
+
+
+def test_a_damaged_cache_is_ignored(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    options = Options(content=root, out=tmp_path / "site", today=TODAY,
+                      cache_dir=tmp_path / "cache")
+    assert build(options).ok
+    for path in (tmp_path / "cache").iterdir():
+        path.write_bytes(b"not a pickle")
+    (root / "goals" / "grow-telegram.md").touch()
+    builder = Builder(tmp_path / "cache", jobs=1)
+    assert build(options, builder).ok
+    assert tree(tmp_path / "site") == plain_build(root, tmp_path / "plain")
+
+
+def test_no_cache_writes_no_cache_folder(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    run = subprocess.run([sys.executable, str(REPO / "build.py"), "--content", str(root),
+                          "--out", str(tmp_path / "site"), "--today", "2026-11-26",
+                          "--no-cache", "--jobs", "1"],
+                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    assert not (tmp_path / ".smreport-cache").exists()
+    cached = subprocess.run([sys.executable, str(REPO / "build.py"), "--content", str(root),
+                             "--out", str(tmp_path / "site"), "--today", "2026-11-26"],
+                            capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert cached.returncode == 0, cached.stderr
+    assert any((tmp_path / ".smreport-cache").glob("notes-*.pickle"))
+
+
+def test_update_in_place_writes_only_what_changed(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    manifest: dict[str, str] = {}
+    source = tmp_path / "style.css"
+    source.write_text("body {}", encoding="utf-8")
+    pages = [("index.html", b"one"), ("goals/a/index.html", b"a"), ("goals/b/index.html", b"b")]
+    assert update_in_place(out, pages, [("assets/style.css", source)], manifest) == 4
+    assert update_in_place(out, pages, [("assets/style.css", source)], manifest) == 0
+    changed = [("index.html", b"two"), ("goals/a/index.html", b"a")]
+    assert update_in_place(out, changed, [("assets/style.css", source)], manifest) == 1
+    assert (out / "index.html").read_bytes() == b"two"
+    assert not (out / "goals" / "b").exists()
+    assert sorted(manifest) == ["assets/style.css", "goals/a/index.html", "index.html"]
+    with pytest.raises(ValueError):
+        update_in_place(out, [("../escape.html", b"x")], [], manifest)
+    assert not (tmp_path / "escape.html").exists()
+
+
+def test_benchmark_runner_smoke(tmp_path: Path) -> None:
+    """The benchmark must not rot: a tiny run of the real runner, figures printed."""
+    run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--notes", "50",
+                          "--edits", "2", "--work", str(tmp_path / "bench")],
+                         capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert run.returncode == 0, run.stderr + run.stdout
+    for row in ("floor, 1 process", "cold full build", "warm full build", "check alone",
+                "one-note edit under --watch, median"):
+        assert row in run.stdout
