@@ -458,3 +458,38 @@ def test_read_history_in_a_repository_without_commits(tmp_path: Path) -> None:
     note = history.of(GOAL)
     assert note is not None and note.revisions == () and note.uncommitted
     assert [p.code for p in history.problems] == ["approval-not-verified"]
+
+
+def test_a_content_root_that_is_the_repository_itself(tmp_path: Path) -> None:
+    root = tmp_path / "log"
+    # GitRepo keeps the content in a subfolder; here the repository is the content root.
+    root.mkdir()
+    write = {"project.yml": project_yml(), GOAL: goal_note()}
+    for relative, text in write.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text, encoding="utf-8")
+    for args, date in ((("init", "-q", "-b", "main"), ""), (("add", "-A"), ""),
+                       (("commit", "-q", "-m", "Start"), "2026-01-10T10:00:00+03:00")):
+        subprocess.run(["git", *args], cwd=root, env=git_environment(PETROV, date or
+                                                                     "2026-01-10T10:00:00+03:00"),
+                       check=True, capture_output=True)
+    (root / GOAL).write_text(goal_note(due="2026-09-01"), encoding="utf-8")
+    result = build_at(root, tmp_path / "site", "2026-02-05")
+    [item] = of_code(result.agenda, "goal-edited")
+    assert item.due == dt.date(2026, 2, 12)  # uncommitted: today + 7
+    assert result.history is not None and result.history.of(GOAL).uncommitted  # type: ignore[union-attr]
+
+
+def test_commit_authors_and_messages_are_shown_as_text(tmp_path: Path) -> None:
+    repo = approved_goal(tmp_path)
+    repo.write({GOAL: goal_note(readings=[reading("2026-01-31", 130)])})
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", '<img src=x onerror="alert(1)"> & more',
+             author=('Tom & "Jerry" Smith', "evil@example.com"),
+             date="2026-02-01T10:00:00+03:00")
+    out = tmp_path / "site"
+    build_at(repo.content, out, "2026-02-05")
+    html = (out / "goals" / "double-leads" / "index.html").read_text(encoding="utf-8")
+    assert "<img src=x" not in html  # (git itself strips < and > from author names)
+    assert "Tom &amp; &#34;Jerry&#34; Smith" in html
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; more" in html
