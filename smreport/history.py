@@ -101,7 +101,7 @@ class Event:
     commit: Commit
     kind: str  # created | renamed | changed | edited (the definition, after approval)
     approval: bool = False  # this commit added the note's current approved/decision block
-    fields: tuple[str, ...] = ()  # for `edited`: the definition fields it changed
+    fields: tuple[str, ...] = ()  # for `edited`: the fields whose difference began here
     old_path: str = ""  # for `renamed`
 
     @property
@@ -248,13 +248,14 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
     unverified: dict[str, Unverified] = {}
     for note in notes:
         note_revisions = tuple(revisions.get(note.path, ()))
-        trace = _trace(note, note_revisions, versions) if _block(note) is not None else None
-        histories[note.path] = NoteHistory(note.path, note_revisions,
-                                           note.path in uncommitted,
-                                           _timeline(note_revisions, trace))
+        changed = note.path in uncommitted
+        trace = _Trace(note, note_revisions, versions, changed) \
+            if _block(note) is not None else None
+        note_edits = _edits(note, trace) if trace is not None else ()
+        histories[note.path] = NoteHistory(note.path, note_revisions, changed,
+                                           _timeline(note_revisions, trace, note_edits))
         if trace is None:
             continue
-        note_edits = _edits(note, trace)
         if note_edits:
             edits[note.path] = note_edits
         if project.rules.verify_approvals:
@@ -488,6 +489,10 @@ class _Versions:
         self.max_bytes = max_bytes
         self.parsed: dict[tuple[str, str, str], AnyNote | None] = {}
 
+    def mentions(self, revision: Revision, key: bytes) -> bool:
+        """Whether the version's bytes hold `key` at all: a cheap test before parsing."""
+        return key in self.blobs.get(revision.blob, b"")
+
     def parse(self, note: AnyNote, revision: Revision) -> AnyNote | None:
         """The note as it was in `revision`, read under its current path; None if unreadable."""
         key = (note.type, note.path, revision.blob)
@@ -519,41 +524,69 @@ def _definition(note: AnyNote) -> dict[str, object]:
     return {}
 
 
-@dataclass(frozen=True)
 class _Trace:
-    """A note's parsed versions, and which one added its current approval or decision."""
+    """A note's versions through git, parsed only as far as a question needs.
 
-    versions: tuple[tuple[Revision, AnyNote | None], ...]
-    base: int | None  # index of the first version whose block equals the current one
+    Parsing is what costs (a goal with years of readings has hundreds of
+    versions), so the versions are read lazily: forward until the one that
+    added the current block, backward from the newest while a field differs.
+    """
+
+    def __init__(self, note: AnyNote, revisions: Sequence[Revision], versions: _Versions,
+                 uncommitted: bool) -> None:
+        self.note = note
+        self.revisions = revisions
+        self.versions = versions
+        self.uncommitted = uncommitted
+        block = _block(note)
+        key = b"approved" if isinstance(note, Goal) else b"decision"
+        # The index of the first version whose block equals the current one.
+        self.base = next((index for index, revision in enumerate(revisions)
+                          if versions.mentions(revision, key)
+                          and _block_of(self.version(index)) == block), None)
+
+    def version(self, index: int) -> AnyNote | None:
+        """The note in revision `index`; None if that version cannot be parsed."""
+        if index == len(self.revisions) - 1 and not self.uncommitted:
+            return self.note  # the working tree is the last commit
+        return self.versions.parse(self.note, self.revisions[index])
 
 
-def _trace(note: AnyNote, revisions: Sequence[Revision], versions: _Versions) -> _Trace:
-    parsed = tuple((revision, versions.parse(note, revision)) for revision in revisions)
-    block = _block(note)
-    base = next((index for index, (_revision, version) in enumerate(parsed)
-                 if version is not None and _block(version) == block), None)
-    return _Trace(parsed, base)
+def _block_of(note: AnyNote | None) -> Block | None:
+    return _block(note) if note is not None else None
 
 
 def _edits(note: AnyNote, trace: _Trace) -> tuple[FieldEdit, ...]:
-    """The definition fields that differ from the version committed with the approval."""
+    """The definition fields that differ from the version committed with the approval.
+
+    A difference dates from the first commit of the last run of versions that
+    differ from the approved value (an edit later reverted is forgotten); it is
+    uncommitted (no date) when the last commit still has the approved value.
+    """
     if trace.base is None or isinstance(note, Dispute):
         return ()
-    base_version = trace.versions[trace.base][1]
+    base_version = trace.version(trace.base)
     assert base_version is not None
     approved, now = _definition(base_version), _definition(note)
+    open_fields = [name for name in DEFINITION if now[name] != approved[name]]
+    starts: dict[str, Revision] = {}
+    for index in range(len(trace.revisions) - 1, trace.base, -1):
+        if not open_fields:
+            break
+        version = trace.version(index)
+        if version is None:
+            continue
+        definition = _definition(version)
+        for name in list(open_fields):
+            if definition[name] != approved[name]:
+                starts[name] = trace.revisions[index]
+            else:
+                open_fields.remove(name)
     edits = []
     for name in DEFINITION:
         if now[name] == approved[name]:
             continue
-        # The difference dates from the first commit of the last run of versions
-        # that differ from the approved one; None when only the working tree differs.
-        since: Revision | None = None
-        for revision, version in trace.versions[trace.base + 1:]:
-            if version is None:
-                continue
-            differs = _definition(version)[name] != approved[name]
-            since = (since or revision) if differs else None
+        since = starts.get(name)
         edits.append(FieldEdit(name, approved[name], now[name],
                                since.commit.date if since else None,
                                since.commit.id if since else "",
@@ -567,7 +600,7 @@ def _verify(note: AnyNote, trace: _Trace, content: Content) -> Unverified | None
     assert block is not None
     person = content.project.people.get(block.by)
     expected = person.email if person else ""
-    commit = trace.versions[trace.base][0].commit if trace.base is not None else None
+    commit = trace.revisions[trace.base].commit if trace.base is not None else None
     if commit is not None and expected and commit.email.casefold() == expected.casefold():
         return None
     return Unverified(note.path, note.type, note.id,
@@ -609,24 +642,15 @@ def without_unverified(content: Content, paths: frozenset[str]) -> Content:
     return dataclasses.replace(content, goals=goals, changes=changes, disputes=disputes)
 
 
-def _timeline(revisions: Sequence[Revision], trace: _Trace | None) -> tuple[Event, ...]:
+def _timeline(revisions: Sequence[Revision], trace: _Trace | None,
+              edits: Sequence[FieldEdit]) -> tuple[Event, ...]:
     events = []
-    previous: AnyNote | None = None
     for index, revision in enumerate(revisions):
-        version = trace.versions[index][1] if trace else None
         approval = trace is not None and trace.base == index
-        kind, changed = "changed", tuple[str, ...]()
-        if index == 0:
-            kind = "created"
-        elif trace is not None and trace.base is not None and index > trace.base \
-                and version is not None and previous is not None:
-            before, after = _definition(previous), _definition(version)
-            changed = tuple(name for name in DEFINITION if before[name] != after[name])
-            kind = "edited" if changed else kind
-        if kind == "changed" and revision.status == "R":
-            kind = "renamed"
+        changed = tuple(edit.field for edit in edits if edit.commit == revision.commit.id)
+        kind = "created" if index == 0 else "edited" if changed else \
+            "renamed" if revision.status == "R" else "changed"
         events.append(Event(revision.commit, kind, approval, changed, revision.old_path))
-        previous = version if version is not None else previous
     return tuple(events)
 
 
