@@ -1,0 +1,121 @@
+"""The Watcher in-process: failures of the observer and of a rebuild never stop watching."""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from watchdog.observers.polling import PollingObserver
+
+from smreport import watch
+from smreport.watch import Watcher
+
+
+def run_in_thread(watcher: Watcher) -> threading.Thread:
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def test_rebuild_errors_are_reported_and_watching_goes_on(tmp_path: Path) -> None:
+    calls: list[set[str]] = []
+    log: list[str] = []
+
+    def rebuild(paths: set[str]) -> None:
+        calls.append(paths)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+
+    watcher = Watcher([tmp_path], [], rebuild, log=log.append)
+    watcher.start_observer()
+    thread = run_in_thread(watcher)
+    try:
+        (tmp_path / "a.md").write_text("1", encoding="utf-8")
+        wait_until(lambda: len(calls) == 1)
+        wait_until(lambda: any("Internal error" in line for line in log))
+        assert "RuntimeError: boom" in "\n".join(log)
+        (tmp_path / "b.md").write_text("2", encoding="utf-8")
+        wait_until(lambda: len(calls) == 2)
+        assert str(tmp_path / "b.md") in calls[1]
+    finally:
+        watcher.stop()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_falls_back_to_polling_when_inotify_is_out_of_watches(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Exhausted(PollingObserver):
+        def schedule(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+            raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(watch, "Observer", Exhausted)
+    calls: list[set[str]] = []
+    log: list[str] = []
+    watcher = Watcher([tmp_path], [], calls.append, log=log.append)
+    watcher.start_observer()
+    thread = run_in_thread(watcher)
+    try:
+        assert watcher.polling
+        assert any("checking for changes every" in line for line in log)
+        (tmp_path / "a.md").write_text("1", encoding="utf-8")
+        wait_until(lambda: bool(calls))
+    finally:
+        watcher.stop()
+        thread.join(timeout=5)
+
+
+def test_a_dead_observer_is_restarted(tmp_path: Path) -> None:
+    calls: list[set[str]] = []
+    log: list[str] = []
+    watcher = Watcher([tmp_path], [], calls.append, log=log.append)
+    watcher.start_observer()
+    first = watcher.observer
+    assert first is not None
+    thread = run_in_thread(watcher)
+    try:
+        first.stop()  # as if its thread had died of an exception
+        first.join(timeout=5)
+        wait_until(lambda: watcher.observer is not first and watcher.observer is not None)
+        assert any("restarting" in line for line in log)
+        count = len(calls)
+        (tmp_path / "after.md").write_text("x", encoding="utf-8")
+        wait_until(lambda: any(str(tmp_path / "after.md") in c for c in calls[count:]))
+    finally:
+        watcher.stop()
+        thread.join(timeout=5)
+
+
+def test_noise_only_bursts_cause_no_rebuild(tmp_path: Path) -> None:
+    calls: list[set[str]] = []
+    watcher = Watcher([tmp_path], [tmp_path / "site"], calls.append, log=lambda _: None)
+    watcher.start_observer()
+    thread = run_in_thread(watcher)
+    try:
+        (tmp_path / ".note.md.swp").write_text("x", encoding="utf-8")
+        (tmp_path / "note.md~").write_text("x", encoding="utf-8")
+        (tmp_path / "site").mkdir()
+        (tmp_path / "site" / "index.html").write_text("x", encoding="utf-8")
+        (tmp_path / "_drafts").mkdir()
+        (tmp_path / "_drafts" / "idea.md").write_text("x", encoding="utf-8")
+        time.sleep(0.5)  # give a wrongly relevant event time to show up
+        assert calls == []
+        (tmp_path / "note.md").write_text("x", encoding="utf-8")
+        wait_until(lambda: bool(calls))
+        assert calls[0] == {str(tmp_path / "note.md")}
+    finally:
+        watcher.stop()
+        thread.join(timeout=5)
