@@ -18,7 +18,7 @@ from typing import TextIO
 
 from . import __version__
 from .codes import github_annotation
-from .history import SinceError
+from .history import SinceError, check_since
 from .model import NOTE_TYPES, Problem
 from .pipeline import Options, Result, build, check
 from .publish import PublishError
@@ -159,6 +159,12 @@ def run_build(args: argparse.Namespace) -> int:
                       cache=not args.no_cache, since=args.since)
     if args.serve and not args.watch:
         args.watch = True  # serving a preview only makes sense while watching
+    try:
+        if args.since:  # a wrong --since is a wrong command line, before any build or watch
+            check_since(args.content, args.since)
+    except SinceError as error:
+        print(f"smreport build: {error}", file=sys.stderr)
+        return 2
     if args.watch:
         from .live import watch_and_build
         return watch_and_build(options, serve=args.serve, port=args.port, polling=args.poll)
@@ -167,9 +173,6 @@ def run_build(args: argparse.Namespace) -> int:
     except PublishError as error:
         print(f"smreport: {error}", file=sys.stderr)
         return 1
-    except SinceError as error:
-        print(f"smreport build: {error}", file=sys.stderr)
-        return 2
     print_problems(result.problems, args.content, stream=sys.stderr)
     if result.history is not None and result.history.notice:
         print(f"smreport: notice: {result.history.notice}", file=sys.stderr)

@@ -680,6 +680,21 @@ def _since_start(root: Path, content: Content, since: str | None, has_commits: b
     return (lambda commit: commit.date >= latest.date), latest.date, "", latest.id, latest.month
 
 
+def check_since(root: Path, since: str) -> None:
+    """Raise `SinceError` if `since` is neither a date nor a revision of the root's repository.
+
+    Without git nothing is checked: the section is skipped with the other git features.
+    """
+    try:
+        dt.date.fromisoformat(since)
+    except ValueError:
+        try:
+            _toplevel, _prefix, has_commits = _find_repository(root)
+        except GitUnavailable:
+            return
+        _since_revision(root, since, has_commits)
+
+
 def _since_revision(root: Path, revision: str, has_commits: bool
                     ) -> _Start:
     problem = f"--since {revision!r} is neither a date (YYYY-MM-DD) nor a revision of the " \
@@ -773,5 +788,5 @@ def _decision_words(note: AnyNote) -> tuple[str, dict[str, object]]:
 
 
 __all__ = ["Commit", "Event", "GitUnavailable", "History", "NoteHistory", "Revision",
-           "SinceEntry", "SinceError", "SinceReview", "Unverified", "follow_renames",
-           "parse_log", "read_history", "without_unverified"]
+           "SinceEntry", "SinceError", "SinceReview", "Unverified", "check_since",
+           "follow_renames", "parse_log", "read_history", "without_unverified"]
