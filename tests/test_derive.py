@@ -108,8 +108,9 @@ def test_changes_apply_by_decision_date_then_change_id(make_project: ProjectFact
         "b-second-proposed": change_note(goal="leads", date="2026-02-05",
                                          set_lines=["due: 2026-07-01"],
                                          outcome="approved", decided="2026-02-10"),
-        # Same decision date as a-first-proposed: the change id breaks the tie.
-        "c-same-day": change_note(goal="leads", date="2026-02-06",
+        # Proposed first, decided the same day as a-first-proposed: the change id, not
+        # the proposal date, breaks the tie.
+        "c-same-day": change_note(goal="leads", date="2026-01-15",
                                   set_lines=["title: Title C"],
                                   outcome="approved", decided="2026-02-20"),
     })

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
-from smreport.agenda import RULES
+from smreport.agenda import RULES, Finding, Rule, derive_agenda
+from smreport.model import Subject
+from smreport.pipeline import Options, check
 from tests.agenda.notes import (
     agenda_of,
     change_note,
@@ -67,6 +70,21 @@ def test_order_overdue_then_due_then_code_then_subject_id(make_project: ProjectF
         ("decide-dispute", "a-dispute", "2026-03-12", False),
         ("approve-goal", "later-goal", "2026-03-20", False),
     ]
+
+
+def test_equal_items_are_ordered_by_subject_id_whatever_the_rules_yield(
+        make_project: ProjectFactory) -> None:
+    # Real rules yield notes in file order, which is id order already: a rule that
+    # yields them backwards shows that the runner, not the rule, sorts.
+    due = dt.date(2026, 3, 1)
+    backwards = Rule("approve-change", 2, lambda context: [
+        Finding(Subject("change", note_id), due, {"change": note_id, "goal": "g",
+                                                  "proposer": "p", "fields": "f"})
+        for note_id in ("c-change", "b-change", "a-change")], "Backwards.")
+    content = check(Options(content=make_project())).content
+    assert content is not None
+    items = derive_agenda(content, dt.date(2026, 2, 1), rules=(backwards,))
+    assert [i.subject.id for i in items if i.subject] == ["a-change", "b-change", "c-change"]
 
 
 def test_overdue_means_today_is_after_due(make_project: ProjectFactory) -> None:

@@ -1,0 +1,265 @@
+"""The command line, run for real: entry points, options, exit codes and the problem formats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import zoneinfo
+from pathlib import Path
+
+import pytest
+
+from smreport.cli import main
+from tests.conftest import REPO, ProjectFactory, run_build_py, run_cli, write_files
+
+PROBLEM_LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): "
+                          r"(?P<severity>error|warning) (?P<code>[a-z][a-z0-9-]*): "
+                          r"(?P<message>.+)$")
+
+# A goal with an unknown owner (line 3) and a misspelt key (line 8).
+BROKEN_GOAL = """\
+---
+title: Broken goal
+owner: nobody
+start: 2026-01-01
+due: 2026-07-01
+kpis:
+  - { id: leads, name: Leads, baseline: 100, target: 200 }
+titel: typo
+approved: { by: petrov, date: 2026-01-10 }
+---
+Why.
+"""
+
+
+def console_script() -> Path:
+    script = Path(sys.executable).parent / "smreport"
+    assert script.is_file(), "the `smreport` console script is not installed (pip install -e .)"
+    return script
+
+
+def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(console_script()), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file under `root` by relative path, with the hash of its bytes."""
+    return {path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def problems_in(text: str) -> list[dict[str, str]]:
+    lines = [line for line in text.splitlines() if PROBLEM_LINE.match(line)]
+    return [PROBLEM_LINE.match(line).groupdict() for line in lines]  # type: ignore[union-attr]
+
+
+# --- check --------------------------------------------------------------------
+
+
+def test_check_a_valid_project_exits_0(make_project: ProjectFactory) -> None:
+    root = make_project()
+    result = run_cli("check", "--content", str(root))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert problems_in(result.stdout + result.stderr) == []
+
+
+def test_check_with_warnings_only_exits_0(make_project: ProjectFactory) -> None:
+    root = make_project({"goals/double-leads.md": BROKEN_GOAL.replace("nobody", "smirnova")})
+    result = run_cli("check", "--content", str(root))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [(p["severity"], p["code"], p["line"]) for p in problems_in(result.stdout)] == [
+        ("warning", "unknown-key", "8")]
+
+
+def test_check_text_format_with_paths_relative_to_the_current_folder(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project({"goals/double-leads.md": BROKEN_GOAL})
+    elsewhere = tmp_path / "somewhere" / "else"
+    elsewhere.mkdir(parents=True)
+    result = run_cli("check", "--content", str(root), cwd=elsewhere)
+    assert result.returncode == 1
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines == [
+        "../../content/goals/double-leads.md:3:8: error unknown-person: "
+        "'nobody' is not a person defined in project.yml",
+        "../../content/goals/double-leads.md:8:1: warning unknown-key: "
+        "unknown key 'titel'; did you mean 'title'?",
+    ]
+    # From the content root's parent, with a relative --content, paths start there.
+    result = run_cli("check", "--content", "content", cwd=root.parent)
+    assert [f"{p['path']}:{p['line']}" for p in problems_in(result.stdout)] == [
+        "content/goals/double-leads.md:3", "content/goals/double-leads.md:8"]
+
+
+def test_check_json_format(make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project({"goals/double-leads.md": BROKEN_GOAL})
+    result = run_cli("check", "--content", str(root), "--format", "json", cwd=tmp_path)
+    assert result.returncode == 1
+    problems = json.loads(result.stdout)
+    assert isinstance(problems, list) and len(problems) == 2
+    for problem in problems:
+        assert set(problem) == {"path", "line", "column", "severity", "code", "message"}
+        assert isinstance(problem["line"], int) and isinstance(problem["column"], int)
+        assert problem["severity"] in ("error", "warning")
+    assert [(p["path"], p["line"], p["column"], p["severity"], p["code"]) for p in problems] == [
+        ("content/goals/double-leads.md", 3, 8, "error", "unknown-person"),
+        ("content/goals/double-leads.md", 8, 1, "warning", "unknown-key"),
+    ]
+
+
+def test_check_json_of_a_valid_project_is_an_empty_list(make_project: ProjectFactory) -> None:
+    result = run_cli("check", "--content", str(make_project()), "--format", "json")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == []
+
+
+def test_a_missing_content_folder_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    for args in (("check",), ("build", "--out", str(tmp_path / "site"))):
+        result = run_cli(*args, "--content", str(tmp_path / "nowhere"), cwd=tmp_path)
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert "nowhere" in result.stdout + result.stderr
+    assert not (tmp_path / "site").exists()
+
+
+# --- exit status 2: a wrong command line --------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    (),
+    ("publish",),
+    ("check", "--bogus"),
+    ("check", "--format", "xml"),
+    ("build", "--format", "json"),
+    ("check", "--today", "2026-02-30"),
+    ("check", "--today", "20261126"),
+    ("check", "--today", "2026-W48-4"),
+    ("check", "--today", "26.11.2026"),
+    ("check", "--today", "tomorrow"),
+    ("build", "--today", "2026-11"),
+    ("build", "--today", ""),
+    ("build", "--today"),
+])
+def test_a_wrong_command_line_exits_2(args: tuple[str, ...], tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # In-process for speed; test_a_wrong_command_line_exits_2_in_a_real_process covers the
+    # real entry point.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    assert exit_info.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_a_wrong_command_line_exits_2_in_a_real_process(tmp_path: Path) -> None:
+    for args in (("check", "--today", "20261126"), ("build", "--bogus")):
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "usage:" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_build_py_rejects_a_bad_date_with_2(tmp_path: Path) -> None:
+    result = run_build_py("--today", "2026-13-01", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "YYYY-MM-DD" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_and_version_exit_0() -> None:
+    assert run_cli("--help").returncode == 0
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("smreport ")
+    assert "--today" in run_build_py("--help").stdout
+
+
+# --- build: the three entry points ----------------------------------------------
+
+
+def test_the_three_entry_points_build_the_same_site(make_project: ProjectFactory,
+                                                   tmp_path: Path) -> None:
+    root = make_project()
+    sites = {name: tmp_path / f"site-{name}" for name in ("module", "script", "build-py")}
+    common = ("--content", str(root), "--today", "2026-03-10")
+    results = {
+        "module": run_cli("build", *common, "--out", str(sites["module"]), cwd=tmp_path),
+        "script": run_script("build", *common, "--out", str(sites["script"]), cwd=tmp_path),
+        "build-py": run_build_py(*common, "--out", str(sites["build-py"]), cwd=tmp_path),
+    }
+    for name, result in results.items():
+        assert result.returncode == 0, (name, result.stdout + result.stderr)
+    digests = {name: tree_digest(site) for name, site in sites.items()}
+    assert "agenda.json" in digests["module"] and "index.html" in digests["module"]
+    assert digests["module"] == digests["script"] == digests["build-py"]
+
+
+def test_the_three_entry_points_fail_the_same_way(make_project: ProjectFactory,
+                                                 tmp_path: Path) -> None:
+    root = make_project({"goals/double-leads.md": BROKEN_GOAL})
+    out = tmp_path / "site"
+    results = [run_cli("build", "--content", str(root), "--out", str(out), cwd=tmp_path),
+               run_script("build", "--content", str(root), "--out", str(out), cwd=tmp_path),
+               run_build_py("--content", str(root), "--out", str(out), cwd=tmp_path)]
+    for result in results:
+        assert result.returncode == 1
+        assert problems_in(result.stderr) == problems_in(results[0].stderr)
+        assert "Traceback" not in result.stderr
+    assert [(p["path"], p["line"], p["code"]) for p in problems_in(results[0].stderr)] == [
+        ("content/goals/double-leads.md", "3", "unknown-person"),
+        ("content/goals/double-leads.md", "8", "unknown-key")]
+    assert not out.exists()
+    # check agrees with build on what is wrong.
+    check = run_script("check", "--content", str(root), cwd=tmp_path)
+    assert check.returncode == 1
+    assert problems_in(check.stdout) == problems_in(results[0].stderr)
+
+
+def test_defaults_are_content_and_site_in_the_current_folder(tmp_path: Path) -> None:
+    from tests.conftest import GOAL, PROJECT_YML
+    write_files(tmp_path / "content", {"project.yml": PROJECT_YML, "goals/double-leads.md": GOAL})
+    result = run_cli("build", "--today", "2026-03-10", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    agenda = json.loads((tmp_path / "site" / "agenda.json").read_text(encoding="utf-8"))
+    assert agenda["today"] == "2026-03-10"
+    assert run_cli("check", cwd=tmp_path).returncode == 0
+
+
+def test_build_py_runs_from_any_folder(make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run([sys.executable, str(REPO / "build.py"), "--content", str(root),
+                             "--out", "out", "--today", "2026-03-10"], cwd=elsewhere,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (elsewhere / "out" / "index.html").is_file()
+
+
+def test_today_decides_the_agenda(make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project()  # double-leads is due 2026-07-01
+    for today, codes in (("2026-07-01", []), ("2026-07-02", ["close-goal"])):
+        out = tmp_path / f"site-{today}"
+        assert run_cli("build", "--content", str(root), "--out", str(out),
+                       "--today", today).returncode == 0
+        agenda = json.loads((out / "agenda.json").read_text(encoding="utf-8"))
+        assert agenda["today"] == today
+        assert [i["code"] for i in agenda["items"] if i["subject"]] == codes
+
+
+def test_without_today_the_date_is_today_in_the_projects_time_zone(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project()  # timezone: Europe/Moscow
+    zone = zoneinfo.ZoneInfo("Europe/Moscow")
+    before = dt.datetime.now(zone).date()
+    assert run_cli("build", "--content", str(root), "--out", str(tmp_path / "site")
+                   ).returncode == 0
+    after = dt.datetime.now(zone).date()
+    agenda = json.loads((tmp_path / "site" / "agenda.json").read_text(encoding="utf-8"))
+    assert agenda["today"] in {before.isoformat(), after.isoformat()}

@@ -1,0 +1,167 @@
+"""The build as a whole: all or nothing, byte-identical, and never over someone else's folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from smreport.pipeline import Options, build, check
+from smreport.publish import PublishError
+from tests.conftest import ProjectFactory, run_build_py, run_cli
+
+TODAY = "2026-03-10"
+BROKEN = "---\ntitle: [unclosed\n---\nBody.\n"
+GOAL_AWAITING = """\
+---
+title: Open a shop page
+owner: smirnova
+start: 2026-03-01
+due: 2026-09-01
+kpis:
+  - { id: orders, name: Orders from the page, baseline: 0, target: 50 }
+---
+Why.
+"""
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file and folder under `root`, with the hash of each file's bytes."""
+    return {path.relative_to(root).as_posix():
+            hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "folder"
+            for path in sorted(root.rglob("*"))}
+
+
+def build_cli(root: Path, out: Path, today: str = TODAY):  # type: ignore[no-untyped-def]
+    return run_cli("build", "--content", str(root), "--out", str(out), "--today", today,
+                   cwd=out.parent)
+
+
+def test_a_build_with_errors_leaves_the_previous_site_as_it_was(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project()
+    out = tmp_path / "site"
+    assert build_cli(root, out).returncode == 0
+    before = tree_digest(out)
+    assert "agenda.json" in before and "index.html" in before
+
+    # A broken note, and a new valid one that would change the site if it were published.
+    (root / "goals" / "broken.md").write_text(BROKEN, encoding="utf-8")
+    (root / "goals" / "double-leads.md").write_text(
+        (root / "goals" / "double-leads.md").read_text(encoding="utf-8").replace(
+            "Double qualified leads", "Triple qualified leads"), encoding="utf-8")
+    result = build_cli(root, out, today="2026-08-01")
+    assert result.returncode == 1
+    assert "content/goals/broken.md:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree_digest(out) == before
+    # No staging folder is left beside it.
+    staging = (".smreport-new", ".smreport-old")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(staging)] == []
+
+    # build.py behaves the same.
+    assert run_build_py("--content", str(root), "--out", str(out), "--today", TODAY,
+                        cwd=tmp_path).returncode == 1
+    assert tree_digest(out) == before
+
+
+def test_a_build_with_errors_writes_nothing_at_all(make_project: ProjectFactory,
+                                                   tmp_path: Path) -> None:
+    root = make_project({"goals/broken.md": BROKEN})
+    out = tmp_path / "site"
+    result = build(Options(content=root, out=out, today=dt.date(2026, 3, 10)))
+    assert not result.ok and [p.path for p in result.errors] == ["goals/broken.md"]
+    assert result.files_written == 0 and result.agenda == []
+    assert not out.exists()
+
+
+def test_the_same_content_and_today_give_a_byte_identical_site(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project({"goals/new-goal.md": GOAL_AWAITING})
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert build_cli(root, first).returncode == 0
+    assert build_cli(root, second).returncode == 0
+    assert tree_digest(first) == tree_digest(second)
+    # Rebuilding in place, and from a copy of the content elsewhere, changes nothing.
+    before = tree_digest(first)
+    assert build_cli(root, first).returncode == 0
+    assert tree_digest(first) == before
+    copy = make_project({"goals/new-goal.md": GOAL_AWAITING}, name="copy")
+    third = tmp_path / "third"
+    assert build_cli(copy, third).returncode == 0
+    assert tree_digest(third) == before
+    # And a different day gives a different agenda.
+    assert build_cli(root, second, today="2026-03-11").returncode == 0
+    assert tree_digest(second) != before
+
+
+def test_a_successful_build_replaces_the_previous_site_whole(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project({"goals/new-goal.md": GOAL_AWAITING})
+    out = tmp_path / "site"
+    assert build_cli(root, out).returncode == 0
+    assert (out / "goals" / "new-goal" / "index.html").is_file()
+    (root / "goals" / "new-goal.md").unlink()
+    assert build_cli(root, out).returncode == 0
+    assert not (out / "goals" / "new-goal").exists()
+    agenda = json.loads((out / "agenda.json").read_text(encoding="utf-8"))
+    assert [i["code"] for i in agenda["items"]] == ["review-page"]
+
+
+def test_an_empty_existing_folder_is_accepted(make_project: ProjectFactory,
+                                              tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    out.mkdir()
+    assert build_cli(make_project(), out).returncode == 0
+    assert (out / "index.html").is_file()
+
+
+@pytest.mark.parametrize("where", ["content/site", "content", "content/goals"])
+def test_an_output_folder_inside_the_content_root_is_refused(
+        where: str, make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project()
+    before = tree_digest(root)
+    result = build_cli(root, tmp_path / where)
+    assert result.returncode == 1
+    assert "content root" in result.stderr and "--out" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree_digest(root) == before
+
+
+def test_an_output_folder_containing_the_content_root_is_refused(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project()
+    before = tree_digest(tmp_path)
+    result = build_cli(root, tmp_path)
+    assert result.returncode == 1
+    assert "contains the content root" in result.stderr
+    assert tree_digest(tmp_path) == before
+
+
+def test_a_non_empty_folder_not_made_by_smreport_is_refused(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    out = tmp_path / "documents"
+    out.mkdir()
+    (out / "thesis.txt").write_text("years of work", encoding="utf-8")
+    result = build_cli(make_project(), out)
+    assert result.returncode == 1
+    assert ".smreport-site" in result.stderr and "Traceback" not in result.stderr
+    assert tree_digest(out) == {"thesis.txt": hashlib.sha256(b"years of work").hexdigest()}
+
+
+def test_the_pipeline_refuses_before_writing(make_project: ProjectFactory) -> None:
+    root = make_project()
+    with pytest.raises(PublishError, match="inside the content root"):
+        build(Options(content=root, out=root / "site", today=dt.date(2026, 3, 10)))
+    assert not (root / "site").exists()
+
+
+def test_check_reports_every_file_at_once(make_project: ProjectFactory) -> None:
+    root = make_project({"goals/broken.md": BROKEN, "changes/broken.md": BROKEN,
+                         "reviews/broken.md": BROKEN, "disputes/broken.md": BROKEN})
+    result = check(Options(content=root))
+    assert sorted({p.path for p in result.errors}) == [
+        "changes/broken.md", "disputes/broken.md", "goals/broken.md", "reviews/broken.md"]
