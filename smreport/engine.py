@@ -190,6 +190,37 @@ class Builder:
         site.page_key = key
         site.page_store = self.pages
 
+    def prerender_pages(self, site: Site) -> None:
+        """Render the note pages the cache lacks in worker processes, filling the cache.
+
+        Workers are forked after the site is prepared, so they share it
+        without copying; each returns its pages' bytes. Not used while
+        watching (a forked process must not inherit the watcher's threads)
+        or for a handful of pages, where starting workers costs more.
+        """
+        if site.page_key is None or site.page_store is None or self.in_place:
+            return
+        if self.jobs < 2 or not hasattr(os, "fork"):
+            return
+        from .render import notes_in_order  # noqa: PLC0415 - render imports this module
+
+        missing = [(site.page_key(note), note) for note in notes_in_order(site.content)]
+        missing = [(key, note) for key, note in missing if key not in site.page_store]
+        if len(missing) < PARALLEL_THRESHOLD:
+            return
+        global _FORKED
+        _FORKED = (site, [note for _key, note in missing])
+        try:
+            size = max(8, len(missing) // (self.jobs * 8))
+            chunks = [range(i, min(i + size, len(missing))) for i in range(0, len(missing), size)]
+            context = multiprocessing.get_context("fork")
+            with context.Pool(self.jobs) as pool:
+                for chunk, pages in zip(chunks, pool.imap(_render_chunk, chunks), strict=True):
+                    for index, page in zip(chunk, pages, strict=True):
+                        site.page_store[missing[index][0]] = page
+        finally:
+            _FORKED = None
+
     # -- parsing -------------------------------------------------------------
 
     def map_parse(self, parse: Parse, sources: Iterable[SourceFile]) -> Iterator[ParseResult]:
@@ -234,6 +265,19 @@ class Builder:
             html = render_markdown(note.body, note.path)
             self.bodies[key] = html
         return html
+
+
+# The site and notes a forked page worker renders (set just before the fork).
+_FORKED: tuple[Site, list[AnyNote]] | None = None
+
+
+def _render_chunk(indices: range) -> list[tuple[str, bytes]]:
+    """In a forked worker: render the note pages at `indices`."""
+    from .render import render_note  # noqa: PLC0415
+
+    assert _FORKED is not None
+    site, notes = _FORKED
+    return [render_note(site, notes[index]) for index in indices]
 
 
 def templates_digest(template_dirs: Iterable[Path]) -> str:
