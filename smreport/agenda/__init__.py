@@ -15,7 +15,12 @@ from ..derive import as_of, current_goals
 from ..i18n import translator
 from ..model import FOLDERS, AgendaItem, Content
 from . import (
-    approve_change, approve_goal, close_goal, decide_dispute, goal_edited, kpi_off_track,
+    approve_change,
+    approve_goal,
+    close_goal,
+    decide_dispute,
+    goal_edited,
+    kpi_off_track,
     review_page,
 )
 from .base import AgendaContext, FieldEdit, Finding, Rule

@@ -28,4 +28,5 @@ def find(context: AgendaContext) -> Iterator[Finding]:
             Subject("change", change.id), change.date + context.decision_days,
             {"change": change.title, "goal": goal.title if goal else change.goal,
              "proposer": project.person_name(change.proposed_by),
-             "fields": [Term(f"field.{key}") for key in change.set.keys()]})
+             # GoalPatch.keys() lists the keys the change sets; it is not a dict.
+             "fields": [Term(f"field.{key}") for key in change.set.keys()]})  # noqa: SIM118

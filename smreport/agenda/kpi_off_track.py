@@ -12,6 +12,7 @@ reading: the team has answered it. Off track means the goal may need changing
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 from ..model import Subject
@@ -23,7 +24,7 @@ CASE = 2
 
 def find(context: AgendaContext) -> Iterator[Finding]:
     tolerance = context.content.project.rules.off_track_tolerance
-    change_dates: dict[str, list] = {}
+    change_dates: dict[str, list[dt.date]] = {}
     for change in context.content.changes.values():
         change_dates.setdefault(change.goal, []).append(change.date)
     for goal in context.current.values():
