@@ -211,7 +211,7 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
     """
     project = content.project
     try:
-        toplevel, prefix, has_commits = _find_repository(root)
+        _toplevel, prefix, has_commits = _find_repository(root)
     except GitUnavailable as error:
         return _without_git(content, str(error))
     zone = _zone(project.timezone)
@@ -380,7 +380,10 @@ def parse_log(data: bytes, zone: dt.tzinfo, people: Mapping[str, str] | None = N
             continue
         commit_id, author, email, when, subject = (_decode(t) for t in tokens[index:index + 5])
         index += 5
-        date = dt.datetime.fromisoformat(when).astimezone(zone).date()
+        try:
+            date = dt.datetime.fromisoformat(when).astimezone(zone).date()
+        except (ValueError, OverflowError):  # a damaged or absurd date in an old commit
+            date = dt.date(1970, 1, 1)
         commit = Commit(commit_id[1:], author, email, date, subject,
                         people.get(email.casefold(), ""))
         entries: list[LogEntry] = []
@@ -699,14 +702,16 @@ def _since_revision(root: Path, revision: str, has_commits: bool
                     ) -> _Start:
     problem = f"--since {revision!r} is neither a date (YYYY-MM-DD) nor a revision of the " \
               "repository"
-    if revision.startswith("-") or not has_commits:
+    if revision.startswith("-") or not has_commits:  # "-..." would be read as an option
         raise SinceError(problem)
-    done = _git(root, "rev-parse", "-q", "--verify", f"{revision}^{{commit}}")
-    if done.returncode != 0:
-        raise SinceError(problem)
-    base = done.stdout.decode().strip()
-    listed = _git_output(root, "rev-list", "HEAD", "--not", base)
-    newer = frozenset(listed.decode().split())
+    try:
+        done = _git(root, "rev-parse", "-q", "--verify", f"{revision}^{{commit}}")
+        if done.returncode != 0:
+            raise SinceError(problem)
+        base = done.stdout.decode().strip()
+        newer = frozenset(_git_output(root, "rev-list", "HEAD", "--not", base).decode().split())
+    except GitUnavailable as error:
+        raise SinceError(f"{problem} ({error})") from None
     return (lambda commit: commit.id in newer), None, revision, "", ""
 
 
