@@ -89,6 +89,28 @@ def test_agenda_json_is_the_same_agenda_for_any_entry_point(tmp_path: Path,
     assert json.loads((tmp_path / "out" / "agenda.json").read_text(encoding="utf-8")) == agenda
 
 
+def test_built_in_place_the_agenda_is_the_same(tmp_path: Path, agenda: dict[str, object]) -> None:
+    # In place, content/ is in the project's git repository: as committed, no approved
+    # goal was edited behind the executive's back, so git adds nothing to the agenda.
+    result = run_build_py("--out", str(tmp_path / "site"), "--today", TODAY)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "site" / "agenda.json").read_text(encoding="utf-8")) == agenda
+
+
+def test_two_builds_of_the_example_are_byte_identical(tmp_path: Path) -> None:
+    digests = []
+    for name in ("first", "second"):
+        shutil.copytree(EXAMPLE, tmp_path / name / "content")
+        result = run_cli("build", "--content", "content", "--out", "site", "--today", TODAY,
+                         cwd=tmp_path / name)
+        assert result.returncode == 0, result.stderr
+        site = tmp_path / name / "site"
+        digests.append({path.relative_to(site).as_posix(): path.read_bytes()
+                        for path in sorted(site.rglob("*")) if path.is_file()})
+    assert digests[0].keys() == digests[1].keys()
+    assert [name for name in digests[0] if digests[0][name] != digests[1][name]] == []
+
+
 def note_ids(folder: str) -> list[str]:
     return sorted(path.stem for path in (EXAMPLE / folder).glob("*.md"))
 
