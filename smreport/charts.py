@@ -1,9 +1,11 @@
 """KPI charts as small inline SVG, drawn at build time (no JavaScript).
 
-Each chart shows the baseline and target as faint lines, the expected path
-from start to due as a dashed line, the readings as a line with dots, and the
-latest value labelled. It reads in grey scale: shapes and dashes, not colour,
-carry the meaning.
+A chart shows the baseline and the target as horizontal lines labelled with
+their values, the expected path from start to due as a dashed line, today as
+a dotted mark, and the readings as a line with dots, the latest labelled. It
+reads in grey scale and in print: line styles, not colour, carry the meaning,
+and the page states the same facts in words beside it. No `style` attribute
+is used, so the pages' Content-Security-Policy needs no exception.
 """
 
 from __future__ import annotations
@@ -16,67 +18,139 @@ from markupsafe import Markup, escape
 from .i18n import Translator
 from .model import Kpi, Reading
 
-WIDTH, HEIGHT = 320, 96
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 6, 64, 10, 18
+WIDTH, HEIGHT = 440, 160
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 8, 112, 18, 24
+FONT = 12
+MIN_LABEL_GAP = FONT + 2
 
 
 def _fmt(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+class _Frame:
+    """Maps days and values of one KPI to SVG coordinates inside a plot area."""
+
+    def __init__(self, kpi: Kpi, readings: Sequence[Reading], start: dt.date, due: dt.date,
+                 box: tuple[float, float, float, float]) -> None:
+        values = [kpi.baseline, kpi.target, *(r.value for r in readings)]
+        self.low, self.high = min(values), max(values)
+        if self.high == self.low:
+            self.high = self.low + 1
+        self.first = min([start, *(r.date for r in readings)])
+        self.last = max([due, *(r.date for r in readings)])
+        self.days = max(1, (self.last - self.first).days)
+        self.left, self.top, self.right, self.bottom = box
+
+    def x(self, day: dt.date) -> float:
+        return self.left + (self.right - self.left) * (day - self.first).days / self.days
+
+    def y(self, value: float) -> float:
+        return self.top + (self.bottom - self.top) * (self.high - value) / (self.high - self.low)
+
+
+def _line(css_class: str, x1: float, y1: float, x2: float, y2: float, stroke: str,
+          width: float = 1, dash: str = "") -> str:
+    dashes = f' stroke-dasharray="{dash}"' if dash else ""
+    return (f'<line class="{css_class}" x1="{_fmt(x1)}" y1="{_fmt(y1)}" x2="{_fmt(x2)}" '
+            f'y2="{_fmt(y2)}" stroke="{stroke}" stroke-width="{_fmt(width)}"{dashes}/>')
+
+
+def _text(text: str, x: float, y: float, anchor: str = "start", bold: bool = False,
+          fill: str = "#505a5f") -> str:
+    weight = ' font-weight="bold"' if bold else ""
+    return (f'<text x="{_fmt(x)}" y="{_fmt(y)}" font-size="{FONT}" text-anchor="{anchor}" '
+            f'fill="{fill}"{weight}>{escape(text)}</text>')
+
+
+def _spread(wanted: list[float], top: float, bottom: float) -> list[float]:
+    """Label positions near `wanted`, at least MIN_LABEL_GAP apart, kept inside top..bottom."""
+    order = sorted(range(len(wanted)), key=lambda i: wanted[i])
+    placed = [0.0] * len(wanted)
+    previous = top - MIN_LABEL_GAP
+    for index in order:
+        placed[index] = max(wanted[index], previous + MIN_LABEL_GAP)
+        previous = placed[index]
+    overflow = previous - bottom
+    if overflow > 0:
+        placed = [p - overflow for p in placed]
+    return placed
+
+
 def kpi_chart(kpi: Kpi, readings: Sequence[Reading], start: dt.date, due: dt.date,
-              translate: Translator, label: str) -> Markup:
-    """An SVG sparkline of one KPI; `label` is the text alternative for screen readers."""
+              today: dt.date, translate: Translator, label: str) -> Markup:
+    """An SVG chart of one KPI; `label` is its text alternative for screen readers."""
     points = sorted((r for r in readings if r.kpi == kpi.id), key=lambda r: r.date)
-    values = [kpi.baseline, kpi.target, *(r.value for r in points)]
-    low, high = min(values), max(values)
-    if high == low:
-        high = low + 1
-    first_day = min([start, *(r.date for r in points)])
-    last_day = max([due, *(r.date for r in points)])
-    days = max(1, (last_day - first_day).days)
-    plot_width = WIDTH - PAD_LEFT - PAD_RIGHT
-    plot_height = HEIGHT - PAD_TOP - PAD_BOTTOM
-
-    def x(day: dt.date) -> float:
-        return PAD_LEFT + plot_width * (day - first_day).days / days
-
-    def y(value: float) -> float:
-        return PAD_TOP + plot_height * (high - value) / (high - low)
-
+    frame = _Frame(kpi, points, start, due,
+                   (PAD_LEFT, PAD_TOP, WIDTH - PAD_RIGHT, HEIGHT - PAD_BOTTOM))
+    y_base, y_target = frame.y(kpi.baseline), frame.y(kpi.target)
     parts = [
         f'<svg class="kpi-chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
-        f'height="{HEIGHT}" role="img" aria-label="{escape(label)}">',
+        f'height="{HEIGHT}" role="img" aria-label="{escape(label)}" '
+        f'font-family="system-ui, sans-serif">',
         f"<title>{escape(label)}</title>",
-        # baseline and target
-        f'<line class="baseline" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" '
-        f'y1="{_fmt(y(kpi.baseline))}" y2="{_fmt(y(kpi.baseline))}" stroke="#999" '
-        f'stroke-width="1"/>',
-        f'<line class="target" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" '
-        f'y1="{_fmt(y(kpi.target))}" y2="{_fmt(y(kpi.target))}" stroke="#555" '
-        f'stroke-width="1"/>',
-        f'<text x="{WIDTH - PAD_RIGHT + 4}" y="{_fmt(y(kpi.target) + 4)}" font-size="10" '
-        f'fill="#555">{escape(translate("site.target"))} {escape(translate.number(kpi.target))}'
-        "</text>",
-        # the expected path, start to due
-        f'<line class="expected" x1="{_fmt(x(start))}" y1="{_fmt(y(kpi.baseline))}" '
-        f'x2="{_fmt(x(due))}" y2="{_fmt(y(kpi.target))}" stroke="#555" stroke-width="1" '
-        f'stroke-dasharray="3 3"/>',
+        _line("baseline", frame.left, y_base, frame.right, y_base, "#b1b4b6"),
+        _line("target", frame.left, y_target, frame.right, y_target, "#505a5f", 1.5),
+        _line("expected", frame.x(start), y_base, frame.x(due), y_target, "#505a5f", 1.5, "5 4"),
+    ]
+    if frame.first <= today <= frame.last:
+        x_today = frame.x(today)
+        parts.append(_line("today", x_today, frame.top - 6, x_today, frame.bottom, "#0b0c0c",
+                           1, "1 3"))
+        parts.append(_text(translate("site.chart_today"), x_today, frame.top - 8,
+                           anchor="middle" if frame.left + 24 < x_today < frame.right - 24
+                           else ("start" if x_today <= frame.left + 24 else "end")))
+    label_x = frame.right + 8
+    target_label_y, base_label_y = _spread([y_target + 4, y_base + 4], FONT, HEIGHT - 4)
+    parts.append(_text(translate("site.chart_target", value=translate.number(kpi.target)),
+                       label_x, target_label_y, fill="#0b0c0c"))
+    parts.append(_text(translate("site.chart_baseline", value=translate.number(kpi.baseline)),
+                       label_x, base_label_y))
+    if points:
+        path = " ".join(f"{_fmt(frame.x(r.date))},{_fmt(frame.y(r.value))}" for r in points)
+        parts.append(f'<polyline class="readings" points="{path}" fill="none" stroke="#0b0c0c" '
+                     f'stroke-width="2.5" stroke-linejoin="round"/>')
+        for reading in points:
+            parts.append(f'<circle cx="{_fmt(frame.x(reading.date))}" '
+                         f'cy="{_fmt(frame.y(reading.value))}" r="3.5" fill="#0b0c0c" '
+                         f'stroke="#fff" stroke-width="1"/>')
+        latest = points[-1]
+        x_latest, y_latest = frame.x(latest.date), frame.y(latest.value)
+        # Above the dot, or below it when the dot is at the top of the plot.
+        y_label = y_latest - 8 if y_latest - 8 - FONT >= 0 else y_latest + FONT + 6
+        anchor = "end" if x_latest > frame.right - 30 else "middle"
+        parts.append(_text(translate.quantity(latest.value, kpi.unit), x_latest, y_label,
+                           anchor=anchor, bold=True, fill="#0b0c0c"))
+    parts.append(_text(translate.date(frame.first, "short"), frame.left, HEIGHT - 6))
+    parts.append(_text(translate.date(frame.last, "short"), frame.right, HEIGHT - 6,
+                       anchor="end"))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+SPARK_WIDTH, SPARK_HEIGHT = 96, 28
+
+
+def kpi_sparkline(kpi: Kpi, readings: Sequence[Reading], start: dt.date,
+                  due: dt.date) -> Markup:
+    """A word-sized chart for lists: target, expected path, readings. Decorative: the
+    progress is always written beside it, so screen readers skip it."""
+    points = sorted((r for r in readings if r.kpi == kpi.id), key=lambda r: r.date)
+    frame = _Frame(kpi, points, start, due, (2, 3, SPARK_WIDTH - 4, SPARK_HEIGHT - 3))
+    y_target = frame.y(kpi.target)
+    parts = [
+        f'<svg class="sparkline" viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" '
+        f'width="{SPARK_WIDTH}" height="{SPARK_HEIGHT}" aria-hidden="true" focusable="false">',
+        _line("target", frame.left, y_target, frame.right, y_target, "#505a5f", 1),
+        _line("expected", frame.x(start), frame.y(kpi.baseline), frame.x(due), y_target,
+              "#505a5f", 1, "3 2"),
     ]
     if points:
-        path = " ".join(f"{_fmt(x(r.date))},{_fmt(y(r.value))}" for r in points)
-        parts.append(f'<polyline class="readings" points="{path}" fill="none" stroke="#000" '
-                     f'stroke-width="2"/>')
-        for reading in points:
-            parts.append(f'<circle cx="{_fmt(x(reading.date))}" cy="{_fmt(y(reading.value))}" '
-                         f'r="2.5" fill="#000"/>')
+        path = " ".join(f"{_fmt(frame.x(r.date))},{_fmt(frame.y(r.value))}" for r in points)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="#0b0c0c" '
+                     f'stroke-width="2" stroke-linejoin="round"/>')
         latest = points[-1]
-        parts.append(f'<text class="latest" x="{_fmt(x(latest.date) + 5)}" '
-                     f'y="{_fmt(y(latest.value) - 4)}" font-size="11" font-weight="bold" '
-                     f'fill="#000">{escape(translate.number(latest.value))}</text>')
-    parts.append(f'<text x="{PAD_LEFT}" y="{HEIGHT - 4}" font-size="10" fill="#555">'
-                 f'{escape(translate.date(start, "short"))}</text>')
-    parts.append(f'<text x="{WIDTH - PAD_RIGHT}" y="{HEIGHT - 4}" font-size="10" fill="#555" '
-                 f'text-anchor="end">{escape(translate.date(due, "short"))}</text>')
+        parts.append(f'<circle cx="{_fmt(frame.x(latest.date))}" '
+                     f'cy="{_fmt(frame.y(latest.value))}" r="2.5" fill="#0b0c0c"/>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Literal
 
 from babel import Locale
 from babel.dates import format_date
@@ -13,6 +14,9 @@ from babel.numbers import format_decimal, format_percent
 from markupsafe import Markup, escape
 
 from .catalog import MESSAGES, PLURALS
+
+ListStyle = Literal["standard", "standard-short", "or", "or-short", "unit", "unit-short",
+                    "unit-narrow"]
 
 
 class Month(str):
@@ -82,12 +86,27 @@ class Translator:
         return template.format(n=self.number(count))
 
     def date(self, day: dt.date, style: str = "long") -> str:
-        """A day, in "long" (26 November 2026) or "short" (26 Nov) style."""
+        """A day: "long" (26 November 2026), "day_month" (26 November), "short" (26 Nov)."""
         if style == "short":
             return format_date(day, "d MMM", locale=self.locale).rstrip(".")
+        if style == "day_month":
+            return format_date(day, "d MMMM", locale=self.locale)
         if style == "iso":
             return day.isoformat()
         return format_date(day, "d MMMM y", locale=self.locale)
+
+    def near_date(self, day: dt.date, today: dt.date) -> str:
+        """A day as a reader near `today` says it: without the year when it is this year's."""
+        return self.date(day, "day_month" if day.year == today.year else "long")
+
+    def days_from(self, day: dt.date, today: dt.date) -> str:
+        """How far `day` is from `today`: "3 days overdue", "due today", "in 5 days"."""
+        delta = (today - day).days
+        if delta > 0:
+            return self.plural("days_overdue", delta)
+        if delta == 0:
+            return self("site.due_today")
+        return self.plural("days_left", -delta)
 
     def month(self, month: str, style: str = "long") -> str:
         """A `YYYY-MM` month: "November 2026" / "ноябрь 2026"."""
@@ -102,10 +121,21 @@ class Translator:
             return format_decimal(int(value), locale=self.locale)
         return format_decimal(round(value, digits), format="#,##0.##", locale=self.locale)
 
+    def quantity(self, value: float, unit: str = "") -> str:
+        """A number with its unit, kept on one line: "12,000 subscribers", "79%", "79 %"."""
+        number = self.number(value)
+        if not unit:
+            return number
+        if unit == "%" and self.language == "en":
+            return number + unit
+        return f"{number}\u00a0{unit}"
+
     def percent(self, share: float) -> str:
+        """A share of 1 as a percentage: "68%" / "68 %"."""
         return format_percent(share, locale=self.locale)
 
-    def join(self, items: Iterable[str], style: str = "standard") -> str:
+    def join(self, items: Iterable[str], style: ListStyle = "standard") -> str:
+        """Items as this language lists them: "a, b and c" / "a, b и c"."""
         values = list(items)
         return format_list(values, style=style, locale=self.locale) if values else ""
 

@@ -106,4 +106,4 @@ def _markdown() -> MarkdownIt:
 def render_markdown(text: str, note_path: str = "") -> str:
     """Render a note's Markdown body to HTML that is safe to put in a page."""
     env: dict[str, Any] = {"note_path": note_path}
-    return _markdown().render(text, env)
+    return str(_markdown().render(text, env))

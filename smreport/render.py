@@ -234,18 +234,21 @@ def render_note(site: Site, note: AnyNote) -> tuple[str, bytes]:
 
 
 def static_files(site: Site) -> Iterator[tuple[str, Path]]:
-    """Files copied as they are: the theme's CSS and the content's assets."""
-    css = None
+    """The theme's files copied as they are into assets/: its CSS and icon.
+
+    Every file under a template folder's `static/` is copied; a user's folder
+    overrides the default theme file by file, like templates.
+    """
+    chosen: dict[str, Path] = {}
     for loader in site.environment.loader.loaders:  # type: ignore[union-attr]
         for folder in loader.searchpath:
-            candidate = Path(folder) / "static" / CSS_NAME
-            if candidate.is_file():
-                css = candidate
-                break
-        if css:
-            break
-    if css is not None:
-        yield f"assets/{CSS_NAME}", css
+            static = Path(folder) / "static"
+            for path in sorted(static.rglob("*")) if static.is_dir() else ():
+                name = path.relative_to(static).as_posix()
+                if path.is_file() and name not in chosen and not name.startswith("."):
+                    chosen[name] = path
+    for name in sorted(chosen):
+        yield f"assets/{name}", chosen[name]
 
 
 __all__ = ["FOLDERS", "Site", "agenda_json", "make_site", "render_note", "render_site",

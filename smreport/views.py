@@ -1,32 +1,54 @@
-"""What the templates show, computed in Python so templates stay loops and conditions."""
+"""What the templates show, computed in Python so templates stay loops and conditions.
+
+Every function here reads the shared, read-only site data (the content as of
+today, the current goals) and one subject, so any page can be computed on
+its own.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
 from .agenda.decide_dispute import units_of
 from .agenda.review_page import last_day, month_of, previous_month
-from .charts import kpi_chart
+from .charts import kpi_chart, kpi_sparkline
 from .derive import changes_by_goal
 from .i18n import Translator
+from .markup import is_safe_url
 from .model import (
-    FOLDERS, AgendaItem, AnyNote, Change, Content, CurrentGoal, Dispute, Kpi, NoteType, Reading,
+    FOLDERS,
+    AgendaItem,
+    AnyNote,
+    Change,
+    Content,
+    CurrentGoal,
+    Dispute,
+    Goal,
+    Kpi,
+    NoteType,
+    Reading,
     Review,
 )
 
 
 class Links:
-    """Relative links from one page: `root` leads from the page's folder to the site root."""
+    """Relative links from one page: `root` leads from the page's folder to the site root.
+
+    Pages are linked by folder (`goals/grow-telegram/`), the form agenda.json's
+    `url` uses, so addresses stay clean on any static host.
+    """
 
     def __init__(self, content: Content, root: str) -> None:
         self.content = content
         self.root = root
 
     def url(self, path: str) -> str:
+        """The link to `path` (relative to the site root, `goals/` or `team/#x`) from this page."""
         return self.root + path if self.root or path else "./"
 
     def note_url(self, note_type: NoteType, note_id: str) -> str:
@@ -41,7 +63,8 @@ class Links:
         link = Markup('<a class="person" href="{}">{}</a>').format(
             self.url(f"team/#person-{person_id}"), person.name)
         if with_unit and person.unit in project.units:
-            return link + Markup(" ({})").format(project.units[person.unit].name)
+            return link + Markup('<span class="person-unit">, {}</span>').format(
+                project.units[person.unit].name)
         return link
 
     def people(self, person_ids: Iterable[str]) -> Markup:
@@ -50,18 +73,38 @@ class Links:
     def note(self, note_type: NoteType, note_id: str, title: str | None = None) -> Markup:
         """A note's title linked to its page."""
         note = self.content.note(note_type, note_id)
-        text = title or (_note_title(note) if note else note_id)
+        text = title or (note_title(note) if note else note_id)
         return Markup('<a href="{}">{}</a>').format(self.note_url(note_type, note_id), text)
 
 
-def _note_title(note: AnyNote) -> str:
+def note_title(note: AnyNote) -> str:
+    """What a note is called in lists and links: its title, or a review's month."""
     if isinstance(note, Review):
         return note.month
     return note.title
 
 
+def safe_href(url: str) -> str | None:
+    """`url`, well-formed, if a page may link to it (http(s), mailto, relative), else None.
+
+    Characters a URL may not hold (spaces, quotes, angle brackets) are
+    percent-encoded, so a hand-typed address still makes a valid link.
+    """
+    if not is_safe_url(url):
+        return None
+    return quote(url.strip(), safe=URL_SAFE)
+
+
+URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+
+
+# --- KPIs -------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class KpiView:
+    """One current KPI: its latest reading, progress in words, and its charts."""
+
     kpi: Kpi
     latest: Reading | None
     progress: float | None  # share of the way from baseline to target
@@ -69,68 +112,137 @@ class KpiView:
     on_track: bool | None
     summary: str
     chart: Markup
+    sparkline: Markup
+    readings: tuple[Reading, ...]
+    baseline_text: str
+    target_text: str
+
+
+def kpi_summary(kpi: Kpi, latest: Reading | None, expected: float | None,
+                translate: Translator) -> str:
+    """Progress in one sentence: "9,400 of 12,000 subscribers: 68% of the way; 75% expected"."""
+    target = translate.quantity(kpi.target, kpi.unit)
+    baseline = translate.quantity(kpi.baseline, kpi.unit)
+    if latest is None or expected is None:
+        return translate("site.kpi_no_readings", baseline=baseline, target=target)
+    key = "site.kpi_summary_up" if kpi.target > kpi.baseline else "site.kpi_summary_down"
+    value = translate.number(latest.value) if key.endswith("_up") else translate.quantity(
+        latest.value, kpi.unit)
+    return translate(key, value=value, target=target,
+                     baseline=baseline, progress=translate.percent(kpi.progress(latest.value)),
+                     expected=translate.percent(expected),
+                     date=translate.date(latest.date, "day_month"))
 
 
 def kpi_views(goal: CurrentGoal, today: dt.date, tolerance: float,
               translate: Translator) -> list[KpiView]:
-    """Each current KPI with its progress in words and its chart."""
+    """Each current KPI with its progress in words and its charts."""
     views = []
     for kpi in goal.kpis:
         latest = goal.latest_reading(kpi.id)
-        unit = f" {kpi.unit}" if kpi.unit else ""
-        if latest is None:
-            progress = expected = on_track = None
-            summary = translate("site.kpi_no_readings", baseline=kpi.baseline,
-                                target=kpi.target, unit=unit)
-        else:
+        progress = expected = on_track = None
+        if latest is not None:
             progress = kpi.progress(latest.value)
             expected = goal.expected_progress(latest.date)
             on_track = progress >= expected * (1 - tolerance)
-            summary = translate("site.kpi_summary", value=latest.value, target=kpi.target,
-                                unit=unit, progress=translate.percent(progress),
-                                expected=translate.percent(expected))
-        readings = [r for r in goal.goal.readings if r.kpi == kpi.id]
-        label = f"{kpi.name}: {summary}"
-        chart = kpi_chart(kpi, readings, goal.start, goal.due, translate, label)
-        views.append(KpiView(kpi, latest, progress, expected, on_track, summary, chart))
+        summary = kpi_summary(kpi, latest, expected, translate)
+        readings = tuple(sorted((r for r in goal.goal.readings if r.kpi == kpi.id),
+                                key=lambda r: r.date))
+        chart = kpi_chart(kpi, readings, goal.start, goal.due, today, translate,
+                          f"{kpi.name}: {summary}")
+        views.append(KpiView(kpi, latest, progress, expected, on_track, summary, chart,
+                             kpi_sparkline(kpi, readings, goal.start, goal.due), readings,
+                             translate.quantity(kpi.baseline, kpi.unit),
+                             translate.quantity(kpi.target, kpi.unit)))
     return views
+
+
+# --- goals ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class HistoryEvent:
     date: dt.date
     text: Markup
+    note: str = ""  # the executive's words on a decision
 
 
 def goal_history(goal: CurrentGoal, changes: Iterable[Change], links: Links,
                  translate: Translator) -> list[HistoryEvent]:
-    """The goal's life: approval, each change proposed and decided, in date order."""
-    events: list[tuple[dt.date, int, Markup]] = []
+    """The goal's life: start, approval, each change proposed and decided, in date order."""
+    events: list[tuple[dt.date, int, Markup, str]] = [
+        (goal.start, 0, translate.html("site.history_start"), "")]
     approval = goal.goal.approved
     if approval:
-        events.append((approval.date, 0, translate.html(
-            "site.history_approval", person=links.person(approval.by))))
+        events.append((approval.date, 1, translate.html(
+            "site.history_approval", person=links.person(approval.by)), ""))
     for change in changes:
         change_link = links.note("change", change.id)
-        events.append((change.date, 1, translate.html(
+        keys = change.set.keys()  # noqa: SIM118 - GoalPatch.keys(), not a dict's
+        fields = translate.join(translate(f"field.{key}") for key in keys)
+        events.append((change.date, 2, translate.html(
             "site.history_proposed", person=links.person(change.proposed_by),
-            change=change_link)))
+            change=change_link, fields=fields), ""))
         if change.decision:
-            events.append((change.decision.date, 2, translate.html(
+            events.append((change.decision.date, 3, translate.html(
                 f"site.history_{change.decision.outcome}",
-                person=links.person(change.decision.by), change=change_link)))
+                person=links.person(change.decision.by), change=change_link),
+                change.decision.note))
     events.sort(key=lambda e: (e[0], e[1]))
-    return [HistoryEvent(date, text) for date, _order, text in events]
+    return [HistoryEvent(date, text, note) for date, _order, text, note in events]
+
+
+def changed_fields(goal: CurrentGoal, translate: Translator) -> str:
+    """The definition fields that approved changes replaced, in words ("due date, KPIs")."""
+    keys: list[str] = []
+    for change in goal.applied:
+        keys.extend(k for k in change.set.keys()  # noqa: SIM118
+                    if k not in keys)
+    return translate.join(translate(f"field.{key}") for key in keys)
+
+
+@dataclass(frozen=True)
+class GoalCard:
+    """A goal as lists show it: current definition, approval, KPIs."""
+
+    goal: CurrentGoal
+    kpis: list[KpiView]
+    owner: Markup
+    period: str
+    status: str
+    approved: bool
+
+
+def goal_cards(content: Content, current: Mapping[str, CurrentGoal], today: dt.date,
+               links: Links, translate: Translator) -> list[GoalCard]:
+    """Every goal, active first, then by due date."""
+    tolerance = content.project.rules.off_track_tolerance
+    order = {"active": 0, "achieved": 1, "dropped": 2}
+    cards = []
+    for goal in sorted(current.values(), key=lambda g: (order[g.status], g.due, g.id)):
+        cards.append(GoalCard(
+            goal, kpi_views(goal, today, tolerance, translate),
+            links.person(goal.goal.owner, with_unit=True),
+            translate("site.period", start=translate.date(goal.start),
+                      due=translate.date(goal.due)),
+            translate(f"site.status.{goal.status}"), goal.goal.approved is not None))
+    return cards
+
+
+# --- the agenda -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class AgendaView:
+    """One agenda item as the briefing shows it."""
+
     item: AgendaItem
     subject_link: Markup | None
     due_text: str
     delta_text: str
     waiting: list[Markup] = field(default_factory=list)
     positions: list[tuple[Markup, str]] = field(default_factory=list)
+    details: list[Markup] = field(default_factory=list)
 
 
 def agenda_views(items: Iterable[AgendaItem], content: Content, current: Mapping[str, CurrentGoal],
@@ -139,25 +251,23 @@ def agenda_views(items: Iterable[AgendaItem], content: Content, current: Mapping
     views = []
     for item in items:
         subject = item.subject
-        delta = (today - item.due).days
-        if delta > 0:
-            delta_text = translate.plural("days_overdue", delta)
-        elif delta == 0:
-            delta_text = translate("site.due_today")
-        else:
-            delta_text = translate.plural("days_left", -delta)
         waiting: list[Markup] = []
         positions: list[tuple[Markup, str]] = []
+        details: list[Markup] = []
         subject_link = None
         if subject is not None:
             note = content.note(subject.type, subject.id)
-            title = current[subject.id].title if subject.type == "goal" and \
-                subject.id in current else None
-            subject_link = links.note(subject.type, subject.id, title)
+            goal = current.get(subject.id) if subject.type == "goal" else None
+            subject_link = links.note(subject.type, subject.id, goal.title if goal else None)
             if note is not None:
                 waiting, positions = _waiting(note, links, translate)
-        views.append(AgendaView(item, subject_link, translate.date(item.due),
-                                delta_text, waiting, positions))
+                details = _details(item, note, current, today, translate)
+        elif item.code == "review-page":
+            waiting = _last_review_line(content, links, translate)
+        views.append(AgendaView(item, subject_link,
+                                translate("site.due", date=translate.near_date(item.due, today)),
+                                translate.days_from(item.due, today), waiting, positions,
+                                details))
     return views
 
 
@@ -165,25 +275,90 @@ def _waiting(note: AnyNote, links: Links, translate: Translator
              ) -> tuple[list[Markup], list[tuple[Markup, str]]]:
     """Who is waiting for the executive on this note, and the parties' positions."""
     def labelled(key: str, person_id: str) -> Markup:
-        return Markup("{}: {}").format(translate(key), links.person(person_id, with_unit=True))
-    if note.type == "goal":
-        return [labelled("site.owner", note.owner)], []  # type: ignore[union-attr]
-    if note.type == "change":
-        return [labelled("site.proposed_by", note.proposed_by)], []  # type: ignore[union-attr]
-    if note.type == "dispute":
-        parties = [(links.person(p.person, with_unit=True), p.position)
-                   for p in note.parties]  # type: ignore[union-attr]
-        return [], parties
+        return translate.html(key, person=links.person(person_id, with_unit=True))
+    if isinstance(note, Goal):
+        return [labelled("site.waiting_owner", note.owner)], []
+    if isinstance(note, Change):
+        return [labelled("site.waiting_proposer", note.proposed_by)], []
+    if isinstance(note, Dispute):
+        return [], [(links.person(p.person, with_unit=True), p.position) for p in note.parties]
     return [], []
+
+
+def _details(item: AgendaItem, note: AnyNote, current: Mapping[str, CurrentGoal],
+             today: dt.date, translate: Translator) -> list[Markup]:
+    """What the executive needs to decide without opening the page: KPIs, the proposal."""
+    if isinstance(note, Change):
+        goal = current.get(note.goal)
+        return [escape(line) for line in proposal_lines(note, goal, translate)]
+    if isinstance(note, Goal) and note.id in current:
+        goal = current[note.id]
+        if item.code == "approve-goal":
+            return [Markup(escape(translate("site.kpi_plan", name=kpi.name,
+                                            baseline=translate.quantity(kpi.baseline, kpi.unit),
+                                            target=translate.quantity(kpi.target, kpi.unit))))
+                    for kpi in goal.kpis]
+        wanted = set(item.kpis or ()) if item.code == "kpi-off-track" else None
+        lines = []
+        for kpi in goal.kpis:
+            if wanted is not None and kpi.id not in wanted:
+                continue
+            latest = goal.latest_reading(kpi.id)
+            expected = goal.expected_progress(latest.date) if latest else None
+            lines.append(Markup("{}: {}").format(
+                kpi.name, kpi_summary(kpi, latest, expected, translate)))
+        return lines
+    return []
+
+
+def _last_review_line(content: Content, links: Links, translate: Translator) -> list[Markup]:
+    reviews = sorted(content.reviews.values(), key=lambda r: (r.month, r.date, r.id))
+    if not reviews:
+        return [Markup(escape(translate("site.no_review_yet")))]
+    last = reviews[-1]
+    return [translate.html("site.last_review", month=translate.month(last.month),
+                           person=links.person(last.reviewer))]
+
+
+def proposal_lines(change: Change, goal: CurrentGoal | None, translate: Translator) -> list[str]:
+    """A change's `set` in words, each key with the value it replaces when still current."""
+    patch = change.set
+    lines: list[str] = []
+
+    def line(key: str, new: str, old: str | None) -> None:
+        label = translate(f"label.{key}")
+        if old is not None and old != new and change.decision is None:
+            lines.append(translate("site.proposal_from_to", field=label, old=old, new=new))
+        else:
+            lines.append(translate("site.proposal_to", field=label, new=new))
+
+    if patch.title is not None:
+        line("title", f"“{patch.title}”", f"“{goal.title}”" if goal else None)
+    if patch.due is not None:
+        line("due", translate.date(patch.due), translate.date(goal.due) if goal else None)
+    if patch.status is not None:
+        line("status", translate(f"site.status.{patch.status}"),
+             translate(f"site.status.{goal.status}") if goal else None)
+    for kpi in patch.kpis or ():
+        lines.append(translate("site.kpi_plan", name=kpi.name,
+                               baseline=translate.quantity(kpi.baseline, kpi.unit),
+                               target=translate.quantity(kpi.target, kpi.unit)))
+    return lines
+
+
+# --- reviews ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class MonthCell:
+    """One month of the review strip."""
+
     month: str
     label: str
     reviewed: bool
     current: bool
     reviews: tuple[Review, ...]
+    state: str  # the state in words: reviewed / not reviewed / not yet reviewed
 
 
 def month_strip(content: Content, today: dt.date, translate: Translator) -> list[MonthCell]:
@@ -191,74 +366,229 @@ def month_strip(content: Content, today: dt.date, translate: Translator) -> list
     by_month: dict[str, list[Review]] = {}
     for review in sorted(content.reviews.values(), key=lambda r: (r.date, r.id)):
         by_month.setdefault(review.month, []).append(review)
-    first, month = month_of(content.project.start), month_of(today)
+    first, this_month = month_of(content.project.start), month_of(today)
     months = []
+    month = this_month
     while month >= first:
         months.append(month)
         month = previous_month(month)
     months.reverse()
-    return [MonthCell(m, translate.month(m), m in by_month, m == month_of(today),
-                      tuple(by_month.get(m, ()))) for m in months]
+    cells = []
+    for month in months:
+        reviewed = month in by_month
+        current = month == this_month
+        state = ("site.reviewed" if reviewed else
+                 "site.not_yet_reviewed" if current else "site.missed")
+        cells.append(MonthCell(month, translate.month(month), reviewed, current,
+                               tuple(by_month.get(month, ())), translate(state)))
+    return cells
+
+
+# --- the briefing's second half ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Friction:
+    """Open cross-unit disputes between one set of units."""
+
+    units: str
+    count: str
+    disputes: list[Markup]
 
 
 @dataclass(frozen=True)
 class Glance:
     """The project at a glance, below the agenda."""
 
-    goals: list[tuple[CurrentGoal, list[KpiView]]]
-    last_review: Review | None
-    next_review_due: dt.date
-    friction: list[tuple[str, int]]
-    within_unit_decided: int
-    changes_decided: int
+    goals: list[GoalCard]
+    last_review: Markup
+    next_review: str
+    missed_months: int
+    friction: list[Friction]
+    without_you: list[str]
 
 
 def glance(content: Content, current: Mapping[str, CurrentGoal], today: dt.date,
-           translate: Translator) -> Glance:
+           links: Links, translate: Translator) -> Glance:
     """The briefing's second half: goals, reviews, friction, what was handled without you."""
-    tolerance = content.project.rules.off_track_tolerance
-    order = {"active": 0, "achieved": 1, "dropped": 2}
-    goals = [(goal, kpi_views(goal, today, tolerance, translate))
-             for goal in sorted(current.values(), key=lambda g: (order[g.status], g.due, g.id))]
     reviews = sorted(content.reviews.values(), key=lambda r: (r.month, r.date, r.id))
-    last_review = reviews[-1] if reviews else None
+    if reviews:
+        last = reviews[-1]
+        last_review = translate.html(
+            "site.last_review_full", month=translate.month(last.month),
+            person=links.person(last.reviewer), date=translate.near_date(last.date, today))
+    else:
+        last_review = Markup(escape(translate("site.no_review_yet")))
     this_month = month_of(today)
     reviewed_now = any(r.month == this_month for r in reviews)
     next_month = f"{today.year + (today.month == 12):04d}-{today.month % 12 + 1:02d}"
-    next_review_due = last_day(next_month if reviewed_now else this_month)
-    friction: dict[str, int] = {}
+    next_due = last_day(next_month if reviewed_now else this_month)
+    missed = sum(1 for cell in month_strip(content, today, translate)
+                 if not cell.reviewed and not cell.current)
+
+    pairs: dict[tuple[str, ...], list[Dispute]] = {}
     within = 0
-    for dispute in content.disputes.values():
+    for dispute in sorted(content.disputes.values(), key=lambda d: (d.date, d.id)):
         units = units_of(dispute, content.project)
         if len(units) < 2:
             within += dispute.decision is not None
-            continue
-        if dispute.decision is None:
-            names = [content.project.units[u].name if u in content.project.units else u
-                     for u in units]
-            pair = " ↔ ".join(names)
-            friction[pair] = friction.get(pair, 0) + 1
+        elif dispute.decision is None:
+            pairs.setdefault(tuple(sorted(units)), []).append(dispute)
+    friction = []
+    for pair, disputes in sorted(pairs.items()):
+        names = [content.project.units[u].name if u in content.project.units else u
+                 for u in pair]
+        friction.append(Friction(" ↔ ".join(names),
+                                 translate.plural("open_disputes", len(disputes)),
+                                 [links.note("dispute", d.id) for d in disputes]))
     decided = sum(1 for c in content.changes.values() if c.decision is not None)
-    return Glance(goals, last_review, next_review_due, sorted(friction.items()), within, decided)
+    without_you = [translate.plural("settled_within", within),
+                   translate.plural("changes_decided", decided)]
+    return Glance(goal_cards(content, current, today, links, translate), last_review,
+                  translate("site.next_review_due", date=translate.near_date(next_due, today)),
+                  missed, friction, without_you)
 
 
-def dispute_groups(content: Content) -> list[tuple[str, list[Dispute]]]:
-    """Disputes as the disputes page lists them: open cross-unit, open within-unit, decided."""
+# --- disputes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartyView:
+    person: Markup
+    position: str
+
+
+@dataclass(frozen=True)
+class DisputeView:
+    """A dispute with its parties' positions side by side and its state in words."""
+
+    dispute: Dispute
+    cross_unit: bool
+    parties: list[PartyView]
+    raised: Markup
+    state: Markup
+
+
+def dispute_view(dispute: Dispute, content: Content, today: dt.date, links: Links,
+                 translate: Translator) -> DisputeView:
+    """One dispute as the disputes pages show it."""
+    cross = is_cross_unit(dispute, content)
+    parties = [PartyView(links.person(p.person, with_unit=True), p.position)
+               for p in dispute.parties]
+    raised = translate.html("site.raised_by_on", person=links.person(dispute.raised_by),
+                            date=translate.date(dispute.date))
+    if dispute.decision is not None:
+        state = translate.html("site.decided_by", person=links.person(dispute.decision.by),
+                               date=translate.date(dispute.decision.date))
+    elif cross:
+        due = dispute.decide_by or dispute.date + dt.timedelta(
+            days=content.project.rules.decision_days)
+        state = translate.html("site.dispute_waiting", date=translate.date(due),
+                               delta=translate.days_from(due, today))
+    else:
+        state = translate.html("site.dispute_within")
+    return DisputeView(dispute, cross, parties, raised, state)
+
+
+def dispute_groups(content: Content, today: dt.date, links: Links, translate: Translator
+                   ) -> list[tuple[str, str, list[DisputeView]]]:
+    """The disputes page's groups: open cross-unit, open within-unit, decided (latest first)."""
     open_cross, open_within, decided = [], [], []
     for dispute in sorted(content.disputes.values(), key=lambda d: (d.date, d.id)):
+        view = dispute_view(dispute, content, today, links, translate)
         if dispute.decision is not None:
-            decided.append(dispute)
-        elif len(units_of(dispute, content.project)) > 1:
-            open_cross.append(dispute)
+            decided.append(view)
+        elif view.cross_unit:
+            open_cross.append(view)
         else:
-            open_within.append(dispute)
-    return [("site.disputes_open_cross", open_cross), ("site.disputes_open_within", open_within),
-            ("site.disputes_decided", decided)]
+            open_within.append(view)
+    decided.sort(key=lambda v: (v.dispute.decision.date if v.dispute.decision else today,
+                                v.dispute.id), reverse=True)
+    return [("open-cross", translate("site.disputes_open_cross"), open_cross),
+            ("open-within", translate("site.disputes_open_within"), open_within),
+            ("decided", translate("site.disputes_decided"), decided)]
 
 
 def is_cross_unit(dispute: Dispute, content: Content) -> bool:
+    """Whether the dispute's parties belong to two or more units."""
     return len(units_of(dispute, content.project)) > 1
 
 
+# --- changes and team -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    """A change with its goal, proposal in words and decision state."""
+
+    change: Change
+    goal_link: Markup
+    proposed: Markup
+    proposal: list[str]
+    state: Markup
+
+
+def change_view(change: Change, content: Content, current: Mapping[str, CurrentGoal],
+                today: dt.date, links: Links, translate: Translator) -> ChangeView:
+    """One change as the changes pages show it."""
+    goal = current.get(change.goal)
+    proposed = translate.html("site.proposed_by_on", person=links.person(change.proposed_by),
+                              date=translate.date(change.date))
+    if change.decision is not None:
+        state = translate.html(f"site.change_{change.decision.outcome}",
+                               person=links.person(change.decision.by),
+                               date=translate.date(change.decision.date))
+    else:
+        due = change.date + dt.timedelta(days=content.project.rules.decision_days)
+        state = translate.html("site.change_pending", date=translate.date(due),
+                               delta=translate.days_from(due, today))
+    return ChangeView(change, links.note("goal", change.goal, goal.title if goal else None),
+                      proposed, proposal_lines(change, goal, translate), state)
+
+
+def change_views(content: Content, current: Mapping[str, CurrentGoal], today: dt.date,
+                 links: Links, translate: Translator) -> list[tuple[str, list[ChangeView]]]:
+    """Changes waiting for a decision (oldest first), then decided ones (latest first)."""
+    changes = sorted(content.changes.values(), key=lambda c: (c.date, c.id))
+    pending = [change_view(c, content, current, today, links, translate)
+               for c in changes if c.decision is None]
+    decided = [change_view(c, content, current, today, links, translate)
+               for c in reversed(changes) if c.decision is not None]
+    return [(translate("site.changes_pending"), pending),
+            (translate("site.changes_decided"), decided)]
+
+
+@dataclass(frozen=True)
+class UnitView:
+    id: str
+    name: str
+    external: bool
+    people: list[tuple[str, str, bool, str, str | None]]  # id, name, executive, email, href
+
+
+def team_units(content: Content) -> list[UnitView]:
+    """Units in project.yml's order, each with its people; executives and outsiders marked."""
+    project = content.project
+    units = []
+    for unit in project.units.values():
+        people = [(p.id, p.name, p.executive, p.email,
+                   safe_href(f"mailto:{p.email}") if p.email else None)
+                  for p in project.people.values() if p.unit == unit.id]
+        units.append(UnitView(unit.id, unit.name, unit.external, people))
+    return units
+
+
 def changes_of(content: Content) -> dict[str, list[Change]]:
+    """Every change grouped under its goal id, by date."""
     return changes_by_goal(content.changes.values())
+
+
+def review_pages(review: Review) -> list[tuple[str, str | None]]:
+    """The pages a review looked at: (text, link), the link None unless it is http(s)."""
+    return [(url, safe_href(url) if url.startswith(("http://", "https://")) else None)
+            for url in review.pages]
+
+
+def sorted_reviews(reviews: Sequence[Review]) -> list[Review]:
+    """Reviews latest month first."""
+    return sorted(reviews, key=lambda r: (r.month, r.date, r.id), reverse=True)

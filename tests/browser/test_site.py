@@ -1,0 +1,295 @@
+"""The built site in a real browser: Debian's headless Chromium, driven by Playwright.
+
+Every page of the example site, in English and in Russian, is loaded from a
+local HTTP server under a sub-path (as an intranet host would serve it) and
+from disk; any console error or failed request fails the test. The agenda
+must be visible on a desktop and a phone, no page may scroll sideways at
+360 px, axe-core must find no serious or critical accessibility problem, the
+print version must keep the agenda and drop the navigation, and the hostile
+project's pages must run no script even with the Content-Security-Policy
+bypassed. Screenshots and the printed briefing go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import need
+from tests.browser.sitetools import ARTIFACTS, AXE_JS, SUB_PATH, html_pages, page_url, serve
+
+LANGUAGES = ("en", "ru")
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 740}
+NARROWEST = {"width": 360, "height": 740}
+
+
+class Watch:
+    """Collects everything that went wrong while a page loaded."""
+
+    def __init__(self, page: Any) -> None:
+        self.problems: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        page.on("requestfailed", lambda request: self.problems.append(
+            f"request failed: {request.url} ({request.failure})"))
+        page.on("response", self._response)
+
+    def _console(self, message: Any) -> None:
+        if message.type in ("error", "warning"):
+            self.problems.append(f"console {message.type}: {message.text}")
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
+
+    def take(self) -> list[str]:
+        problems, self.problems = self.problems, []
+        return problems
+
+
+@pytest.fixture
+def served(sites: dict[str, Path], request: pytest.FixtureRequest) -> Iterator[tuple[Path, str]]:
+    """The site of the test's language, served; yields (site folder, its base URL)."""
+    site = sites[request.param]
+    with serve(site.parent) as base:
+        yield site, f"{base}{SUB_PATH}/"
+
+
+STYLED = ("() => getComputedStyle(document.querySelector('.site-header') || document.body)"
+          ".borderBottomStyle")
+BROKEN_IMAGES = ("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0)"
+                 ".map(i => i.src)")
+
+
+@pytest.mark.parametrize("served", LANGUAGES, indirect=True)
+def test_every_page_loads_without_errors_from_a_sub_path(browser: Any,
+                                                         served: tuple[Path, str]) -> None:
+    site, base = served
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    watch = Watch(page)
+    problems: list[str] = []
+    links: set[str] = set()
+    pages = html_pages(site)
+    assert len(pages) >= 20
+    for relative in pages:
+        page.goto(base + page_url(relative), wait_until="load")
+        problems.extend(f"{relative}: {p}" for p in watch.take())
+        if relative != "briefing.html":  # the single-file briefing carries its own style
+            assert page.evaluate(STYLED) == "solid", f"{relative}: the stylesheet did not apply"
+        problems.extend(f"{relative}: image not shown: {src}"
+                        for src in page.evaluate(BROKEN_IMAGES))
+        links.update(page.evaluate("() => [...document.querySelectorAll('a[href]')]"
+                                   ".map(a => a.href.split('#')[0])"))
+    internal = sorted(link for link in links if link.startswith(base.split(SUB_PATH)[0]))
+    assert len(internal) > 20
+    for link in internal:
+        assert link.startswith(base), f"{link} leaves the site's folder"
+        response = context.request.get(link)
+        if response.status != 200:
+            problems.append(f"link {link}: HTTP {response.status}")
+    context.close()
+    assert problems == []
+
+
+def agenda_of(site: Path) -> list[dict[str, Any]]:
+    items = json.loads((site / "agenda.json").read_text(encoding="utf-8"))["items"]
+    assert isinstance(items, list)
+    return items
+
+
+@pytest.mark.parametrize("served", LANGUAGES, indirect=True)
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "375"])
+def test_the_agenda_items_are_visible_on_a_desktop_and_a_phone(
+        browser: Any, served: tuple[Path, str], viewport: dict[str, int],
+        request: pytest.FixtureRequest) -> None:
+    site, base = served
+    language = request.node.callspec.params["served"]
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(base, wait_until="load")
+    items = agenda_of(site)
+    assert items, "the example has an agenda"
+    shown = page.locator("li.agenda-item")
+    assert shown.count() == len(items)
+    for index, item in enumerate(items):
+        entry = shown.nth(index)
+        assert entry.is_visible()
+        title = entry.locator(".agenda-title a")
+        assert " ".join(title.inner_text().split()) == " ".join(item["title"].split())
+        box = entry.bounding_box()
+        assert box is not None and box["x"] >= 0
+        assert box["x"] + box["width"] <= viewport["width"], f"item {index} sticks out"
+    assert page.locator(".as-of").is_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"test-{language}-{viewport['width']}-index.png"),
+                    full_page=True)
+    page.goto(base + "goals/grow-telegram/", wait_until="load")
+    page.screenshot(path=str(ARTIFACTS / f"test-{language}-{viewport['width']}-goal.png"),
+                    full_page=True)
+    assert watch.take() == []
+    context.close()
+
+
+WIDEST = """() => {
+  const limit = document.documentElement.clientWidth;
+  return [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > limit + 0.5)
+    .slice(0, 5)
+    .map(e => e.tagName.toLowerCase() + (e.className ? '.' + String(e.className) : ''));
+}"""
+
+
+@pytest.mark.parametrize("served", LANGUAGES, indirect=True)
+def test_no_page_scrolls_sideways_at_360_px(browser: Any, served: tuple[Path, str]) -> None:
+    site, base = served
+    context = browser.new_context(viewport=NARROWEST)
+    page = context.new_page()
+    wide: list[str] = []
+    for relative in html_pages(site):
+        page.goto(base + page_url(relative), wait_until="load")
+        scroll = page.evaluate("() => [document.documentElement.scrollWidth, "
+                               "document.documentElement.clientWidth]")
+        if scroll[0] > scroll[1]:
+            wide.append(f"{relative}: {scroll[0]} px wide in {scroll[1]} px: "
+                        f"{page.evaluate(WIDEST)}")
+    context.close()
+    assert wide == []
+
+
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+}"""
+
+
+def one_per_template(pages: list[str]) -> list[str]:
+    """The top-level pages, and the first page of each note folder."""
+    chosen: list[str] = []
+    folders: set[str] = set()
+    for relative in pages:
+        parts = relative.split("/")
+        if len(parts) < 3:
+            chosen.append(relative)
+        elif parts[0] not in folders:
+            folders.add(parts[0])
+            chosen.append(relative)
+    return chosen
+
+
+@pytest.mark.parametrize("served", LANGUAGES, indirect=True)
+def test_axe_finds_no_serious_accessibility_problem(browser: Any, served: tuple[Path, str],
+                                                    request: pytest.FixtureRequest) -> None:
+    """Every English page; in Russian, which shares the templates, one page of each kind.
+
+    Injecting axe costs about a second a page, so this keeps the test under a minute.
+    """
+    need(None if AXE_JS.is_file() else
+         f"{AXE_JS} is missing (cd tests/tools && npm ci)")
+    site, base = served
+    pages = html_pages(site)
+    if request.node.callspec.params["served"] != "en":
+        pages = one_per_template(pages)
+    # The pages' CSP forbids every script; axe is the test's own, so the test lets it in.
+    context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
+    page = context.new_page()
+    found: list[str] = []
+    for relative in pages:
+        page.goto(base + page_url(relative), wait_until="load")
+        page.add_script_tag(path=str(AXE_JS))
+        for violation in page.evaluate(AXE_RUN):
+            if violation["impact"] in ("serious", "critical"):
+                found.append(f"{relative}: {violation['impact']} {violation['id']}: "
+                             f"{violation['help']} at {violation['nodes']}")
+    context.close()
+    assert found == []
+
+
+def test_pages_work_opened_from_disk(browser: Any, sites: dict[str, Path]) -> None:
+    """file:// pages load their stylesheet and images under the CSP, and links find files."""
+    site = sites["en"]
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    watch = Watch(page)
+    problems: list[str] = []
+    image_pages = [p for p in html_pages(site) if "<img" in (site / p).read_text("utf-8")]
+    assert image_pages, "the example shows an image from content/assets/"
+    for relative in ["index.html", "goals/grow-telegram/index.html", *image_pages]:
+        page.goto((site / relative).as_uri(), wait_until="load")
+        problems.extend(f"{relative}: {p}" for p in watch.take())
+        assert page.evaluate(STYLED) == "solid", f"{relative}: no stylesheet from disk"
+        problems.extend(f"{relative}: image not shown: {src}"
+                        for src in page.evaluate(BROKEN_IMAGES))
+        for link in page.evaluate("() => [...document.querySelectorAll('a[href]')]"
+                                  ".map(a => a.href.split('#')[0])"):
+            if link.startswith("file://"):
+                target = Path(link.removeprefix("file://"))
+                if not (target.is_file() or (target / "index.html").is_file()):
+                    problems.append(f"{relative}: link to a missing file {link}")
+    context.close()
+    assert problems == []
+
+
+HOLES = """() => ({
+  pwned: window.__pwned !== undefined,
+  scripts: document.scripts.length,
+  handlers: [...document.querySelectorAll('*')].flatMap(e => [...e.attributes]
+    .filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name)).slice(0, 5),
+  schemes: [...document.querySelectorAll('[href], [src]')]
+    .map(e => e.getAttribute('href') || e.getAttribute('src'))
+    .filter(u => /^\\s*(javascript|data|vbscript):/i.test(u)),
+})"""
+
+
+def test_hostile_notes_run_no_script_even_without_the_csp(browser: Any,
+                                                          sites: dict[str, Path]) -> None:
+    site = sites["hostile"]
+    # With the CSP bypassed, only the escaping stands between a note and the reader.
+    context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    holes: list[str] = []
+    with serve(site.parent) as base:
+        for relative in html_pages(site):
+            page.goto(f"{base}{SUB_PATH}/{page_url(relative)}", wait_until="load")
+            page.mouse.move(10, 10)
+            page.mouse.move(400, 300)
+            found = page.evaluate(HOLES)
+            if found["pwned"] or found["scripts"] or found["handlers"] or found["schemes"]:
+                holes.append(f"{relative}: {found}")
+    context.close()
+    assert dialogs == []
+    assert holes == []
+
+
+def test_the_briefing_prints_on_a4_without_navigation(browser: Any,
+                                                      sites: dict[str, Path]) -> None:
+    site = sites["en"]
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    with serve(site.parent) as base:
+        page.goto(f"{base}{SUB_PATH}/", wait_until="load")
+        page.emulate_media(media="print")
+        assert page.locator(".site-nav").is_hidden()
+        assert page.locator(".site-footer").is_hidden()
+        assert page.locator(".as-of").is_visible()
+        items = page.locator("li.agenda-item")
+        assert items.count() == len(agenda_of(site))
+        for index in range(items.count()):
+            assert items.nth(index).is_visible()
+            assert items.nth(index).evaluate("e => getComputedStyle(e).breakInside") == "avoid"
+        assert page.locator("svg.sparkline").count() > 0  # the numbers stay on paper
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pdf = page.pdf(path=str(ARTIFACTS / "test-en-briefing.pdf"),
+                       prefer_css_page_size=True)
+    context.close()
+    pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+    assert 1 <= pages <= 3, f"the briefing prints on {pages} A4 pages"

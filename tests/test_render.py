@@ -1,0 +1,403 @@
+"""The rendered site: what each page says, in which language, and that nothing in it runs.
+
+Sites are built with the real CLI in a subprocess from small projects in tmp
+folders (see conftest's `make_project`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser import hostile
+from tests.conftest import GOAL, PROJECT_YML, REPO, ProjectFactory, run_cli, write_files
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def build(content: Path, out: Path, today: str = "2026-03-10", *extra: str) -> Path:
+    result = run_cli("build", "--content", str(content), "--out", str(out), "--today", today,
+                     "--no-cache", *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def text_of(html: str) -> str:
+    """The page's text with tags removed and whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def page(site: Path, path: str) -> str:
+    return (site / path).read_text(encoding="utf-8")
+
+
+class Tags(HTMLParser):
+    """Every start tag of a page with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    handle_startendtag = handle_starttag
+
+
+def tags_of(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = Tags()
+    parser.feed(html)
+    return parser.tags
+
+
+RU_PROJECT = PROJECT_YML.replace("language: en", "language: ru")
+PENDING_CHANGE = """\
+---
+title: Move the due date
+goal: double-leads
+proposed_by: smirnova
+date: 2026-03-05
+set: { due: 2026-09-30 }
+---
+We need more time.
+"""
+OPEN_DISPUTE = """\
+---
+title: Who answers comments
+raised_by: ivanov
+date: 2026-03-01
+decide_by: 2026-03-08
+parties:
+  - { person: ivanov, position: "The agency answers within an hour" }
+  - { person: kuznetsova, position: "PR approves every answer" }
+---
+"""
+
+
+# --- the briefing ---------------------------------------------------------------------------
+
+
+def test_the_briefing_lists_overdue_then_upcoming_with_due_dates_and_who_waits(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    content = make_project({"changes/move-due.md": PENDING_CHANGE,
+                            "disputes/comments.md": OPEN_DISPUTE,
+                            "reviews/review-2026-03.md": REVIEW_MARCH})
+    site = build(content, tmp_path / "site")
+    html = page(site, "index.html")
+    text = text_of(html)
+    # The dispute was due on 8 March: overdue by 2 days; the change is due on 12 March.
+    assert text.index("Overdue") < text.index("Decide: Who answers comments") < text.index(
+        "Coming up") < text.index("Decide on the change “Move the due date”")
+    assert "due 8 March · 2 days overdue" in text
+    assert "due 12 March · in 2 days" in text
+    # Who is waiting: the parties with their units and positions; the proposer.
+    assert "Pavel Ivanov , Growth Team (agency)" in text
+    assert "“The agency answers within an hour”" in text
+    assert "Proposed by Anna Smirnova , Marketing" in text
+    # The proposal in words, with the value it replaces.
+    assert "Due date: 1 July 2026 → 30 September 2026" in text
+    assert "2 things need you, 1 of them overdue" in text
+    assert 'href="disputes/comments/"' in html and 'href="changes/move-due/"' in html
+    assert 'href="team/#person-ivanov"' in html
+
+
+REVIEW_MARCH = """\
+---
+month: 2026-03
+reviewer: petrov
+date: 2026-03-09
+likes: [ "Stories" ]
+feedback_to: [ smirnova ]
+---
+Good month.
+"""
+
+
+def test_an_empty_agenda_says_nothing_needs_you(make_project: ProjectFactory,
+                                               tmp_path: Path) -> None:
+    content = make_project({"reviews/review-2026-03.md": REVIEW_MARCH})
+    site = build(content, tmp_path / "site")
+    assert json.loads(page(site, "agenda.json"))["items"] == []
+    text = text_of(page(site, "index.html"))
+    assert "Nothing needs you." in text
+    assert "agenda-item" not in page(site, "index.html")
+
+
+def test_the_glance_shows_goals_reviews_friction_and_what_was_handled_without_you(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    goal = GOAL.replace("approved:", "readings:\n  - { kpi: leads, date: 2026-03-01, value: 130 }"
+                        "\napproved:")
+    decided_within = """\
+    ---
+    title: Post time
+    raised_by: smirnova
+    date: 2026-02-01
+    parties:
+      - { person: smirnova, position: "Morning" }
+      - { person: lebedev, position: "Evening" }
+    decision: { by: smirnova, date: 2026-02-03, outcome: "Morning" }
+    ---
+    """
+    content = make_project({"goals/double-leads.md": goal, "disputes/comments.md": OPEN_DISPUTE,
+                            "disputes/post-time.md": decided_within,
+                            "reviews/review-2026-02.md": REVIEW_MARCH.replace("2026-03", "2026-02")
+                            .replace("date: 2026-02-09", "date: 2026-02-20")})
+    site = build(content, tmp_path / "site")
+    glance = text_of(page(site, "index.html").split('class="glance"', 1)[1])
+    # 130 of 200 leads is 30% of the way; by 1 March 59 of 181 days had passed: 33%.
+    assert "Double qualified leads" in glance
+    assert "130 of 200 leads: 30% of the way, 33% expected by 1 March." in glance
+    assert "on track" in glance
+    assert "Last review: February 2026, by Oleg Petrov on 20 February" in glance
+    assert "Next review due 31 March" in glance
+    assert "Growth Team (agency) ↔ PR : 1 open dispute" in glance
+    assert "1 dispute settled within a unit · 0 changes decided" in glance
+
+
+def test_the_as_of_date_is_on_every_page_and_html_lang_matches(make_project: ProjectFactory,
+                                                               tmp_path: Path) -> None:
+    content = make_project({"project.yml": RU_PROJECT})
+    site = build(content, tmp_path / "site")
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) >= 7
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        if path.name == "briefing.html":
+            continue  # the single-file briefing of feeds.py has its own frame
+        assert html.startswith('<!DOCTYPE html>\n<html lang="ru">'), path
+        assert 'на <time datetime="2026-03-10">' in html or "на 10 марта 2026" in html, path
+
+
+# --- Russian ----------------------------------------------------------------------------------
+
+
+def test_the_russian_site_uses_russian_dates_and_plurals(make_project: ProjectFactory,
+                                                          tmp_path: Path) -> None:
+    content = make_project({"project.yml": RU_PROJECT, "changes/move-due.md": PENDING_CHANGE,
+                            "disputes/comments.md": OPEN_DISPUTE})
+    site = build(content, tmp_path / "site", "2026-03-10")
+    text = text_of(page(site, "index.html"))
+    assert "3 вопроса ждут вашего решения, из них 2 просрочены" in text
+    assert "срок 8 марта · просрочено на 2 дня" in text
+    assert "срок 12 марта · через 2 дня" in text
+    assert "Проверьте страницу в соцсетях за март 2026" in text
+    assert "Срок: 1 июля 2026 → 30 сентября 2026" in text
+    assert "на 10 марта 2026" in text
+    # No English word of the interface is left in the Russian pages.
+    for path in site.rglob("*/index.html"):
+        words = text_of(path.read_text(encoding="utf-8"))
+        for english in ("Overdue", "Owner", "Decided", "Goals", "as of", "Proposed by", "None yet"):
+            assert english not in words, (path, english)
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+
+def test_the_goal_page_shows_the_current_definition_charts_and_history(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    approved_change = PENDING_CHANGE.replace(
+        "set: { due: 2026-09-30 }",
+        "set: { due: 2026-09-30 }\ndecision: { outcome: approved, by: petrov, date: 2026-03-07, "
+        "note: \"Fine, once\" }")
+    goal = GOAL.replace("approved:", "readings:\n  - { kpi: leads, date: 2026-02-01, value: 110 }"
+                        "\n  - { kpi: leads, date: 2026-03-01, value: 125 }\napproved:")
+    content = make_project({"goals/double-leads.md": goal, "changes/move-due.md": approved_change})
+    site = build(content, tmp_path / "site")
+    html = page(site, "goals/double-leads/index.html")
+    text = text_of(html)
+    assert "1 January 2026 – 30 September 2026" in text  # the current due, from the change
+    assert "Approved by Oleg Petrov on 10 January 2026" in text
+    assert "Since approval, approved changes set its due date." in text
+    # History in date order, with the executive's note on the decision.
+    history = text[text.index("History"):]
+    assert history.index("Approved by Oleg Petrov") < history.index(
+        "Anna Smirnova proposed Move the due date (due date)") < history.index(
+        "Oleg Petrov approved Move the due date") < history.index("Fine, once")
+    # The chart: inline SVG with a text alternative, the target labelled.
+    svg = re.search(r"<svg class=\"kpi-chart\".*?</svg>", html, re.S)
+    assert svg is not None
+    chart = svg.group(0).replace("\xa0", " ")
+    assert 'role="img"' in chart
+    assert 'aria-label="Qualified leads per month: 125 of 200 leads: 25% of the way' in chart
+    assert "target 200" in chart and "baseline 100" in chart
+    assert chart.count("<circle") == 2 and 'class="expected"' in chart
+    assert "Why this goal." in text
+
+
+def test_the_reviews_page_shows_reviewed_missed_and_current_months(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    january = REVIEW_MARCH.replace("2026-03", "2026-01").replace("2026-01-09", "2026-01-20")
+    content = make_project({"reviews/review-2026-01.md": january})
+    site = build(content, tmp_path / "site", "2026-03-10")
+    html = page(site, "reviews/index.html")
+    months = re.findall(r'<li class="month ([^"]+)">\s*<span class="mark"[^>]*>(.)</span>\s*'
+                        r'<span class="month-name">([^<]+)</span>', html)
+    assert months == [("is-reviewed", "●", "January 2026"), ("is-missed", "○", "February 2026"),
+                      ("is-missed is-current", "○", "March 2026")]
+    assert "not reviewed yet · this month" in text_of(html)
+    assert 'href="../reviews/review-2026-01/"' in html
+
+
+def test_the_disputes_page_puts_open_cross_unit_first_and_shows_the_decision(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    decided = OPEN_DISPUTE.replace("title: Who answers comments", "title: Old quarrel").replace(
+        "decide_by: 2026-03-08",
+        'decision: { by: petrov, date: 2026-03-02, outcome: "PR approves" }')
+    within = """\
+    ---
+    title: Post time
+    raised_by: smirnova
+    date: 2026-02-01
+    parties:
+      - { person: smirnova, position: "Morning" }
+      - { person: lebedev, position: "Evening" }
+    ---
+    """
+    content = make_project({"disputes/comments.md": OPEN_DISPUTE, "disputes/old.md": decided,
+                            "disputes/post-time.md": within})
+    site = build(content, tmp_path / "site")
+    text = text_of(page(site, "disputes/index.html"))
+    assert text.index("Open between units: your decision") < text.index(
+        "Who answers comments") < text.index("Open within one unit") < text.index(
+        "Post time") < text.index("Decided") < text.index("Old quarrel")
+    assert "Decided by Oleg Petrov on 2 March 2026" in text
+    dispute = page(site, "disputes/comments/index.html")
+    assert dispute.count('class="party"') == 2
+    assert "Open: waiting for your decision, due 8 March 2026 (2 days overdue)" in text_of(
+        dispute)
+
+
+def test_the_team_page_marks_executives_and_external_units(make_project: ProjectFactory,
+                                                           tmp_path: Path) -> None:
+    site = build(make_project(), tmp_path / "site")
+    html = page(site, "team/index.html")
+    agency = html[html.index('id="unit-agency"'):html.index('id="unit-marketing"')]
+    assert "external" in agency and "Pavel Ivanov" in agency
+    board = html[html.index('id="unit-board"'):]
+    assert re.search(r'id="person-petrov">.*?executive', board, re.S)
+    assert "executive" not in html[html.index('id="person-smirnova"'):
+                                   html.index('id="person-lebedev"')]
+
+
+def test_every_subject_and_person_links_to_its_page(make_project: ProjectFactory,
+                                                     tmp_path: Path) -> None:
+    content = make_project({"changes/move-due.md": PENDING_CHANGE,
+                            "disputes/comments.md": OPEN_DISPUTE,
+                            "reviews/review-2026-03.md": REVIEW_MARCH})
+    site = build(content, tmp_path / "site")
+    change = page(site, "changes/move-due/index.html")
+    assert 'href="../../goals/double-leads/"' in change
+    assert 'href="../../team/#person-smirnova"' in change
+    checked = 0
+    for path in ("index.html", "goals/index.html", "changes/index.html", "disputes/index.html",
+                 "reviews/index.html", "goals/double-leads/index.html"):
+        for link in re.findall(r'<a [^>]*href="([^"]+)"', page(site, path)):
+            if link.startswith(("http", "mailto:", "#")):
+                continue
+            target = (site / path).parent / link.split("#")[0]
+            assert link.split("#")[0].endswith("/") and (target / "index.html").is_file(), (
+                path, link)
+            checked += 1
+    assert checked > 30
+
+
+# --- nothing from a note can run ----------------------------------------------------------------
+
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "srcset", "poster", "data"}
+DANGEROUS_TAGS = {"script", "iframe", "object", "embed", "frame", "base", "form", "meta",
+                  "link", "img"}
+
+
+def test_hostile_notes_produce_no_executable_markup(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    write_files(content, hostile.FILES)
+    site = build(content, tmp_path / "site", hostile.TODAY)
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) >= 10
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        for tag, attributes in tags_of(html):
+            where = f"{path.relative_to(site)}: <{tag} {attributes}>"
+            if tag in DANGEROUS_TAGS:
+                # The frame's own <meta>, <link rel=stylesheet> and content images only.
+                assert tag in ("meta", "link", "img"), where
+                if tag == "link":
+                    assert attributes.get("rel") in ("stylesheet", "icon"), where
+                if tag == "meta":
+                    assert set(attributes) <= {"charset", "name", "content", "http-equiv"}, where
+            for name, value in attributes.items():
+                assert not name.startswith("on"), where
+                assert name != "style", where
+                if name in URL_ATTRIBUTES and value:
+                    scheme = urlsplit(value.strip()).scheme.lower()
+                    assert scheme in ("", "http", "https", "mailto"), where
+                assert "javascript:" not in (value or "").lower().replace(" ", ""), where
+    # The payloads are shown as text where they were written.
+    goal = text_of(page(site, "goals/attack/index.html"))
+    assert "&lt;script&gt;window.__pwned=1;alert(1)&lt;/script&gt;" in goal
+
+
+# --- own templates ------------------------------------------------------------------------------
+
+
+def test_a_templates_option_overrides_one_template(make_project: ProjectFactory,
+                                                   tmp_path: Path) -> None:
+    content = make_project()
+    own = tmp_path / "own"
+    write_files(own, {"team.html": '{% extends "base.html" %}{% block main %}<p>OWN TEAM '
+                                   '{{ project.title }}</p>{% endblock %}'})
+    site = build(content, tmp_path / "site", "2026-03-10", "--templates", str(own))
+    assert "OWN TEAM Brand X in social media" in page(site, "team/index.html")
+    assert "OWN TEAM" not in page(site, "index.html")
+    assert "Needs" not in page(site, "team/index.html")
+    assert (site / "assets" / "smreport.css").is_file()
+
+
+def test_templates_beside_the_content_root_override_too(make_project: ProjectFactory,
+                                                         tmp_path: Path) -> None:
+    content = make_project()
+    write_files(content.parent / "templates", {
+        "partials/agenda_item.html": '<li class="agenda-item">BESIDE {{ view.item.title }}</li>',
+        "static/smreport.css": "body { color: black; } /* BESIDE */\n"})
+    site = build(content, tmp_path / "site")
+    assert "BESIDE Review the social page for March 2026" in page(site, "index.html")
+    assert "BESIDE" in page(site, "assets/smreport.css")
+    assert 'class="glance"' in page(site, "index.html")  # the rest is the default theme
+
+
+def test_the_default_theme_is_installed_with_the_package(make_project: ProjectFactory,
+                                                          tmp_path: Path) -> None:
+    """Build a wheel, run smreport from it (not from the checkout), and render a site."""
+    wheels = tmp_path / "wheels"
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                            str(wheels), str(REPO)], capture_output=True, text=True, timeout=300)
+    if built.returncode != 0:
+        pytest.skip(f"could not build a wheel here: {built.stderr[-500:]}")
+    [wheel] = wheels.glob("smreport-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for template in ("base.html", "index.html", "goal.html", "partials/agenda_item.html",
+                     "static/smreport.css"):
+        assert f"smreport/templates/{template}" in names
+    installed = tmp_path / "installed"
+    zipfile.ZipFile(wheel).extractall(installed)
+    content = make_project()
+    environment = {**os.environ, "PYTHONPATH": str(installed)}
+    result = subprocess.run(
+        [sys.executable, "-c", "import smreport, sys; print(smreport.__file__); "
+         "from smreport.cli import main; sys.exit(main())", "build", "--content", str(content),
+         "--out", str(tmp_path / "site"), "--today", "2026-03-10", "--no-cache"],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith(str(installed)), result.stdout
+    assert 'class="agenda"' in page(tmp_path / "site", "index.html")
+    assert (tmp_path / "site" / "assets" / "smreport.css").read_bytes() == (
+        REPO / "templates" / "static" / "smreport.css").read_bytes()
