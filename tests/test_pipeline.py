@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from smreport.pipeline import Options, build, check
 from smreport.publish import PublishError
+from tests.agenda.notes import dispute_note, goal_note, project_yml, reading
 from tests.conftest import ProjectFactory, run_build_py, run_cli
 
 TODAY = "2026-03-10"
@@ -165,3 +167,29 @@ def test_check_reports_every_file_at_once(make_project: ProjectFactory) -> None:
     result = check(Options(content=root))
     assert sorted({p.path for p in result.errors}) == [
         "changes/broken.md", "disputes/broken.md", "goals/broken.md", "reviews/broken.md"]
+
+
+def test_agenda_json_in_russian(make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project({
+        "goals/double-leads.md": goal_note(readings=[reading("2026-03-02", 110)]),
+        "disputes/comments.md": dispute_note(date="2026-03-01"),
+    }, project=project_yml(language="ru"))
+    out = tmp_path / "site"
+    assert build_cli(root, out, today="2026-03-05").returncode == 0
+    agenda = json.loads((out / "agenda.json").read_text(encoding="utf-8"))
+    assert agenda["project"] == "Brand X in social media" and agenda["today"] == "2026-03-05"
+    assert [{key: value for key, value in item.items() if key not in ("title", "why")}
+            for item in agenda["items"]] == [
+        {"code": "review-page", "case": 3, "subject": None, "due": "2026-01-31",
+         "overdue": True, "url": "reviews/", "months": ["2026-01", "2026-02", "2026-03"]},
+        {"code": "decide-dispute", "case": 4, "subject": {"type": "dispute", "id": "comments"},
+         "due": "2026-03-08", "overdue": False, "url": "disputes/comments/"},
+        {"code": "kpi-off-track", "case": 2, "subject": {"type": "goal", "id": "double-leads"},
+         "due": "2026-03-09", "overdue": False, "url": "goals/double-leads/",
+         "kpis": ["leads"]},
+    ]
+    for item in agenda["items"]:
+        assert re.search("[а-яё]", item["title"], re.IGNORECASE), item["title"]
+        assert re.search("[а-яё]", item["why"], re.IGNORECASE), item["why"]
+    # The raw file is UTF-8 text, not \\u escapes of Cyrillic letters.
+    assert "\\u04" not in (out / "agenda.json").read_text(encoding="utf-8")
