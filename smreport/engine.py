@@ -94,6 +94,7 @@ class Builder:
         # What the last build published, page path -> digest; None until one did.
         self.manifest: dict[str, str] | None = None
         self.in_place = False  # update the published site file by file (--watch)
+        self.files: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}  # path -> stat, bytes
 
     # -- the persistent cache ----------------------------------------------
 
@@ -221,7 +222,20 @@ class Builder:
         finally:
             _FORKED = None
 
-    # -- parsing -------------------------------------------------------------
+    # -- reading and parsing -------------------------------------------------
+
+    def read_note(self, path: Path, max_bytes: int) -> bytes:
+        """A note's bytes, read again only when its size or time stamps changed."""
+        from .load import read_limited  # noqa: PLC0415
+
+        stat = path.stat()
+        signature = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+        known = self.files.get(str(path))
+        if known is not None and known[0] == signature and len(known[1]) <= max_bytes:
+            return known[1]
+        data = read_limited(path, max_bytes)
+        self.files[str(path)] = (signature, data)
+        return data
 
     def map_parse(self, parse: Parse, sources: Iterable[SourceFile]) -> Iterator[ParseResult]:
         """A `map` for `load_content`: cached results first, the rest parsed (in parallel)."""

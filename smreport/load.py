@@ -261,7 +261,8 @@ def too_large(relative: str, size: int, max_bytes: int) -> Problem:
 
 
 def read_sources(inventory: Inventory, problems: list[Problem],
-                 max_bytes: int = Rules.max_note_bytes) -> Iterator[SourceFile]:
+                 max_bytes: int = Rules.max_note_bytes,
+                 read: Callable[[Path, int], bytes] | None = None) -> Iterator[SourceFile]:
     """Read each note's bytes; a file that cannot be read is a problem, not a crash."""
     for note_type, relative, path in inventory.notes:
         try:
@@ -269,7 +270,7 @@ def read_sources(inventory: Inventory, problems: list[Problem],
             if size > max_bytes:
                 problems.append(too_large(relative, size, max_bytes))
                 continue
-            data = read_limited(path, max_bytes)
+            data = (read or read_limited)(path, max_bytes)
         except OSError as error:
             problems.append(Problem(relative, 1, 1, "error", "unreadable",
                                     f"cannot read the file: {error.strerror}"))
@@ -282,8 +283,13 @@ def parse_source(source: SourceFile, max_bytes: int = Rules.max_note_bytes) -> P
     return parse_note(source.note_type, source.path, source.data, max_bytes)
 
 
-def load_content(root: Path, map_function: MapFunction = map) -> Loaded:
-    """Read and parse everything under `root`; every problem of every file is reported."""
+def load_content(root: Path, map_function: MapFunction = map,
+                 read: Callable[[Path, int], bytes] | None = None) -> Loaded:
+    """Read and parse everything under `root`; every problem of every file is reported.
+
+    `read(path, max_bytes)` reads a note (a Builder passes one that skips files
+    whose size and time stamps have not changed since it last read them).
+    """
     inventory = take_inventory(root)
     problems = list(inventory.problems)
     project: Project | None = None
@@ -302,7 +308,7 @@ def load_content(root: Path, map_function: MapFunction = map) -> Loaded:
                 problems.extend(project_problems)
     max_bytes = project.rules.max_note_bytes if project else Rules.max_note_bytes
     parsed: dict[NoteType, dict[str, AnyNote]] = {t: {} for t in FOLDERS}
-    sources = list(read_sources(inventory, problems, max_bytes))
+    sources = list(read_sources(inventory, problems, max_bytes, read))
 
     # A partial of a module-level function, so worker processes can receive it.
     parse = functools.partial(parse_source, max_bytes=max_bytes)
