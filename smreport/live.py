@@ -54,6 +54,9 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
         what = describe_paths(paths, [options.content, *template_dirs_for(options)]) \
             if paths else "start"
         lines = _problem_lines(result, options.content)
+        notice = result.history.notice if result.history is not None else ""
+        if notice and not paths:  # once, at the start
+            log(f"smreport: notice: {notice}")
         if result.ok:
             items = len(result.agenda)
             log(f"Rebuilt after {what} in {elapsed * 1000:.0f} ms: "

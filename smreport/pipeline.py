@@ -191,6 +191,8 @@ def build(options: Options, builder: Builder | None = None) -> Result:
     builder.save_cache()
     builder.forget_unused()
     if stamp is not None and digest is not None and options.today is not None:
+        # Keep the history only for its notice ("not in git"): the CLI prints it again.
+        notice_only = result.history if result.history and result.history.notice else None
         stamp.save(digest, Result(result.problems, None, result.today, result.agenda,
-                                  result.files_written))
+                                  result.files_written, history=notice_only))
     return result
