@@ -1,0 +1,195 @@
+"""The content root: what is read, what is ignored, and what is refused, with the file named."""
+
+from __future__ import annotations
+
+import os
+import time
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from smreport.load import load_content, take_inventory
+from smreport.model import Problem
+from tests.conftest import GOAL, ProjectFactory
+
+
+def problems_at(root: Path) -> list[tuple[str, str, str]]:
+    return sorted((p.path, p.severity, p.code) for p in load_content(root).problems)
+
+
+def the(problems: tuple[Problem, ...] | list[Problem], code: str) -> Problem:
+    found = [p for p in problems if p.code == code]
+    assert len(found) == 1, [p.format_text() for p in problems]
+    return found[0]
+
+
+def test_a_valid_project_loads(make_project: ProjectFactory) -> None:
+    loaded = load_content(make_project())
+    assert loaded.problems == ()
+    assert loaded.content is not None and list(loaded.content.goals) == ["double-leads"]
+    assert loaded.present == frozenset({"goals/double-leads.md"})
+
+
+def test_a_missing_content_root(tmp_path: Path) -> None:
+    loaded = load_content(tmp_path / "nowhere")
+    assert loaded.content is None
+    problem = the(loaded.problems, "no-content")
+    assert (problem.path, problem.line, problem.column) == (".", 1, 1)
+    assert "does not exist" in problem.message and "--content" in problem.message
+    assert len(loaded.problems) == 1  # not also "no project.yml"
+
+
+def test_a_content_root_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("x", encoding="utf-8")
+    problem = the(load_content(tmp_path / "notes.md").problems, "no-content")
+    assert problem.path == "." and "is a file, not a folder" in problem.message
+
+
+def test_unknown_files_are_warnings_and_hidden_ones_are_ignored(
+        make_project: ProjectFactory) -> None:
+    root = make_project({"notes.txt": "x", "drafts/idea.md": "x", "goals/readme.txt": "x",
+                         "goals/sub/deep.md": GOAL, "goals/double-leads.md~": "backup",
+                         ".git/config": "x", "_drafts/x.md": "x", "goals/.hidden.md": "x",
+                         "goals/_draft.md": "x", "project.yaml": "x"})
+    assert problems_at(root) == [
+        ("drafts", "warning", "unknown-file"),
+        ("goals/readme.txt", "warning", "unknown-file"),
+        ("goals/sub", "warning", "unknown-file"),
+        ("notes.txt", "warning", "unknown-file"),
+        ("project.yaml", "warning", "unknown-file"),
+    ]
+
+
+def test_assets_are_listed_with_their_paths(make_project: ProjectFactory) -> None:
+    root = make_project({"assets/img/chart.png": b"\x89PNG", "assets/_raw/x.psd": b"x",
+                         "assets/.DS_Store": b"x"})
+    loaded = load_content(root)
+    assert loaded.problems == ()
+    assert loaded.content is not None and loaded.content.assets == ("assets/img/chart.png",)
+
+
+def test_symlinks_leading_outside_are_refused_not_followed(make_project: ProjectFactory,
+                                                           tmp_path: Path) -> None:
+    secret = tmp_path / "secret.md"
+    secret.write_text(GOAL, encoding="utf-8")
+    (tmp_path / "outside").mkdir()
+    root = make_project()
+    os.symlink(secret, root / "goals" / "stolen.md")
+    (root / "assets").mkdir()
+    os.symlink("/etc/passwd", root / "assets" / "passwd.txt")
+    os.symlink(tmp_path / "outside", root / "disputes")
+    loaded = load_content(root)
+    assert sorted((p.path, p.code) for p in loaded.problems) == [
+        ("assets/passwd.txt", "symlink-outside"), ("disputes", "symlink-outside"),
+        ("goals/stolen.md", "symlink-outside")]
+    assert all("outside the content root" in p.message for p in loaded.problems)
+    assert loaded.content is not None
+    assert "stolen" not in loaded.content.goals and loaded.content.assets == ()
+
+
+def test_symlinks_inside_the_root_are_followed(make_project: ProjectFactory) -> None:
+    root = make_project({"_shared/goal.md": GOAL})
+    os.symlink(root / "_shared" / "goal.md", root / "goals" / "linked.md")
+    loaded = load_content(root)
+    assert loaded.problems == ()
+    assert loaded.content is not None and "linked" in loaded.content.goals
+
+
+def test_a_symlink_loop_and_a_dangling_link(make_project: ProjectFactory) -> None:
+    root = make_project()
+    os.symlink("loop.md", root / "goals" / "loop.md")
+    os.symlink("missing.md", root / "goals" / "dangling.md")
+    problems = load_content(root).problems
+    assert sorted((p.path, p.code) for p in problems) == [
+        ("goals/dangling.md", "unreadable"), ("goals/loop.md", "symlink-outside")]
+
+
+def test_names_that_differ_only_by_case_clash(make_project: ProjectFactory) -> None:
+    root = make_project({"goals/Leads.md": GOAL, "goals/leads.md": GOAL}, goal=False)
+    problems = load_content(root).problems
+    clash = the(problems, "name-clash")
+    assert clash.path == "goals/leads.md"
+    assert "'Leads.md'" in clash.message and "'leads.md'" in clash.message
+    assert ("goals/Leads.md", "bad-id") in [(p.path, p.code) for p in problems]
+
+
+def test_names_that_differ_only_by_unicode_normalisation_clash(
+        make_project: ProjectFactory) -> None:
+    composed = unicodedata.normalize("NFC", "café.md")
+    decomposed = unicodedata.normalize("NFD", "café.md")
+    assert composed != decomposed
+    root = make_project({f"goals/{composed}": GOAL, f"goals/{decomposed}": GOAL}, goal=False)
+    clash = the(load_content(root).problems, "name-clash")
+    assert repr(composed) in clash.message and repr(decomposed) in clash.message
+
+
+def test_a_named_pipe_is_refused_without_hanging(make_project: ProjectFactory) -> None:
+    root = make_project({"assets/logo.png": b"png"})
+    os.mkfifo(root / "goals" / "pipe.md")
+    os.mkfifo(root / "assets" / "pipe.png")
+    started = time.perf_counter()
+    loaded = load_content(root)
+    assert time.perf_counter() - started < 5
+    assert sorted((p.path, p.severity, p.code) for p in loaded.problems) == [
+        ("assets/pipe.png", "warning", "unknown-file"), ("goals/pipe.md", "error", "unreadable")]
+    assert loaded.content is not None and loaded.content.assets == ("assets/logo.png",)
+
+
+def test_file_names_that_are_not_utf8_are_reported_printably(make_project: ProjectFactory) -> None:
+    root = make_project()
+    with open(os.fsencode(root / "goals") + b"/caf\xe9.md", "wb") as handle:
+        handle.write(GOAL.encode())
+    (root / "goals" / "two\nlines.md").write_text(GOAL, encoding="utf-8")
+    problems = load_content(root).problems
+    assert sorted(p.path for p in problems) == ["goals/caf\\xe9.md", "goals/two\\nlines.md"]
+    assert {p.code for p in problems} == {"bad-file-name"}
+    for problem in problems:
+        problem.format_text().encode("utf-8")  # printable: no lone surrogates, one line
+        assert "\n" not in problem.format_text()
+
+
+def test_a_huge_file_is_refused_without_being_read(make_project: ProjectFactory) -> None:
+    root = make_project()
+    huge = root / "goals" / "video.md"
+    with open(huge, "wb") as handle:  # a sparse 4 GiB file: reading it would take long
+        handle.truncate(4 * 1024 ** 3)
+    started = time.perf_counter()
+    problem = the(load_content(root).problems, "too-large")
+    assert time.perf_counter() - started < 2
+    assert problem.path == "goals/video.md" and "4,294,967,296 bytes" in problem.message
+
+
+def test_a_huge_project_yml_is_refused(make_project: ProjectFactory) -> None:
+    root = make_project()
+    with open(root / "project.yml", "ab") as handle:
+        handle.truncate(2 * 1024 ** 3)
+    loaded = load_content(root)
+    assert the(loaded.problems, "too-large").path == "project.yml"
+    assert loaded.content is None
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its mode")
+def test_an_unreadable_note(make_project: ProjectFactory) -> None:
+    root = make_project()
+    (root / "goals" / "double-leads.md").chmod(0)
+    try:
+        problem = the(load_content(root).problems, "unreadable")
+        assert problem.path == "goals/double-leads.md"
+    finally:
+        (root / "goals" / "double-leads.md").chmod(0o644)
+
+
+def test_the_inventory_lists_notes_by_type_in_name_order(make_project: ProjectFactory) -> None:
+    root = make_project({"goals/b.md": GOAL, "goals/a.md": GOAL, "disputes/x.md": "x"})
+    inventory = take_inventory(root)
+    assert [(t, relative) for t, relative, _ in inventory.notes] == [
+        ("dispute", "disputes/x.md"), ("goal", "goals/a.md"), ("goal", "goals/b.md"),
+        ("goal", "goals/double-leads.md")]
+    assert inventory.project == root / "project.yml"
+
+
+def test_a_broken_note_is_present_though_not_parsed(make_project: ProjectFactory) -> None:
+    loaded = load_content(make_project({"goals/broken.md": "---\ntitle: [\n---\n"}))
+    assert "goals/broken.md" in loaded.present
+    assert loaded.content is not None and "broken" not in loaded.content.goals
