@@ -173,6 +173,11 @@ def run_build(args: argparse.Namespace) -> int:
     except PublishError as error:
         print(f"smreport: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # e.g. --out below a file, a read-only or full disk
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"smreport: cannot write the site to {args.out}: {where}"
+              f"{error.strerror or error}; choose another --out", file=sys.stderr)
+        return 1
     print_problems(result.problems, args.content, stream=sys.stderr)
     if result.history is not None and result.history.notice:
         print(f"smreport: notice: {result.history.notice}", file=sys.stderr)

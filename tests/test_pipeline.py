@@ -39,7 +39,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 def build_cli(root: Path, out: Path, today: str = TODAY):  # type: ignore[no-untyped-def]
     return run_cli("build", "--content", str(root), "--out", str(out), "--today", today,
-                   cwd=out.parent)
+                   cwd=root.parent)
 
 
 def test_a_build_with_errors_leaves_the_previous_site_as_it_was(
@@ -152,6 +152,16 @@ def test_a_non_empty_folder_not_made_by_smreport_is_refused(
     assert result.returncode == 1
     assert ".smreport-site" in result.stderr and "Traceback" not in result.stderr
     assert tree_digest(out) == {"thesis.txt": hashlib.sha256(b"years of work").hexdigest()}
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/site"])
+def test_an_output_path_that_is_or_is_under_a_file_is_a_clear_error(
+        where: str, make_project: ProjectFactory, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("mine", encoding="utf-8")
+    result = build_cli(make_project(), tmp_path / where)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "--out" in result.stderr
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "mine"
 
 
 def test_the_pipeline_refuses_before_writing(make_project: ProjectFactory) -> None:
