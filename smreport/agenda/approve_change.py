@@ -4,6 +4,9 @@ Fires for every change without `decision`, whatever the state of its goal.
 Changing a goal and its KPIs is the executive's call (case 2); a change left
 undecided leaves the team working towards an aim nobody agreed. Due on the
 change's date plus `decision_days`.
+
+Passes: `decision: {outcome: rejected, by: petrov, date: 2026-02-20}`.
+Fires: no `decision` block, or one dated after today.
 """
 
 from __future__ import annotations

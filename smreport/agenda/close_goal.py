@@ -4,6 +4,9 @@ Fires for an approved goal whose current status is active when today is
 after its current due. Closing or extending a goal is a change of goal
 (case 2): only the executive can record the result or approve a new date.
 Due on the goal's current due date.
+
+Passes: on its due date itself, or once an approved change sets `status:
+achieved` or a later `due`. Fires: `due: 2026-06-30`, still active on 2026-07-01.
 """
 
 from __future__ import annotations

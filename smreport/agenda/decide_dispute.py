@@ -5,6 +5,9 @@ without `decision`. People of different units who cannot settle a matter need
 a decision from the executive, not mediation (case 4). A dispute inside one
 unit never reaches the agenda. Due on `decide_by`, else the dispute's date
 plus `decision_days`.
+
+Passes: parties from marketing only, or a `decision` block. Fires: an agency
+person and a PR person, no `decision`, due on `decide_by` if given.
 """
 
 from __future__ import annotations

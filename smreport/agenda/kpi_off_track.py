@@ -8,6 +8,10 @@ A KPI is excused once any change to the goal is dated on or after its latest
 reading: the team has answered it. Off track means the goal may need changing
 (case 2). One item per goal, due on the latest of those readings' dates plus
 `decision_days`.
+
+Passes: `leads` 100 -> 200 over 120 days, read at 140 on day 60 (0.4 of the way,
+expected 0.5, tolerance 0.2). Fires: read at 139 that day, with no change to
+the goal dated on or after the reading.
 """
 
 from __future__ import annotations

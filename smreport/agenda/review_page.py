@@ -5,6 +5,10 @@ least once a month, with mandatory feedback to the team (case 3). The item
 lists the unreviewed months in the unbroken run that ends with today's month
 (months missed before the last review are history, never back-filled), and
 is due on the last day of the first month of that run.
+
+Passes: on 2026-03-10, a review with `month: 2026-03` dated by today. Fires: on
+2026-04-10 with the last review for 2026-01: months 2026-02..2026-04, due
+2026-02-28.
 """
 
 from __future__ import annotations
