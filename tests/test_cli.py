@@ -54,8 +54,8 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def problems_in(text: str) -> list[dict[str, str]]:
-    lines = [line for line in text.splitlines() if PROBLEM_LINE.match(line)]
-    return [PROBLEM_LINE.match(line).groupdict() for line in lines]  # type: ignore[union-attr]
+    return [match.groupdict() for line in text.splitlines()
+            if (match := PROBLEM_LINE.match(line))]
 
 
 # --- check --------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from smreport.derive import as_of, current_goal, current_goals
 from smreport.model import Content
@@ -30,8 +31,8 @@ def load(root: Path) -> Content:
     return result.content
 
 
-def goal_with(make_project: ProjectFactory, changes: dict[str, str], **goal: object) -> Content:
-    files = {"goals/leads.md": goal_note(**goal)}  # type: ignore[arg-type]
+def goal_with(make_project: ProjectFactory, changes: dict[str, str], **goal: Any) -> Content:
+    files = {"goals/leads.md": goal_note(**goal)}
     files.update({f"changes/{name}.md": text for name, text in changes.items()})
     return load(make_project(files, goal=False))
 

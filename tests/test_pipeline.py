@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def tree_digest(root: Path) -> dict[str, str]:
             for path in sorted(root.rglob("*"))}
 
 
-def build_cli(root: Path, out: Path, today: str = TODAY):  # type: ignore[no-untyped-def]
+def build_cli(root: Path, out: Path, today: str = TODAY) -> subprocess.CompletedProcess[str]:
     return run_cli("build", "--content", str(root), "--out", str(out), "--today", today,
                    cwd=root.parent)
 

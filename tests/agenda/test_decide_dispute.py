@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from smreport.model import Subject
 from tests.agenda.notes import agenda_of, dispute_note, of_code, project_yml
 from tests.conftest import ProjectFactory
 
 
-def disputes(root, today: str) -> list[tuple[str, dt.date, bool]]:  # type: ignore[no-untyped-def]
+def disputes(root: Path, today: str) -> list[tuple[str, dt.date, bool]]:
     return [(i.subject.id if i.subject else "", i.due, i.overdue)
             for i in of_code(agenda_of(root, today), "decide-dispute")]
 

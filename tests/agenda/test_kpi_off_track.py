@@ -8,6 +8,8 @@ tolerance 0.2 a reading is off track below 0.4 progress, that is below 140.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+from typing import Any
 
 from smreport.model import Subject
 from tests.agenda.notes import (
@@ -26,15 +28,14 @@ from tests.conftest import ProjectFactory
 DAY_60 = "2026-03-02"
 
 
-def off_track(root, today: str) -> list[tuple[str, tuple[str, ...] | None, dt.date]]:  # type: ignore[no-untyped-def]
+def off_track(root: Path, today: str) -> list[tuple[str, tuple[str, ...] | None, dt.date]]:
     return [(i.subject.id if i.subject else "", i.kpis, i.due)
             for i in of_code(agenda_of(root, today), "kpi-off-track")]
 
 
 def one_goal(make_project: ProjectFactory, files: dict[str, str] | None = None,
-             **goal: object) -> object:
-    return make_project({"goals/leads.md": goal_note(**goal), **(files or {})},  # type: ignore[arg-type]
-                        goal=False)
+             **goal: Any) -> Path:
+    return make_project({"goals/leads.md": goal_note(**goal), **(files or {})}, goal=False)
 
 
 def test_fires_below_the_threshold_due_after_decision_days(make_project: ProjectFactory) -> None:

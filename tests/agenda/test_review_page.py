@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from tests.agenda.notes import agenda_of, of_code, project_yml, review_note
 from tests.conftest import ProjectFactory
 
 
-def review_items(root, today: str) -> list[tuple[tuple[str, ...] | None, dt.date, bool]]:  # type: ignore[no-untyped-def]
+def review_items(root: Path, today: str) -> list[tuple[tuple[str, ...] | None, dt.date, bool]]:
     return [(i.months, i.due, i.overdue) for i in of_code(agenda_of(root, today), "review-page")]
 
 
