@@ -96,7 +96,7 @@ def project_today(content_root: Path) -> dt.date:
 def check(options: Options, builder: Builder | None = None) -> Result:
     """Load and validate the content; every problem of every file at once."""
     loaded: Loaded = load_content(options.content,
-                                  builder.map_parse if builder else map,  # type: ignore[arg-type]
+                                  builder.map_parse if builder else map,
                                   builder.read_note if builder else None)
     problems = list(loaded.problems)
     content = loaded.content
