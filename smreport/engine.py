@@ -417,14 +417,18 @@ def input_digest(content_root: Path, template_dirs: Iterable[Path], settings: st
     return digest.hexdigest()
 
 
-def _marker_state(out: Path) -> str:
-    from .publish import MARKER  # noqa: PLC0415
-
+def _site_listing(out: Path) -> dict[str, tuple[int, int]] | None:
+    """Every file of a published site with its size and time stamp; None if unreadable."""
+    listing: dict[str, tuple[int, int]] = {}
     try:
-        stat = (out / MARKER).stat()
+        for folder, _subfolders, names in os.walk(out):
+            for name in names:
+                path = os.path.join(folder, name)
+                stat = os.stat(path)
+                listing[os.path.relpath(path, out)] = (stat.st_size, stat.st_mtime_ns)
     except OSError:
-        return ""
-    return f"{stat.st_ino}:{stat.st_mtime_ns}"
+        return None
+    return listing if listing else None
 
 
 class Stamp:
@@ -442,7 +446,10 @@ class Stamp:
                 stored = pickle.load(handle)
         except Exception:  # noqa: BLE001 - a missing or damaged stamp means: build
             return None
-        if stored.get("digest") != digest or stored.get("marker") != _marker_state(self.out):
+        if stored.get("digest") != digest:
+            return None
+        # The site must still be exactly as that build left it (nobody deleted or edited pages).
+        if stored.get("listing") is None or stored.get("listing") != _site_listing(self.out):
             return None
         return stored.get("result")
 
@@ -450,6 +457,6 @@ class Stamp:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".stamp-")
         with os.fdopen(handle, "wb") as out:
-            pickle.dump({"digest": digest, "marker": _marker_state(self.out), "result": result},
-                        out, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump({"digest": digest, "listing": _site_listing(self.out),
+                         "result": result}, out, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, self.path)

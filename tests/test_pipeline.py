@@ -206,8 +206,6 @@ def test_agenda_json_in_russian(make_project: ProjectFactory, tmp_path: Path) ->
     assert "\\u04" not in (out / "agenda.json").read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(strict=True, reason="engine.Stamp trusts an unchanged marker file: a build "
-                   "with unchanged inputs says 'Up to date' and leaves a damaged site as it is")
 def test_a_rebuild_repairs_a_damaged_site(make_project: ProjectFactory, tmp_path: Path) -> None:
     root = make_project()
     out = tmp_path / "site"
