@@ -20,6 +20,10 @@ from .yamltree import Mapping, Node, Scalar, Sequence, describe
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")
 MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})")
 DATE_PATTERN = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+# Bounds that keep arithmetic on values finite (charts, progress, due dates).
+MAX_NUMBER = 1e15
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2999, 12, 31)
 
 T = TypeVar("T")
 
@@ -83,7 +87,8 @@ class Fields:
         return f"{self.prefix}.{key}" if self.prefix else key
 
     def has(self, key: str) -> bool:
-        return key in self.mapping.entries
+        """True when `key` is written, even if the YAML reader refused its value."""
+        return key in self.mapping.entries or key in self.mapping.dropped
 
     def position(self, key: str) -> Position:
         """Where the value of `key` was written (or where it should be)."""
@@ -164,33 +169,47 @@ class Fields:
         return text
 
     def date(self, key: str, required: bool = True) -> dt.date | None:
+        """A date written YYYY-MM-DD, between MIN_DATE and MAX_DATE."""
         node = self.node(key, required, "a date written YYYY-MM-DD")
         if node is None:
             return None
+        found: dt.date | None = None
         if isinstance(node, Scalar):
             value = node.value
             if isinstance(value, dt.date) and not isinstance(value, dt.datetime) \
                     and DATE_PATTERN.fullmatch(node.text):
-                return value
-            if isinstance(value, str) and DATE_PATTERN.fullmatch(value.strip()):
+                found = value
+            elif isinstance(value, str) and DATE_PATTERN.fullmatch(value.strip()):
                 try:
-                    return dt.date.fromisoformat(value.strip())
+                    found = dt.date.fromisoformat(value.strip())
                 except ValueError:
                     self.report.error(node.position, "bad-date",
                                       f"{self.name(key)!r} is {value!r}, which is not a real date")
                     return None
-        self.wrong(node, key, "a date written YYYY-MM-DD (for example 2026-03-31)", "bad-date")
-        return None
+        if found is None:
+            self.wrong(node, key, "a date written YYYY-MM-DD (for example 2026-03-31)",
+                       "bad-date")
+            return None
+        if not MIN_DATE <= found <= MAX_DATE:
+            # Far dates overflow date arithmetic (a due date plus decision days).
+            self.report.error(node.position, "bad-date",
+                              f"{self.name(key)!r} is {found}; dates must be between "
+                              f"{MIN_DATE} and {MAX_DATE}")
+            return None
+        return found
 
     def month(self, key: str, required: bool = True) -> str | None:
+        """A month written YYYY-MM, in the years dates may have."""
         node = self.node(key, required, "a month written YYYY-MM")
         if node is None:
             return None
         if isinstance(node, Scalar) and isinstance(node.value, str):
             match = MONTH_PATTERN.fullmatch(node.value.strip())
-            if match and 1 <= int(match.group(2)) <= 12:
+            if match and 1 <= int(match.group(2)) <= 12 \
+                    and MIN_DATE.year <= int(match.group(1)) <= MAX_DATE.year:
                 return node.value.strip()
-        self.wrong(node, key, "a month written YYYY-MM (for example 2026-03)", "bad-date")
+        self.wrong(node, key, f"a month written YYYY-MM (for example 2026-03), between "
+                   f"{MIN_DATE.year} and {MAX_DATE.year}", "bad-date")
         return None
 
     def number(self, key: str, required: bool = True) -> float | None:
@@ -199,9 +218,12 @@ class Fields:
             return None
         if isinstance(node, Scalar) and isinstance(node.value, int | float) \
                 and not isinstance(node.value, bool):
-            value = float(node.value)
-            if value != value or value in (float("inf"), float("-inf")):
-                self.wrong(node, key, "a finite number")
+            try:
+                value = float(node.value)
+            except OverflowError:  # an integer of hundreds of digits
+                value = float("inf")
+            if not -MAX_NUMBER <= value <= MAX_NUMBER:  # also false for NaN
+                self.wrong(node, key, f"a number between -{MAX_NUMBER:.0e} and {MAX_NUMBER:.0e}")
                 return None
             if not node.quoted and node.text.lstrip("+-").startswith("0") \
                     and node.text.lstrip("+-")[1:2].isdigit():
@@ -213,14 +235,16 @@ class Fields:
         self.wrong(node, key, "a number")
         return None
 
-    def integer(self, key: str, required: bool = True, minimum: int = 0) -> int | None:
+    def integer(self, key: str, required: bool = True, minimum: int = 0,
+                maximum: int = 10 ** 9) -> int | None:
+        """A whole number from `minimum` to `maximum`."""
         node = self.node(key, required, "a whole number")
         if node is None:
             return None
         if isinstance(node, Scalar) and isinstance(node.value, int) \
-                and not isinstance(node.value, bool) and node.value >= minimum:
+                and not isinstance(node.value, bool) and minimum <= node.value <= maximum:
             return node.value
-        self.wrong(node, key, f"a whole number, at least {minimum}")
+        self.wrong(node, key, f"a whole number, at least {minimum} and at most {maximum:,}")
         return None
 
     def boolean(self, key: str, required: bool = False) -> bool | None:

@@ -39,6 +39,19 @@ def decode_text(data: bytes) -> tuple[str | None, FileError | None]:
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None, FileError(Position(1, 1), "encoding",
                                "the file is UTF-16; save it as UTF-8")
+    if b"\x00" in data:
+        # Checked before decoding: a NUL marks a binary file or UTF-16, whatever else is wrong.
+        offset = data.index(b"\x00")
+        line = data.count(b"\n", 0, offset) + 1
+        line_start = data.rfind(b"\n", 0, offset) + 1
+        column = len(data[line_start:offset].decode("utf-8", "replace")) + 1
+        if _looks_like_utf16(data):
+            message = "the file seems to be UTF-16 (it has a NUL byte every other byte); " \
+                      "save it as UTF-8"
+        else:
+            message = "the file contains a NUL byte, so it is not a text note; " \
+                      "is it a binary file? Save it as UTF-8 text or move it out of the folder"
+        return None, FileError(Position(line, column), "encoding", message)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -49,17 +62,6 @@ def decode_text(data: bytes) -> tuple[str | None, FileError | None]:
                                f"byte 0x{data[error.start]:02x} is not valid UTF-8: the file "
                                "was saved in another encoding (such as Windows-1251 or "
                                "Latin-1); save it as UTF-8")
-    if "\x00" in text:
-        offset = text.index("\x00")
-        line = text.count("\n", 0, offset) + 1
-        if _looks_like_utf16(data):
-            message = "the file seems to be UTF-16 (it has a NUL byte every other byte); " \
-                      "save it as UTF-8"
-        else:
-            message = "the file contains a NUL byte, so it is not a text note; " \
-                      "is it a binary file? Save it as UTF-8 text or move it out of the folder"
-        return None, FileError(Position(line, offset - text.rfind("\n", 0, offset)),
-                               "encoding", message)
     if "\r" in text:
         text = text.replace("\r\n", "\n")
         if "\r" in text:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import urllib.parse
 import zoneinfo
 from collections.abc import Callable
 
@@ -89,10 +90,14 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
                      f"'timezone' is {timezone!r}, not an IANA time zone name "
                      "(for example Europe/Moscow or UTC)")
     start = fields.date("start")
-    site_url = fields.text("site_url", required=False) or ""
-    if site_url and not site_url.startswith(("https://", "http://")):
+    site_url = (fields.text("site_url", required=False) or "").strip()
+    url_problem = url_problem_of(site_url) if site_url else None
+    if site_url and not url_problem and ("?" in site_url or "#" in site_url):
+        url_problem = ("it is the address of the site's folder, so it cannot have a query (?) "
+                       "or a fragment (#)")
+    if url_problem:
         report.error(fields.position("site_url"), "bad-url",
-                     f"'site_url' must start with https:// or http://, found {site_url!r}")
+                     f"'site_url' is {site_url!r}: {url_problem}")
         site_url = ""
 
     units: dict[str, Unit] = {}
@@ -118,7 +123,7 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
                          + _did_you_mean(unit, units))
         executive = person_fields.boolean("executive")
         email = person_fields.text("email", required=False) or ""
-        if email and "@" not in email:
+        if email and not _EMAIL.fullmatch(email):
             report.error(person_fields.position("email"), "bad-value",
                          f"'email' is {email!r}, which is not an e-mail address")
         people[person_id] = Person(person_id, name or person_id, unit or "", bool(executive),
@@ -130,7 +135,8 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
     rules = Rules()
     rule_fields = fields.mapping_of("rules", RULE_KEYS)
     if rule_fields is not None:
-        decision_days = rule_fields.integer("decision_days", required=False, minimum=1)
+        decision_days = rule_fields.integer("decision_days", required=False, minimum=1,
+                                            maximum=365)
         tolerance = rule_fields.number("off_track_tolerance", required=False)
         if tolerance is not None and not 0 <= tolerance < 1:
             report.error(rule_fields.position("off_track_tolerance"), "bad-value",
@@ -138,7 +144,8 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
                          "and below 1 (0.2 means 20% behind the expected path)")
             tolerance = None
         verify = rule_fields.boolean("verify_approvals")
-        max_bytes = rule_fields.integer("max_note_bytes", required=False, minimum=1024)
+        max_bytes = rule_fields.integer("max_note_bytes", required=False, minimum=1024,
+                                        maximum=64 * 1024 * 1024)
         rules = Rules(
             decision_days=decision_days if decision_days is not None else rules.decision_days,
             off_track_tolerance=tolerance if tolerance is not None else rules.off_track_tolerance,
@@ -149,6 +156,29 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
                       language=language or "en", timezone=timezone, rules=rules,
                       site_url=site_url, path=path, positions=dict(fields.positions))
     return project, report.problems
+
+
+# Characters that never belong in an address as written: they end an HTML attribute or
+# hide what the link really is. Percent-encode them (%22 for ").
+_URL_FORBIDDEN = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
+_EMAIL = re.compile(r'[^@\s"<>()\[\]\\,;:]+@[^@\s"<>()\[\]\\,;:]+\.[^@\s"<>()\[\]\\,;:]+')
+
+
+def url_problem_of(url: str) -> str | None:
+    """Why `url` is not an acceptable http(s) address for a page, or None."""
+    if not re.match(r"https?://", url):
+        return "a page must be an http:// or https:// address (for example https://vk.com/brand)"
+    forbidden = _URL_FORBIDDEN.search(url)
+    if forbidden:
+        return (f"the character {forbidden.group()!r} is not allowed in an address; "
+                "percent-encode it or remove it")
+    try:
+        host = urllib.parse.urlsplit(url).hostname
+    except ValueError:  # a malformed port or IPv6 address
+        host = None
+    if not host:
+        return "the address has no host name after http(s)://"
+    return None
 
 
 def _entries(fields: Fields | None, known: tuple[str, ...], what: str
@@ -357,10 +387,9 @@ def _read_review(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str,
 
     def read_page(node: Node, item: str) -> str | None:
         url = fields.text_of(node, item)
-        if url is not None and not re.match(r"https?://[^\s/]+", url.strip()):
-            fields.report.error(node.position, "bad-url",
-                                f"{item!r} is {url!r}; a page must be an http:// or https:// "
-                                "address")
+        problem = url_problem_of(url.strip()) if url is not None else None
+        if url is not None and problem:
+            fields.report.error(node.position, "bad-url", f"{item!r} is {url!r}: {problem}")
             return None
         return url.strip() if url else None
     pages = fields.items("pages", read_page, what="a list of https:// addresses") or ()

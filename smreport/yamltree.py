@@ -92,6 +92,8 @@ def describe(node: Node) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()} (written {node.text!r})"
     if isinstance(value, int | float):
+        if len(node.text) > 24:  # do not print a number of hundreds of digits twice
+            return f"a number written with {len(node.text)} characters"
         return f"the number {value} (written {node.text!r})"
     if isinstance(value, dt.datetime):
         return f"a date and time ({node.text!r})"
@@ -111,6 +113,7 @@ class _Open:
     kind: str  # "seq" or "map"
     position: Position
     items: list[Node | None]
+    refused: bool = False  # a tagged collection: read to its end, then dropped
 
 
 # Characters YAML 1.1 forbids in a stream: C0/C1 controls (tab and newlines aside),
@@ -171,11 +174,12 @@ class _Composer:
                               "flatten the front matter")
                     raise _TooMuch
                 kind = "seq" if isinstance(event, yaml.SequenceStartEvent) else "map"
-                self.check_collection_tag(event, kind)
-                stack.append(_Open(kind, self.position(event.start_mark), []))
+                refused = not self.check_collection_tag(event, kind)
+                stack.append(_Open(kind, self.position(event.start_mark), [], refused))
                 continue
             elif isinstance(event, yaml.CollectionEndEvent):
-                node = self.close(stack.pop())
+                closed = stack.pop()
+                node = None if closed.refused else self.close(closed)
             else:
                 continue  # stream and document boundaries
             if stack:
@@ -201,10 +205,13 @@ class _Composer:
         if self.alias_errors <= _MAX_ALIAS_REPORTS:
             self.fail(mark, "yaml-alias", message)
 
-    def check_collection_tag(self, event: yaml.CollectionStartEvent, kind: str) -> None:
+    def check_collection_tag(self, event: yaml.CollectionStartEvent, kind: str) -> bool:
+        """False (and a problem) for a tagged list or mapping, such as !!python/object."""
         if event.tag not in (None, "!", _TAG + kind):
             self.fail(event.start_mark, "yaml-tag",
                       f"the tag {event.tag!r} is not supported; remove it")
+            return False
+        return True
 
     def scalar(self, event: yaml.ScalarEvent) -> Scalar | None:
         tag = event.tag
