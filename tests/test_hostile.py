@@ -131,7 +131,7 @@ def test_many_megabytes_of_notes_are_refused_quickly(make_project: ProjectFactor
     assert sorted(p.code for p in problems) == ["too-large"] * 8
 
 
-# --- paths -----------------------------------------------------------------------------------------
+# --- paths -------------------------------------------------------------------------------------
 
 
 def tree_state(root: Path) -> dict[str, str]:
@@ -214,7 +214,7 @@ def test_names_one_file_system_would_merge_are_errors_naming_both(
     assert repr(first) in clash[0].message and repr(second) in clash[0].message
 
 
-# --- script in the reader's browser -----------------------------------------------------------------
+# --- script in the reader's browser -------------------------------------------------------------
 
 EXECUTABLE_TAGS = {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "base",
                    "form", "input", "button", "textarea", "select", "style", "template", "portal"}
