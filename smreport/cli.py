@@ -19,6 +19,7 @@ from typing import TextIO
 from . import __version__
 from .codes import github_annotation
 from .history import SinceError, check_since
+from .markup import BACKENDS
 from .model import NOTE_TYPES, Problem
 from .pipeline import Options, Result, build, check
 from .publish import PublishError
@@ -72,6 +73,11 @@ def make_parser() -> argparse.ArgumentParser:
                                    "1: no workers)")
     build_parser.add_argument("--no-cache", action="store_true",
                               help="do not read or write the .smreport-cache folder")
+    build_parser.add_argument("--markdown", choices=BACKENDS,
+                              default=os.environ.get("SMREPORT_MARKDOWN", "markdown-it"),
+                              help="the Markdown renderer: markdown-it (default) or cmark-gfm, "
+                                   "faster, with pip install 'smreport[fast]' (also set by the "
+                                   "SMREPORT_MARKDOWN environment variable)")
     build_parser.add_argument("--since", metavar="DATE|REV",
                               help="start \"Since your last review\" from this date "
                                    "(YYYY-MM-DD) or git revision (default: the latest "
@@ -156,7 +162,7 @@ def run_build(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     options = Options(content=args.content, out=args.out, today=args.today,
                       template_dirs=tuple(args.templates), jobs=args.jobs,
-                      cache=not args.no_cache, since=args.since)
+                      cache=not args.no_cache, markdown=args.markdown, since=args.since)
     if args.serve and not args.watch:
         args.watch = True  # serving a preview only makes sense while watching
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .load import ParseResult, SourceFile
-from .markup import render_markdown
+from .markup import current_backend, render_markdown
 from .model import AnyNote
 
 if TYPE_CHECKING:
@@ -54,7 +54,8 @@ def source_key(source: SourceFile, settings: str) -> str:
 
 def body_key(note: AnyNote) -> str:
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(note.path.encode() + b"\0" + note.body.encode("utf-8", "surrogatepass"))
+    digest.update(f"{current_backend()}\0{note.path}\0".encode())
+    digest.update(note.body.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
@@ -159,7 +160,7 @@ class Builder:
         git history; the key covers exactly those, plus the templates and code.
         """
         base = hashlib.blake2b(digest_size=20)
-        base.update(f"{code_fingerprint()}\0{site.today}\0".encode())
+        base.update(f"{code_fingerprint()}\0{site.today}\0{current_backend()}\0".encode())
         base.update(templates_digest(template_dirs).encode())
         base.update(repr(site.content.project).encode())
         agenda: dict[tuple[str, str], list[str]] = {}
@@ -397,7 +398,7 @@ def input_digest(content_root: Path, template_dirs: Iterable[Path], settings: st
     from .load import take_inventory  # noqa: PLC0415 - load imports nothing from here
 
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(f"{code_fingerprint()}\0{settings}\0".encode())
+    digest.update(f"{code_fingerprint()}\0{settings}\0{current_backend()}\0".encode())
     inventory = take_inventory(content_root)
     try:
         if inventory.project is not None:

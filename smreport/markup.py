@@ -81,6 +81,11 @@ class _SafeRenderer(RendererHTML):
         if token.type in ("heading_open", "heading_close"):
             level = min(6, int(token.tag[1]) + 1)  # the page's own title is the only h1
             token.tag = f"h{level}"
+        if token.type in ("th_open", "td_open"):
+            # Column alignment as a class: the pages' CSP blocks inline style attributes.
+            style = str(token.attrs.pop("style", ""))
+            if style.startswith("text-align:"):
+                token.attrSet("class", "align-" + style.removeprefix("text-align:"))
         for attribute in ("href", "src"):
             value = token.attrGet(attribute)
             if value is None:
@@ -103,7 +108,30 @@ def _markdown() -> MarkdownIt:
     return md
 
 
+BACKENDS = ("markdown-it", "cmark-gfm")
+_backend = "markdown-it"
+
+
+def use_backend(name: str) -> None:
+    """Choose the Markdown renderer for this process (and the workers it forks)."""
+    global _backend
+    if name not in BACKENDS:
+        raise ValueError(f"unknown Markdown backend {name!r}; choose one of {BACKENDS}")
+    if name == "cmark-gfm":
+        from .fastmarkdown import available  # noqa: PLC0415 - an optional extra
+        if not available():
+            raise ValueError("the cmark-gfm backend needs: pip install 'smreport[fast]'")
+    _backend = name
+
+
+def current_backend() -> str:
+    return _backend
+
+
 def render_markdown(text: str, note_path: str = "") -> str:
     """Render a note's Markdown body to HTML that is safe to put in a page."""
+    if _backend == "cmark-gfm":
+        from .fastmarkdown import render_markdown_cmark  # noqa: PLC0415
+        return render_markdown_cmark(text, note_path)
     env: dict[str, Any] = {"note_path": note_path}
     return str(_markdown().render(text, env))

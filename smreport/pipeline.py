@@ -26,6 +26,7 @@ from .engine import (
 )
 from .history import History, read_history, without_unverified
 from .load import Loaded, load_content
+from .markup import use_backend
 from .model import AgendaItem, Content, Problem
 from .parse import parse_project
 from .progress import show_progress
@@ -45,6 +46,7 @@ class Options:
     jobs: int = 0  # worker processes for parsing and rendering; 0: one per core, at most 2
     cache: bool = True  # keep parsed and rendered notes in a cache folder between runs
     cache_dir: Path | None = None  # default: .smreport-cache beside the content root
+    markdown: str = "markdown-it"  # or "cmark-gfm" (pip install 'smreport[fast]')
     since: str | None = None  # --since: "Since your last review" from a date or git revision
 
     def cache_folder(self) -> Path | None:
@@ -141,6 +143,7 @@ def build(options: Options, builder: Builder | None = None) -> Result:
     A `builder` kept between calls (as `--watch` does) re-parses and re-renders
     only notes whose content changed.
     """
+    use_backend(options.markdown)
     if builder is None:
         builder = Builder(options.cache_folder(), options.jobs)
     stamp, digest = None, None

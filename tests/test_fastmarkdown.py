@@ -1,0 +1,130 @@
+"""The optional cmark-gfm backend: as safe as the default, and equivalent on real notes."""
+
+from __future__ import annotations
+
+import html.parser
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smreport import markup
+from smreport.fastmarkdown import available, render_markdown_cmark
+from smreport.markup import render_markdown
+from smreport.notefile import split_front_matter
+
+from .conftest import EXAMPLE, run_build_py
+
+pytestmark = pytest.mark.skipif(not available(), reason="pip install 'smreport[fast]'")
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "text <script>alert(1)</script> text",
+    '<img src=x onerror="alert(1)">',
+    "para <b onclick=alert(1)>bold</b>",
+    "[click](javascript:alert(1))",
+    "[click](JaVaScRiPt:alert(1))",
+    "[click](  javascript:alert(1)  )",
+    "[click](java&#x09;script:alert(1))",
+    "[click](vbscript:msgbox(1))",
+    "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "![img](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
+    "![img](javascript:alert(1))",
+    "[ref]\n\n[ref]: javascript:alert(1)",
+    "<a href=\"javascript:alert(1)\">x</a>",
+    "<iframe src=https://evil.example></iframe>",
+    "[x](file:///etc/passwd)",
+    "[x](//evil.example/path)",
+    "<svg onload=alert(1)>",
+    "`<script>` in code is fine",
+    "```\n<script>alert(1)</script>\n```",
+]
+
+
+class Shape(html.parser.HTMLParser):
+    """What a rendering amounts to: its tags' link targets and its text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.links: list[tuple[str, str]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("href", "src"):
+                self.links.append((name, value or ""))
+            if name.startswith("on"):
+                self.tags.append(f"EVENT-HANDLER {name}")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def shape(rendered: str) -> Shape:
+    parser = Shape()
+    parser.feed(rendered)
+    return parser
+
+
+@pytest.mark.parametrize("render", [render_markdown, render_markdown_cmark],
+                         ids=["markdown-it", "cmark-gfm"])
+@pytest.mark.parametrize("source", HOSTILE)
+def test_no_backend_emits_executable_markup(render, source: str) -> None:  # type: ignore[no-untyped-def]
+    rendered = render(source, "goals/x.md")
+    found = shape(rendered)
+    assert "script" not in found.tags and "iframe" not in found.tags and "svg" not in found.tags
+    assert not [t for t in found.tags if t.startswith("EVENT-HANDLER")]
+    for _name, value in found.links:
+        assert markup.is_safe_url(value), value
+        assert not value.startswith("//")
+
+
+def example_bodies() -> Iterator[tuple[str, str]]:
+    for path in sorted(EXAMPLE.glob("*/*.md")):
+        split, failure = split_front_matter(path.read_text(encoding="utf-8"))
+        assert split is not None, failure
+        yield path.relative_to(EXAMPLE).as_posix(), split.body
+
+
+@pytest.mark.parametrize("note_path, body", list(example_bodies()))
+def test_example_bodies_render_equivalently(note_path: str, body: str) -> None:
+    default = shape(render_markdown(body, note_path))
+    fast = shape(render_markdown_cmark(body, note_path))
+    assert fast.links == default.links
+    assert fast.tags == default.tags
+    squash = lambda parts: re.sub(r"\s+", " ", "".join(parts)).strip()  # noqa: E731
+    assert squash(fast.text) == squash(default.text)
+
+
+def test_note_links_and_headings_follow_the_default_rules() -> None:
+    source = "# Title\n\n[goal](../goals/a.md#kpi) ![logo](../assets/logo.png) [web](https://e.x)"
+    rendered = render_markdown_cmark(source, "changes/c.md")
+    assert "<h2>Title</h2>" in rendered
+    assert 'href="../../goals/a/#kpi"' in rendered
+    assert 'src="../../assets/logo.png"' in rendered
+    assert 'href="https://e.x" rel="noopener noreferrer"' in rendered
+
+
+def test_raw_html_is_dropped_rather_than_shown(tmp_path: Path) -> None:
+    rendered = render_markdown_cmark("before\n\n<div>inside</div>\n\nafter")
+    assert "<div>" not in rendered and "before" in rendered and "after" in rendered
+
+
+def test_a_build_with_the_fast_backend_has_the_same_pages_and_links(tmp_path: Path) -> None:
+    fast = run_build_py("--content", str(EXAMPLE), "--out", str(tmp_path / "fast"),
+                        "--today", "2026-11-26", "--no-cache", "--markdown", "cmark-gfm")
+    assert fast.returncode == 0, fast.stderr
+    default = run_build_py("--content", str(EXAMPLE), "--out", str(tmp_path / "default"),
+                           "--today", "2026-11-26", "--no-cache")
+    assert default.returncode == 0, default.stderr
+    fast_pages = sorted(p.relative_to(tmp_path / "fast") for p in (tmp_path / "fast").rglob("*"))
+    default_pages = sorted(p.relative_to(tmp_path / "default")
+                           for p in (tmp_path / "default").rglob("*"))
+    assert fast_pages == default_pages
+    for page in (tmp_path / "default").rglob("*.html"):
+        relative = page.relative_to(tmp_path / "default")
+        assert shape(page.read_text(encoding="utf-8")).links == \
+            shape((tmp_path / "fast" / relative).read_text(encoding="utf-8")).links, relative
