@@ -452,7 +452,8 @@ class Stamp:
         # The site must still be exactly as that build left it (nobody deleted or edited pages).
         if stored.get("listing") is None or stored.get("listing") != _site_listing(self.out):
             return None
-        return stored.get("result")
+        result: object = stored.get("result")
+        return result
 
     def save(self, digest: str, result: object) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -276,11 +276,11 @@ class Content:
                 *self.disputes.values()]
 
     def note(self, note_type: NoteType, note_id: str) -> AnyNote | None:
-        collection: Mapping[str, AnyNote] = {
+        collections: dict[str, Mapping[str, AnyNote]] = {
             "goal": self.goals, "change": self.changes,
             "review": self.reviews, "dispute": self.disputes,
-        }[note_type]
-        return collection.get(note_id)
+        }
+        return collections[note_type].get(note_id)
 
 
 # --- derived ----------------------------------------------------------------

@@ -193,7 +193,8 @@ class PreviewServer:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/"
+        host_text = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{host_text}:{port}/"
 
     def start(self) -> None:
         self.thread.start()
