@@ -15,14 +15,16 @@ import random
 import shutil
 from pathlib import Path
 
-EN_WORDS = ("brand audience campaign reach engagement subscribers content calendar agency "
+EN_WORDS = str.split(
+            "brand audience campaign reach engagement subscribers content calendar agency "
             "marketing customers stories video contest comments replies growth channel "
             "budget quality leads conversion retention feedback weekly monthly target "
-            "result team review season launch product tea gift partner community").split()
-RU_WORDS = ("бренд аудитория кампания охват вовлечённость подписчики контент календарь "
+            "result team review season launch product tea gift partner community")
+RU_WORDS = str.split(
+            "бренд аудитория кампания охват вовлечённость подписчики контент календарь "
             "агентство маркетинг клиенты истории видео конкурс комментарии ответы рост "
             "канал бюджет качество заявки конверсия удержание отзыв неделя месяц цель "
-            "результат команда проверка сезон запуск продукт чай подарок партнёр").split()  # noqa: SIM905
+            "результат команда проверка сезон запуск продукт чай подарок партнёр")  # noqa: SIM905
 
 UNITS = {"agency": ("Agency", True), "marketing": ("Marketing", False), "pr": ("PR", False),
          "sales": ("Sales", False), "care": ("Customer Care", False), "board": ("Board", False)}

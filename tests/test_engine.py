@@ -53,6 +53,7 @@ def test_workers_and_cache_give_the_same_bytes_as_a_plain_build(generated: Path,
     builder = Builder(cache, jobs=2)
     warm = build(Options(content=generated, out=tmp_path / "warm", today=TODAY, jobs=2,
                          cache_dir=cache), builder)
+    assert warm.ok
     assert builder.stats == {"parsed": 0, "cached": len(list(generated.glob("*/*.md")))}
     assert tree(tmp_path / "warm") == reference
 
