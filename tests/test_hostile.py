@@ -322,3 +322,53 @@ def test_machine_readable_files_stay_well_formed(xss_site: Path) -> None:
     if (xss_site / "feed.xml").exists():
         feed = ElementTree.parse(xss_site / "feed.xml").getroot()
         assert not [e for e in feed.iter() if e.tag.rsplit("}", 1)[-1] == "script"]
+
+
+# --- bounded work: Markdown ----------------------------------------------------------------------
+
+# Measured on an idle 2-core machine: every input below renders in under 2.5 s at 100 000
+# characters, and the time grows linearly (markdown-it-py caps nesting at 20 levels and
+# has no quadratic rule left for these). A realistic 1 MiB note renders in about 0.4 s;
+# the worst 1 MiB found ("[\n" repeated) takes about 30 s, once: the result is cached.
+PATHOLOGICAL = {
+    "nested quotes": ">" * 100_000 + " deep",
+    "nested quote lines": "\n".join(">" * i + " x" for i in range(1, 400)),
+    "brackets": "[" * 100_000,
+    "stars": "*" * 100_000,
+    "underscores": "_" * 100_000,
+    "emphasis openers": "*a _b " * 16_000,
+    "link openers": "[a](" * 25_000,
+    "image openers": "![" * 25_000,
+    "nested lists": "- " * 50_000 + "x",
+    "backticks": "`a " * 33_000,
+    "html-looking": "<a " * 33_000,
+    "nested brackets": "[" * 25_000 + "x" + "](y)" * 6_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
+def test_pathological_markdown_renders_within_a_time_budget(name: str) -> None:
+    from smreport.markup import render_markdown
+
+    text = PATHOLOGICAL[name]
+    started = time.perf_counter()
+    rendered = render_markdown(text, "goals/x.md")
+    # About 1.5 s alone, up to 4 s on a busy CI machine; a quadratic rule would take minutes.
+    assert time.perf_counter() - started < 10, name
+    assert "<script" not in rendered
+
+
+def test_markdown_time_grows_linearly_not_quadratically() -> None:
+    from smreport.markup import render_markdown
+
+    def best_of(text: str, runs: int) -> float:
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            render_markdown(text)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    small, large = best_of("[" * 10_000, 3), best_of("[" * 40_000, 2)
+    # Four times the text: about four times the time; a quadratic rule would take sixteen.
+    assert large < 10 * small + 0.2, (small, large)
