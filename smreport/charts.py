@@ -18,9 +18,10 @@ from markupsafe import Markup, escape
 from .i18n import Translator
 from .model import Kpi, Reading
 
-WIDTH, HEIGHT = 440, 160
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 8, 112, 18, 24
-FONT = 12
+# About 400 px wide on a desktop and 340 on a phone, where 13 units stay legible text.
+WIDTH, HEIGHT = 400, 160
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 8, 104, 20, 24
+FONT = 13
 MIN_LABEL_GAP = FONT + 2
 
 
@@ -59,8 +60,10 @@ def _line(css_class: str, x1: float, y1: float, x2: float, y2: float, stroke: st
 def _text(text: str, x: float, y: float, anchor: str = "start", bold: bool = False,
           fill: str = "#505a5f") -> str:
     weight = ' font-weight="bold"' if bold else ""
+    # A white halo keeps a label readable where it crosses a line.
     return (f'<text x="{_fmt(x)}" y="{_fmt(y)}" font-size="{FONT}" text-anchor="{anchor}" '
-            f'fill="{fill}"{weight}>{escape(text)}</text>')
+            f'fill="{fill}" stroke="#fff" stroke-width="3" paint-order="stroke"{weight}>'
+            f'{escape(text)}</text>')
 
 
 def _spread(wanted: list[float], top: float, bottom: float) -> list[float]:
@@ -75,6 +78,24 @@ def _spread(wanted: list[float], top: float, bottom: float) -> list[float]:
     if overflow > 0:
         placed = [p - overflow for p in placed]
     return placed
+
+
+def _text_width(text: str) -> float:
+    """A generous estimate of a bold label's width in SVG units."""
+    return len(text) * FONT * 0.62
+
+
+def _latest_label_place(x: float, y: float, width: float, margin_labels: list[float]
+                        ) -> tuple[float, float, str]:
+    """Where the latest value's label goes: right of its dot when it fits there without
+    touching the target and baseline labels, else above the dot (below at the top)."""
+    right_end = x + 8 + width
+    clear = all(abs(y + 4 - label) > FONT for label in margin_labels)
+    if right_end <= WIDTH - 2 and (right_end <= WIDTH - PAD_RIGHT + 4 or clear):
+        return x + 8, y + 4, "start"
+    y_label = y - 9 if y - 9 - FONT >= 0 else y + FONT + 7
+    anchor = "end" if x > WIDTH - PAD_RIGHT - width / 2 else "middle"
+    return x, y_label, anchor
 
 
 def kpi_chart(kpi: Kpi, readings: Sequence[Reading], start: dt.date, due: dt.date,
@@ -115,12 +136,11 @@ def kpi_chart(kpi: Kpi, readings: Sequence[Reading], start: dt.date, due: dt.dat
                          f'cy="{_fmt(frame.y(reading.value))}" r="3.5" fill="#0b0c0c" '
                          f'stroke="#fff" stroke-width="1"/>')
         latest = points[-1]
-        x_latest, y_latest = frame.x(latest.date), frame.y(latest.value)
-        # Above the dot, or below it when the dot is at the top of the plot.
-        y_label = y_latest - 8 if y_latest - 8 - FONT >= 0 else y_latest + FONT + 6
-        anchor = "end" if x_latest > frame.right - 30 else "middle"
-        parts.append(_text(translate.quantity(latest.value, kpi.unit), x_latest, y_label,
-                           anchor=anchor, bold=True, fill="#0b0c0c"))
+        value = translate.quantity(latest.value, kpi.unit)
+        x_label, y_label, anchor = _latest_label_place(
+            frame.x(latest.date), frame.y(latest.value), _text_width(value),
+            [target_label_y, base_label_y])
+        parts.append(_text(value, x_label, y_label, anchor=anchor, bold=True, fill="#0b0c0c"))
     parts.append(_text(translate.date(frame.first, "short"), frame.left, HEIGHT - 6))
     parts.append(_text(translate.date(frame.last, "short"), frame.right, HEIGHT - 6,
                        anchor="end"))

@@ -6,6 +6,7 @@ with the reason; with SMREPORT_REQUIRE_BROWSER=1 (as CI sets) they fail instead.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ def need(reason: str | None) -> None:
 
 @pytest.fixture(scope="session")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The example site in English and in Russian, and the hostile project's site.
+    """The example site in English (built in place, in git, and from a copy outside git)
+    and in Russian (a copy), and the hostile project's site.
 
     Each is built into `<tmp>/<name>/briefing/`, so serving `<tmp>/<name>/`
     puts the site under a sub-path, as an intranet host would.
@@ -45,8 +47,11 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("browser-sites")
     hostile_content = root / "content-hostile"
     write_files(hostile_content, hostile.FILES)
+    plain = root / "content-plain"
+    shutil.copytree(EXAMPLE, plain)  # outside git: no "Since your last review" section
     return {
         "en": build_site(EXAMPLE, root / "en" / SUB_PATH, TODAY),
+        "en-plain": build_site(plain, root / "en-plain" / SUB_PATH, TODAY),
         "ru": build_site(russian_copy(root / "content-ru"), root / "ru" / SUB_PATH, TODAY),
         "hostile": build_site(hostile_content, root / "hostile" / SUB_PATH, hostile.TODAY),
     }

@@ -25,7 +25,7 @@ people:
     name: 'Oleg {SCRIPT}'
     unit: board
     executive: true
-    email: 'petrov@x.example?subject=<script>'
+    email: 'petrov@x.example'
 
   smirnova: {{ name: 'Anna {IMAGE}', unit: marketing }}
   ivanov:   {{ name: 'Pavel " onmouseover="window.__pwned=1', unit: agency }}
@@ -87,7 +87,7 @@ REVIEW = f"""\
 month: 2026-03
 reviewer: petrov
 date: 2026-03-20
-pages: [ 'https://vk.com/x" onclick="alert(11)' ]
+pages: [ 'https://vk.com/x?a=1&b=2#c' ]
 likes: [ 'Like {SCRIPT}' ]
 dislikes: [ 'Dislike {IMAGE}' ]
 feedback_to: [ smirnova ]

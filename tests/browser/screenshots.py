@@ -31,7 +31,8 @@ WIDTHS = (1280, 375)
 
 
 def shot_name(language: str, width: int, page: str) -> str:
-    stem = page.removesuffix("index.html").strip("/").replace("/", "-") or "index"
+    stem = page.removesuffix("index.html").removesuffix(".html").strip("/")
+    stem = stem.replace("/", "-") or "index"
     return f"{language}-{width}-{stem}.png"
 
 
