@@ -20,7 +20,8 @@ from .model import Kpi, Reading
 
 # About 400 px wide on a desktop and 340 on a phone, where 13 units stay legible text.
 WIDTH, HEIGHT = 400, 160
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 8, 104, 20, 24
+PAD_LEFT, PAD_TOP, PAD_BOTTOM = 8, 20, 24
+MIN_PAD_RIGHT, MAX_PAD_RIGHT = 80, 170  # room for the target and baseline labels
 FONT = 13
 MIN_LABEL_GAP = FONT + 2
 
@@ -81,20 +82,20 @@ def _spread(wanted: list[float], top: float, bottom: float) -> list[float]:
 
 
 def _text_width(text: str) -> float:
-    """A generous estimate of a bold label's width in SVG units."""
+    """A generous estimate of a (bold) label's width in SVG units."""
     return len(text) * FONT * 0.62
 
 
-def _latest_label_place(x: float, y: float, width: float, margin_labels: list[float]
-                        ) -> tuple[float, float, str]:
+def _latest_label_place(x: float, y: float, width: float, plot_right: float,
+                        margin_labels: list[float]) -> tuple[float, float, str]:
     """Where the latest value's label goes: right of its dot when it fits there without
     touching the target and baseline labels, else above the dot (below at the top)."""
     right_end = x + 8 + width
     clear = all(abs(y + 4 - label) > FONT for label in margin_labels)
-    if right_end <= WIDTH - 2 and (right_end <= WIDTH - PAD_RIGHT + 4 or clear):
+    if right_end <= WIDTH - 2 and (right_end <= plot_right + 4 or clear):
         return x + 8, y + 4, "start"
     y_label = y - 9 if y - 9 - FONT >= 0 else y + FONT + 7
-    anchor = "end" if x > WIDTH - PAD_RIGHT - width / 2 else "middle"
+    anchor = "end" if x > plot_right - width / 2 else "middle"
     return x, y_label, anchor
 
 
@@ -102,8 +103,12 @@ def kpi_chart(kpi: Kpi, readings: Sequence[Reading], start: dt.date, due: dt.dat
               today: dt.date, translate: Translator, label: str) -> Markup:
     """An SVG chart of one KPI; `label` is its text alternative for screen readers."""
     points = sorted((r for r in readings if r.kpi == kpi.id), key=lambda r: r.date)
+    target_text = translate("site.chart_target", value=translate.number(kpi.target))
+    baseline_text = translate("site.chart_baseline", value=translate.number(kpi.baseline))
+    pad_right = min(MAX_PAD_RIGHT, max(MIN_PAD_RIGHT, 12 + max(
+        _text_width(target_text), _text_width(baseline_text))))
     frame = _Frame(kpi, points, start, due,
-                   (PAD_LEFT, PAD_TOP, WIDTH - PAD_RIGHT, HEIGHT - PAD_BOTTOM))
+                   (PAD_LEFT, PAD_TOP, WIDTH - pad_right, HEIGHT - PAD_BOTTOM))
     y_base, y_target = frame.y(kpi.baseline), frame.y(kpi.target)
     parts = [
         f'<svg class="kpi-chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
@@ -123,10 +128,8 @@ def kpi_chart(kpi: Kpi, readings: Sequence[Reading], start: dt.date, due: dt.dat
                            else ("start" if x_today <= frame.left + 24 else "end")))
     label_x = frame.right + 8
     target_label_y, base_label_y = _spread([y_target + 4, y_base + 4], FONT, HEIGHT - 4)
-    parts.append(_text(translate("site.chart_target", value=translate.number(kpi.target)),
-                       label_x, target_label_y, fill="#0b0c0c"))
-    parts.append(_text(translate("site.chart_baseline", value=translate.number(kpi.baseline)),
-                       label_x, base_label_y))
+    parts.append(_text(target_text, label_x, target_label_y, fill="#0b0c0c"))
+    parts.append(_text(baseline_text, label_x, base_label_y))
     if points:
         path = " ".join(f"{_fmt(frame.x(r.date))},{_fmt(frame.y(r.value))}" for r in points)
         parts.append(f'<polyline class="readings" points="{path}" fill="none" stroke="#0b0c0c" '
@@ -138,7 +141,7 @@ def kpi_chart(kpi: Kpi, readings: Sequence[Reading], start: dt.date, due: dt.dat
         latest = points[-1]
         value = translate.quantity(latest.value, kpi.unit)
         x_label, y_label, anchor = _latest_label_place(
-            frame.x(latest.date), frame.y(latest.value), _text_width(value),
+            frame.x(latest.date), frame.y(latest.value), _text_width(value), frame.right,
             [target_label_y, base_label_y])
         parts.append(_text(value, x_label, y_label, anchor=anchor, bold=True, fill="#0b0c0c"))
     parts.append(_text(translate.date(frame.first, "short"), frame.left, HEIGHT - 6))

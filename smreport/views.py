@@ -288,6 +288,8 @@ def _waiting(note: AnyNote, links: Links, translate: Translator
 def _details(item: AgendaItem, note: AnyNote, current: Mapping[str, CurrentGoal],
              today: dt.date, translate: Translator) -> list[Markup]:
     """What the executive needs to decide without opening the page: KPIs, the proposal."""
+    if item.code == "goal-edited":
+        return []  # its `why` already says what was edited, from what to what
     if isinstance(note, Change):
         goal = current.get(note.goal)
         return [escape(line) for line in proposal_lines(note, goal, translate)]
@@ -379,7 +381,8 @@ def month_strip(content: Content, today: dt.date, translate: Translator) -> list
         current = month == this_month
         state = ("site.reviewed" if reviewed else
                  "site.not_yet_reviewed" if current else "site.missed")
-        cells.append(MonthCell(month, translate.month(month), reviewed, current,
+        name = translate.month(month)  # a label of its own: "Май 2026", not "май 2026"
+        cells.append(MonthCell(month, name[:1].upper() + name[1:], reviewed, current,
                                tuple(by_month.get(month, ())), translate(state)))
     return cells
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,7 +20,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser import hostile
-from tests.conftest import GOAL, PROJECT_YML, REPO, ProjectFactory, run_cli, write_files
+from tests.conftest import (
+    EXAMPLE,
+    GOAL,
+    PROJECT_YML,
+    REPO,
+    ProjectFactory,
+    run_cli,
+    write_files,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -401,3 +410,35 @@ def test_the_default_theme_is_installed_with_the_package(make_project: ProjectFa
     assert 'class="agenda"' in page(tmp_path / "site", "index.html")
     assert (tmp_path / "site" / "assets" / "smreport.css").read_bytes() == (
         REPO / "templates" / "static" / "smreport.css").read_bytes()
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_no_page_of_the_example_shows_a_message_key(language: str, tmp_path: Path) -> None:
+    """Every message the pages ask for exists: a missing one would show as its key."""
+    content = tmp_path / "content"
+    shutil.copytree(EXAMPLE, content)
+    project = content / "project.yml"
+    project.write_text(project.read_text(encoding="utf-8").replace(
+        "language: en", f"language: {language}"), encoding="utf-8")
+    site = build(content, tmp_path / "site", "2026-11-26")
+    for path in sorted(site.rglob("*.html")):
+        words = text_of(path.read_text(encoding="utf-8"))
+        keys = re.findall(r"\b(?:site|agenda|field|label|history|since)\.[a-z_.-]+\b", words)
+        assert keys == [], (path, keys)
+
+
+def test_kpi_charts_use_only_greys_so_they_read_in_grey_scale_and_print(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    goal = GOAL.replace("approved:", "readings:\n  - { kpi: leads, date: 2026-02-01, value: 110 }"
+                        "\napproved:")
+    site = build(make_project({"goals/double-leads.md": goal}), tmp_path / "site")
+    html = page(site, "goals/double-leads/index.html")
+    charts = re.findall(r"<svg class=\"(?:kpi-chart|sparkline)\".*?</svg>", html, re.S)
+    assert len(charts) == 1
+    colours = set(re.findall(r'(?:fill|stroke)="(#[0-9a-f]{6})"', "".join(charts)))
+    assert colours, "the charts set their colours"
+    for colour in colours:
+        red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        assert max(red, green, blue) - min(red, green, blue) <= 20, colour  # near-grey
+    # Styles differ by more than colour: dashes for the expected path, a solid line for readings.
+    assert 'class="expected"' in charts[0] and "stroke-dasharray" in charts[0]
