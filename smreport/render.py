@@ -102,7 +102,7 @@ class Site:
     def page(self, template: str, path: str, **context: object) -> tuple[str, bytes]:
         """Render one page; `path` is its file path relative to the site root."""
         depth = path.count("/")
-        links = Links(self.content, "../" * depth)
+        links = Links(self.content, "../" * depth, self.translate)
         html = self.environment.get_template(template).render(
             site=self, project=self.content.project, t=self.translate, links=links,
             root=links.root, today=self.today, version=__version__, page_path=path,
@@ -182,7 +182,8 @@ NOTE_TYPES = tuple(FOLDERS)
 
 def render_briefing(site: Site) -> tuple[str, bytes]:
     """index.html: the agenda first, then the project at a glance."""
-    content, translate, links = site.content, site.translate, Links(site.content, "")
+    content, translate = site.content, site.translate
+    links = Links(content, "", translate)
     views = agenda_views(site.agenda, content, site.current, site.today, links, translate)
     overdue = [v for v in views if v.item.overdue]
     heading = translate.plural("needs_you", len(views))
@@ -196,7 +197,7 @@ def render_briefing(site: Site) -> tuple[str, bytes]:
 def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
     """The list page of each note type, and the team page."""
     content, today, translate = site.content, site.today, site.translate
-    links = Links(content, "../")
+    links = Links(content, "../", translate)
     yield site.page("goals.html", "goals/index.html",
                     goals=goal_cards(content, site.current, today, links, translate))
     yield site.page("changes.html", "changes/index.html",
@@ -212,7 +213,7 @@ def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
 def render_note(site: Site, note: AnyNote) -> tuple[str, bytes]:
     """One note's page, from the note and the shared site data."""
     path = f"{FOLDERS[note.type]}/{note.id}/index.html"
-    links = Links(site.content, "../../")
+    links = Links(site.content, "../../", site.translate)
     content, today, translate = site.content, site.today, site.translate
     body = site.body(note)
     if isinstance(note, Goal):

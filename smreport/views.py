@@ -43,9 +43,10 @@ class Links:
     `url` uses, so addresses stay clean on any static host.
     """
 
-    def __init__(self, content: Content, root: str) -> None:
+    def __init__(self, content: Content, root: str, translate: Translator | None = None) -> None:
         self.content = content
         self.root = root
+        self.translate = translate
 
     def url(self, path: str) -> str:
         """The link to `path` (relative to the site root, `goals/` or `team/#x`) from this page."""
@@ -73,14 +74,16 @@ class Links:
     def note(self, note_type: NoteType, note_id: str, title: str | None = None) -> Markup:
         """A note's title linked to its page."""
         note = self.content.note(note_type, note_id)
-        text = title or (note_title(note) if note else note_id)
+        text = title or (note_title(note, self.translate) if note else note_id)
         return Markup('<a href="{}">{}</a>').format(self.note_url(note_type, note_id), text)
 
 
-def note_title(note: AnyNote) -> str:
-    """What a note is called in lists and links: its title, or a review's month."""
+def note_title(note: AnyNote, translate: Translator | None = None) -> str:
+    """What a note is called in lists and links: its title, or "Review of May 2026"."""
     if isinstance(note, Review):
-        return note.month
+        if translate is None:
+            return note.month
+        return translate("site.review_of", month=translate.month(note.month))
     return note.title
 
 
