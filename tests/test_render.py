@@ -6,6 +6,7 @@ folders (see conftest's `make_project`).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -19,6 +20,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from smreport.agenda import derive_agenda
+from smreport.pipeline import Options, check
+from smreport.render import make_site, notes_in_order, render_note, render_site
 from tests.browser import hostile
 from tests.conftest import (
     EXAMPLE,
@@ -442,3 +446,21 @@ def test_kpi_charts_use_only_greys_so_they_read_in_grey_scale_and_print(
         assert max(red, green, blue) - min(red, green, blue) <= 20, colour  # near-grey
     # Styles differ by more than colour: dashes for the expected path, a solid line for readings.
     assert 'class="expected"' in charts[0] and "stroke-dasharray" in charts[0]
+
+
+def test_each_note_page_renders_alone_as_in_the_whole_site(tmp_path: Path) -> None:
+    """A note's page depends on the note and the shared site data only, not on render order
+    (so pages can be rendered incrementally or in parallel)."""
+    content = tmp_path / "content"
+    shutil.copytree(EXAMPLE, content)
+    today = dt.date(2026, 11, 26)
+    result = check(Options(content=content, today=today, cache=False))
+    assert result.ok and result.content is not None
+    agenda = derive_agenda(result.content, today)
+    whole = dict(render_site(make_site(result.content, agenda, today)))
+    alone = make_site(result.content, agenda, today)
+    notes = notes_in_order(alone.content)
+    assert len(notes) >= 15
+    for note in reversed(notes):
+        path, html = render_note(alone, note)
+        assert whole[path] == html, path
