@@ -188,7 +188,8 @@ def render_briefing(site: Site) -> tuple[str, bytes]:
     overdue = [v for v in views if v.item.overdue]
     heading = translate.plural("needs_you", len(views))
     if overdue:
-        heading += ", " + translate.plural("overdue_of_them", len(overdue))
+        key = "all_overdue" if len(overdue) == len(views) else "overdue_of_them"
+        heading += ", " + translate.plural(key, len(overdue))
     return site.page("index.html", "index.html", agenda=views, heading=heading,
                      overdue=overdue, upcoming=[v for v in views if not v.item.overdue],
                      glance=glance(content, site.current, site.today, links, translate))

@@ -30,7 +30,9 @@ def test_every_plural_has_every_form_the_language_needs(language: str) -> None:
     categories = set(Locale.parse(language).plural_form.tags) | {"other"}
     for key, forms in PLURALS[language].items():
         assert categories <= set(forms), (language, key)
-        assert all("{n}" in form for form in forms.values()), (language, key)
+        # The count is shown, except where "one" reads better without it ("and it is overdue").
+        assert all("{n}" in form for category, form in forms.items() if category != "one"), (
+            language, key)
 
 
 @pytest.mark.parametrize(("count", "expected"), [
@@ -40,6 +42,17 @@ def test_every_plural_has_every_form_the_language_needs(language: str) -> None:
 ])
 def test_russian_plurals_follow_babel(count: int, expected: str) -> None:
     assert translator("ru").plural("days", count).replace("\xa0", " ") == expected
+
+
+def test_the_agenda_heading_counts_what_needs_you() -> None:
+    english, russian = translator("en"), translator("ru")
+    assert english.plural("needs_you", 1) == "1 thing needs you"
+    assert english.plural("needs_you", 7) == "7 things need you"
+    assert russian.plural("needs_you", 3) == "3 вопроса ждут вашего решения"
+    assert russian.plural("needs_you", 5) == "5 вопросов ждут вашего решения"
+    assert russian.plural("overdue_of_them", 4) == "из них 4 просрочены"
+    assert russian.plural("all_overdue", 1) == "и он просрочен"
+    assert english.plural("all_overdue", 2) == "all 2 overdue"
 
 
 def test_agenda_distances_in_both_languages() -> None:
