@@ -123,6 +123,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "site.team": "Team",
         "site.generated_by": "Made with smreport {version}",
         "site.none": "None yet.",
+        "site.quoted": "“{text}”",
         # -- the briefing -----------------------------------------------------
         "site.agenda": "What needs you",
         "site.nothing_needs_you": "Nothing needs you.",
@@ -435,6 +436,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "site.team": "Команда",
         "site.generated_by": "Сделано в smreport {version}",
         "site.none": "Пока нет.",
+        "site.quoted": "«{text}»",
         "site.agenda": "Что ждёт вашего решения",
         "site.nothing_needs_you": "Сейчас ничего не ждёт вашего решения.",
         "site.nothing_needs_you_more": (

@@ -338,7 +338,8 @@ def proposal_lines(change: Change, goal: CurrentGoal | None, translate: Translat
             lines.append(translate("site.proposal_to", field=label, new=new))
 
     if patch.title is not None:
-        line("title", f"“{patch.title}”", f"“{goal.title}”" if goal else None)
+        line("title", translate("site.quoted", text=patch.title),
+             translate("site.quoted", text=goal.title) if goal else None)
     if patch.due is not None:
         line("due", translate.date(patch.due), translate.date(goal.due) if goal else None)
     if patch.status is not None:

@@ -205,6 +205,7 @@ def test_the_russian_site_uses_russian_dates_and_plurals(make_project: ProjectFa
     assert "Проверьте страницу в соцсетях за март 2026" in text
     assert "Срок: 1 июля 2026 → 30 сентября 2026" in text
     assert "на 10 марта 2026" in text
+    assert "«The agency answers within an hour»" in text  # Russian quotation marks
     # No English word of the interface is left in the Russian pages.
     for path in site.rglob("*/index.html"):
         words = text_of(path.read_text(encoding="utf-8"))
