@@ -93,7 +93,7 @@ def test_a_set_with_only_some_keys_replaces_only_those() -> None:
     text = ("---\ntitle: t\ngoal: g\nproposed_by: p\ndate: 2026-02-15\nset: { status: dropped }\n"
             "---\nWhy.\n")
     change, problems = parse_note("change", "changes/drop.md", text.encode())
-    assert problems == [] and change is not None
+    assert problems == [] and isinstance(change, Change)
     assert change.set.keys() == ("status",) and change.set.status == "dropped"
 
 
