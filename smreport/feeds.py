@@ -339,11 +339,8 @@ def single_file(site: Site, index_html: bytes) -> bytes:
     return html.encode("utf-8")
 
 
-def render_feeds(site: Site) -> Iterator[tuple[str, bytes]]:
-    """agenda.ics, feed.xml and briefing.html, as (path, bytes) like every page."""
-    from .render import render_briefing  # render imports this module
-
+def render_feeds(site: Site, index_html: bytes) -> Iterator[tuple[str, bytes]]:
+    """agenda.ics, feed.xml and briefing.html (from the rendered index.html), as (path, bytes)."""
     yield "agenda.ics", agenda_ics(site)
     yield "feed.xml", atom_feed(site)
-    _path, index_html = render_briefing(site)
     yield "briefing.html", single_file(site, index_html)

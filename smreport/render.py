@@ -164,9 +164,10 @@ def render_site(site: Site) -> Iterator[tuple[str, bytes]]:
     `render_note` renders a note's page from the note and the shared `site`
     alone, so pages can be rendered in any order or in parallel.
     """
-    yield render_briefing(site)
+    briefing = render_briefing(site)
+    yield briefing
     yield "agenda.json", agenda_json(site)
-    yield from render_feeds(site)  # agenda.ics, feed.xml, briefing.html
+    yield from render_feeds(site, briefing[1])  # agenda.ics, feed.xml, briefing.html
     yield from render_lists(site)
     for note in notes_in_order(site.content):
         yield site.note_page(note)
