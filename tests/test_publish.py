@@ -1,0 +1,167 @@
+"""Publishing: a whole new site or the old one, never a folder smreport did not make."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smreport import publish as publishing
+from smreport.publish import (
+    MARKER,
+    PublishError,
+    check_output,
+    clean_leftovers,
+    output_lock,
+    publish,
+    write_tree,
+)
+
+
+def tree(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def beside(out: Path) -> list[str]:
+    return sorted(name for name in os.listdir(out.parent) if name != out.name)
+
+
+PAGES = [("index.html", b"<h1>home</h1>"), ("goals/a/index.html", b"a"),
+         ("agenda.json", b"{}")]
+
+
+def test_a_first_publish_creates_the_folder_with_its_marker(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    assert publish(out, PAGES) == 3
+    assert set(tree(out)) == {"index.html", "goals/a/index.html", "agenda.json", MARKER}
+    assert beside(out) == []
+    assert oct(out.stat().st_mode & 0o777) == "0o755"  # readable by a web server
+
+
+def test_a_publish_replaces_the_whole_folder(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    publish(out, PAGES + [("goals/gone/index.html", b"old")])
+    publish(out, [("index.html", b"new"), ("team/index.html", b"team")])
+    assert set(tree(out)) == {"index.html", "team/index.html", MARKER}
+    assert (out / "index.html").read_bytes() == b"new"
+    assert beside(out) == []
+
+
+def test_assets_are_copied(tmp_path: Path) -> None:
+    source = tmp_path / "logo.png"
+    source.write_bytes(b"\x89PNG")
+    out = tmp_path / "site"
+    publish(out, PAGES, [("assets/img/logo.png", source)])
+    assert (out / "assets" / "img" / "logo.png").read_bytes() == b"\x89PNG"
+
+
+def failing_pages() -> Iterator[tuple[str, bytes]]:
+    yield "index.html", b"half"
+    raise RuntimeError("a template failed half way")
+
+
+def test_a_failure_half_way_leaves_the_old_site_byte_for_byte(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    publish(out, PAGES)
+    before = tree(out)
+    with pytest.raises(RuntimeError):
+        publish(out, failing_pages())
+    assert tree(out) == before
+    assert beside(out) == []  # the half-written staging folder is gone
+
+
+@pytest.mark.parametrize("relative", ["../escape.html", "/etc/passwd-copy", "a/../../b.html",
+                                      "goals/../../../x", ".", ""])
+def test_no_page_is_written_outside_the_folder(tmp_path: Path, relative: str) -> None:
+    out = tmp_path / "public" / "site"
+    publish(out, PAGES)
+    before = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")}
+    with pytest.raises(PublishError, match="outside the output folder"):
+        publish(out, [("index.html", b"x"), (relative, b"evil")])
+    after = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")}
+    assert after == before
+    assert not Path("/etc/passwd-copy").exists()
+
+
+def test_a_symlink_inside_the_staging_tree_cannot_redirect_a_write(tmp_path: Path) -> None:
+    target = tmp_path / "victim"
+    target.mkdir()
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    os.symlink(target, folder / "goals")
+    with pytest.raises(PublishError):
+        write_tree(folder, [("goals/x/index.html", b"x")], [])
+    assert list(target.iterdir()) == []
+
+
+def test_leftovers_of_an_interrupted_build_are_removed(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    publish(out, PAGES)
+    before = tree(out)
+    for name in (".smreport-new-site-abc123", ".smreport-old-site-def456"):
+        (tmp_path / name / "goals").mkdir(parents=True)
+        (tmp_path / name / "goals" / "x.html").write_bytes(b"partial")
+    keep = [tmp_path / ".smreport-new-other-1", tmp_path / "notes", tmp_path / ".site-backup"]
+    for folder in keep:
+        folder.mkdir()
+    clean_leftovers(out)
+    assert tree(out) == before
+    assert beside(out) == sorted(p.name for p in keep)  # only this folder's leftovers go
+
+
+def test_a_site_moved_aside_when_the_build_died_is_put_back(tmp_path: Path) -> None:
+    # Without an atomic exchange, the swap is two renames; killed between them, the old site
+    # is beside the output folder under an "old" name and the folder itself is missing.
+    out = tmp_path / "site"
+    publish(out, PAGES)
+    before = tree(out)
+    os.rename(out, tmp_path / ".smreport-old-site-x1")
+    (tmp_path / ".smreport-new-site-x2").mkdir()
+    (tmp_path / ".smreport-new-site-x2" / "index.html").write_bytes(b"half")
+    clean_leftovers(out)
+    assert tree(out) == before and beside(out) == []
+
+
+def test_the_two_rename_swap_works_where_the_exchange_is_missing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(publishing, "_exchange", lambda first, second: False)
+    out = tmp_path / "site"
+    publish(out, PAGES)
+    publish(out, [("index.html", b"second")])
+    assert set(tree(out)) == {"index.html", MARKER} and beside(out) == []
+
+
+def test_the_lock_refuses_a_second_holder_with_a_clear_message(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    with output_lock(out):
+        with pytest.raises(PublishError, match="another smreport build is writing") as error, \
+                output_lock(out):
+            pass
+        assert str(out) in str(error.value) and "wait for it" in str(error.value)
+    with output_lock(out):  # released: free again
+        pass
+    assert beside(out) == [".site.smreport-lock"]
+
+
+def test_check_output_refuses_what_is_not_ours(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "link")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "thesis.tex").write_text("x", encoding="utf-8")
+    for out, words in [(tmp_path / "file", "is not a folder"),
+                       (tmp_path / "link", "is not a folder"),
+                       (tmp_path / "docs", "was not made by smreport"),
+                       (content / "site", "inside the content root"),
+                       (tmp_path, "contains the content root"),
+                       (content, "inside the content root")]:
+        with pytest.raises(PublishError, match=words):
+            check_output(out, content)
+    check_output(tmp_path / "new-site", content)  # absent: fine
+    (tmp_path / "empty").mkdir()
+    check_output(tmp_path / "empty", content)  # empty: fine
