@@ -22,6 +22,7 @@ MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})")
 DATE_PATTERN = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 # Bounds that keep arithmetic on values finite (charts, progress, due dates).
 MAX_NUMBER = 1e15
+EXPONENT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d{1,3}")
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2999, 12, 31)
 
@@ -232,6 +233,14 @@ class Fields:
                                   f"as the octal number {node.value}; remove the leading zero")
                 return None
             return value
+        if isinstance(node, Scalar) and not node.quoted and isinstance(node.value, str) \
+                and EXPONENT.fullmatch(node.value) and abs(float(node.value)) <= MAX_NUMBER:
+            # YAML 1.1 reads 1e6 and 1.0e6 as text: only 1.0e+6 is a number.
+            in_full = f"{float(node.value):f}".rstrip("0").rstrip(".")
+            self.report.error(node.position, "wrong-type",
+                              f"{self.name(key)!r} is written {node.value!r}, which YAML reads "
+                              f"as text; write the number in full ({in_full})")
+            return None
         self.wrong(node, key, "a number")
         return None
 

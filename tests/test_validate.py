@@ -91,7 +91,7 @@ def test_the_base_project_and_each_base_note_are_valid(make_project: ProjectFact
     assert problems_of(root) == []
 
 
-# --- project.yml ---------------------------------------------------------------------------
+# --- project.yml ---------------------------------------------------------------------------------
 
 
 def test_missing_project_yml(make_project: ProjectFactory) -> None:
@@ -179,7 +179,7 @@ def test_units_must_be_a_mapping(make_project: ProjectFactory) -> None:
     assert "a mapping of unit ids" in wrong[0].message
 
 
-# --- YAML traps ------------------------------------------------------------------------------
+# --- YAML traps ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("word", ["no", "yes", "on", "off", "No", "TRUE"])
@@ -319,7 +319,7 @@ def test_a_tab_in_the_indentation(make_project: ProjectFactory) -> None:
     assert "indent with spaces" in problem.message
 
 
-# --- file level: encodings, line endings, delimiters ---------------------------------------
+# --- file level: encodings, line endings, delimiters ---------------------------------------------
 
 
 def test_a_bom_is_tolerated(make_project: ProjectFactory) -> None:
@@ -388,7 +388,7 @@ def test_a_block_scalar_holding_three_dashes_ends_the_front_matter(
     assert "missing-field" in codes(problems)
 
 
-# --- fields ----------------------------------------------------------------------------------
+# --- fields --------------------------------------------------------------------------------------
 
 
 def test_an_unknown_key_suggests_the_nearest(make_project: ProjectFactory) -> None:
@@ -492,7 +492,7 @@ def test_a_matching_type_is_fine(make_project: ProjectFactory) -> None:
                                                                    + GOAL_FM)})) == []
 
 
-# --- ids and file names ------------------------------------------------------------------------
+# --- ids and file names --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("name", "suggested"), [
@@ -527,7 +527,7 @@ def test_windows_reserved_names_are_refused(make_project: ProjectFactory) -> Non
     assert all("reserved on Windows" in p.message for p in problems)
 
 
-# --- goals -------------------------------------------------------------------------------------
+# --- goals ---------------------------------------------------------------------------------------
 
 
 def test_due_must_be_after_start(make_project: ProjectFactory) -> None:
@@ -625,7 +625,7 @@ def test_a_reading_may_name_a_kpi_introduced_by_an_approved_change(
         assert where(the(problems, "unknown-kpi")) == ("goals/double-leads.md", 11, 12, "error")
 
 
-# --- changes -----------------------------------------------------------------------------------
+# --- changes -------------------------------------------------------------------------------------
 
 
 def test_a_change_to_an_unknown_goal(make_project: ProjectFactory) -> None:
@@ -697,7 +697,7 @@ def test_a_change_with_new_kpis_is_checked_like_a_goal(make_project: ProjectFact
     assert where(problem) == ("changes/retention.md", 8, 79, "error")
 
 
-# --- reviews -----------------------------------------------------------------------------------
+# --- reviews -------------------------------------------------------------------------------------
 
 
 def test_a_reviewer_must_be_an_executive(make_project: ProjectFactory) -> None:
@@ -774,7 +774,7 @@ def test_review_feedback_to_an_unknown_person(make_project: ProjectFactory) -> N
     assert "did you mean 'ivanov'?" in problem.message
 
 
-# --- disputes ----------------------------------------------------------------------------------
+# --- disputes ------------------------------------------------------------------------------------
 
 
 def test_a_dispute_needs_two_different_parties(make_project: ProjectFactory) -> None:
@@ -836,7 +836,7 @@ def test_a_party_must_be_a_defined_person(make_project: ProjectFactory) -> None:
     assert where(problem) == ("disputes/comments.md", 7, 15, "error")
 
 
-# --- links, sizes, one pass ---------------------------------------------------------------------
+# --- links, sizes, one pass ----------------------------------------------------------------------
 
 
 def test_a_broken_link_between_notes_is_a_warning(make_project: ProjectFactory) -> None:
@@ -896,7 +896,7 @@ def test_problems_are_sorted_by_file_then_line(make_project: ProjectFactory) -> 
                                                     ("goals/b.md", 3), ("goals/b.md", 9)]
 
 
-# --- the real command line ------------------------------------------------------------------------
+# --- the real command line -----------------------------------------------------------------------
 
 PROBLEM_LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<column>\d+): "
                           r"(?P<severity>error|warning) (?P<code>[a-z0-9-]+): (?P<message>.+)$")
@@ -956,3 +956,91 @@ def test_cli_content_that_is_not_a_folder(tmp_path: Path, kind: str) -> None:
     assert [(p["path"], p["line"], p["code"]) for p in problems] == [("notes", 1, "no-content")]
     words = "does not exist" if kind == "missing" else "is a file, not a folder"
     assert words in problems[0]["message"] and "--content" in problems[0]["message"]
+
+
+# --- bounds that keep the arithmetic finite ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    ("1.0e+16", "wrong-type"), ("-1.0e+16", "wrong-type"), (".nan", "wrong-type"),
+    (".inf", "wrong-type"), ("1" + "0" * 400, "wrong-type"),
+])
+def test_numbers_must_be_finite_and_of_a_sane_size(make_project: ProjectFactory, value: str,
+                                                   code: str) -> None:
+    root = make_project({"goals/double-leads.md": note(GOAL_FM.replace("target: 200",
+                                                                       f"target: {value}"))})
+    problem = the(problems_of(root), code)
+    assert where(problem) == ("goals/double-leads.md", 7, 87, "error")
+    assert "a number between" in problem.message
+
+
+def test_an_exponent_without_a_dot_is_text_in_yaml(make_project: ProjectFactory) -> None:
+    root = make_project({"goals/double-leads.md": note(GOAL_FM.replace("target: 200",
+                                                                       "target: 2e2"))})
+    problem = the(problems_of(root), "wrong-type")
+    assert where(problem) == ("goals/double-leads.md", 7, 87, "error")
+    assert "YAML reads as text" in problem.message and "in full (200)" in problem.message
+
+
+@pytest.mark.parametrize("day", ["1899-12-31", "3000-01-01", "9999-12-31", "0001-01-01"])
+def test_dates_far_from_now_are_refused(make_project: ProjectFactory, day: str) -> None:
+    root = make_project({"goals/double-leads.md": note(GOAL_FM.replace("due: 2026-07-01",
+                                                                       f"due: {day}"))})
+    problem = the(problems_of(root), "bad-date")
+    assert where(problem) == ("goals/double-leads.md", 5, 6, "error")
+    assert "between 1900-01-01 and 2999-12-31" in problem.message
+
+
+def test_decision_days_has_an_upper_bound(make_project: ProjectFactory) -> None:
+    root = make_project(project=PROJECT_YML + "rules:\n  decision_days: 100000000\n")
+    problem = the(problems_of(root), "wrong-type")
+    assert "at most 365" in problem.message
+
+
+# --- addresses -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("site_url", "words"), [
+    ("https://example.com/\\\"><script>x</script>", "the character '\"' is not allowed"),
+    ("https://example.com/a b", "the character ' ' is not allowed"),
+    ("https://reports.example.com/?page=1", "cannot have a query"),
+    ("https:///no-host", "no host name"),
+    ("ftp://example.com/", "http:// or https://"),
+])
+def test_site_url_must_be_a_plain_http_address(make_project: ProjectFactory, site_url: str,
+                                               words: str) -> None:
+    root = make_project(project=PROJECT_YML + f'site_url: "{site_url}"\n')
+    problem = the(problems_of(root), "bad-url")
+    assert where(problem) == ("project.yml", 16, 11, "error")
+    assert words in problem.message
+
+
+def test_a_good_site_url_passes(make_project: ProjectFactory) -> None:
+    root = make_project(project=PROJECT_YML + "site_url: https://reports.example.com/brand-x/\n")
+    assert problems_of(root) == []
+
+
+@pytest.mark.parametrize("email", ['"javascript:alert(1)//@x.example"', '"a b@x.example"',
+                                   '"<a@x.example>"', "petrov", '"petrov@localhost"'])
+def test_an_email_must_look_like_one(make_project: ProjectFactory, email: str) -> None:
+    root = make_project(project=PROJECT_YML.replace("email: petrov@brandx.example",
+                                                    f"email: {email}"))
+    problem = the(problems_of(root), "bad-value")
+    assert problem.path == "project.yml" and problem.line == 11
+    assert "not an e-mail address" in problem.message
+
+
+# --- project.yml and its people ------------------------------------------------------------------
+
+
+def test_a_project_without_people_does_not_blame_every_note(make_project: ProjectFactory) -> None:
+    project = re.sub(r"people:\n(  .*\n)+", "", PROJECT_YML)
+    root = make_project({"changes/move-due.md": note(CHANGE_FM)}, project=project)
+    assert [(p.path, p.code) for p in problems_of(root)] == [("project.yml", "missing-field")]
+
+
+def test_an_empty_decision_reads_as_pending_with_a_warning(make_project: ProjectFactory) -> None:
+    root = make_project({"changes/move-due.md": note(CHANGE_FM + "decision:\n")})
+    problem = the(problems_of(root), "empty-field")
+    assert where(problem)[:2] == ("changes/move-due.md", 7)
+    assert "'decision' is empty" in problem.message
