@@ -120,7 +120,7 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
                 and unit_map.has(unit) is False:
             report.error(person_fields.position("unit"), "unknown-unit",
                          f"unit {unit!r} is not defined under 'units'"
-                         + _did_you_mean(unit, units))
+                         + (_did_you_mean(unit, units) or "; define it there or fix the id"))
         executive = person_fields.boolean("executive")
         email = person_fields.text("email", required=False) or ""
         if email and not _EMAIL.fullmatch(email):
@@ -282,7 +282,7 @@ def _read_kpis(fields: Fields, key: str, required: bool) -> tuple[Kpi, ...] | No
         if kpi_id is not None and kpi_id in seen:
             kpi.report.error(kpi.position("id"), "duplicate-kpi",
                              f"the KPI id {kpi_id!r} is used twice in this list; ids must be "
-                             "unique")
+                             "unique: rename one")
             continue
         if baseline is not None and target is not None and baseline == target:
             kpi.report.error(kpi.position("target"), "target-equals-baseline",
@@ -365,7 +365,7 @@ def _read_change(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str,
         if decided and date and decided < date:
             fields.report.error(decision_fields.position("date"), "decision-before-date",
                                 f"the decision ({decided}) is dated before the change was "
-                                f"proposed ({date})")
+                                f"proposed ({date}); correct one of the two dates")
             decided = None
         if outcome and by and decided:
             decision = ChangeDecision(outcome, by, decided, note)  # type: ignore[arg-type]
@@ -382,7 +382,7 @@ def _read_review(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str,
     if month and date and date < dt.date.fromisoformat(month + "-01"):
         fields.report.error(fields.position("date"), "review-before-month",
                             f"the review is dated {date}, before the month it reviews "
-                            f"({month}) began")
+                            f"({month}) began; check the month or the date")
         date = None
 
     def read_page(node: Node, item: str) -> str | None:
@@ -399,7 +399,8 @@ def _read_review(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str,
     # A malformed list has its own problem already; do not add a second one for it.
     if not likes and not dislikes and len(fields.report.problems) == errors_before:
         fields.report.error(fields.anchor, "no-likes",
-                            "a review needs at least one item under 'likes' or 'dislikes'")
+                            "a review needs at least one item under 'likes' or 'dislikes' "
+                            "(what works on the page, what does not)")
     feedback_to = reader.people("feedback_to", minimum=1)
     if None in (month, reviewer, date) or not feedback_to:
         return None
@@ -414,7 +415,8 @@ def _read_dispute(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str
     decide_by = fields.date("decide_by", required=False)
     if decide_by and date and decide_by < date:
         fields.report.error(fields.position("decide_by"), "decide-by-before-date",
-                            f"'decide_by' ({decide_by}) is before the dispute was raised ({date})")
+                            f"'decide_by' ({decide_by}) is before the dispute was raised "
+                            f"({date}); give a deadline on or after {date}")
     parties: list[Party] = []
     for party in fields.mappings("parties", ("person", "position"), required=True, minimum=2,
                                  what="a list of parties (person, position)"):
@@ -424,7 +426,8 @@ def _read_dispute(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str
             parties.append(Party(person, position))
     if fields.has("parties") and len(parties) >= 2 and len({p.person for p in parties}) < 2:
         fields.report.error(fields.position("parties"), "parties",
-                            "a dispute needs at least two different people among its parties")
+                            "a dispute needs at least two different people among its parties, "
+                            f"found only {parties[0].person!r}; name the other side")
     decision = None
     decision_fields = fields.mapping_of("decision", ("by", "date", "outcome"),
                                         what="a mapping with by, date and outcome")
@@ -435,7 +438,7 @@ def _read_dispute(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str
         if decided and date and decided < date:
             fields.report.error(decision_fields.position("date"), "decision-before-date",
                                 f"the decision ({decided}) is dated before the dispute was "
-                                f"raised ({date})")
+                                f"raised ({date}); correct one of the two dates")
             decided = None
         if by and decided and outcome:
             decision = DisputeDecision(by, decided, outcome)
@@ -503,7 +506,8 @@ def parse_note(note_type: NoteType, path: str, data: bytes,
         report.error(error.position, error.code, error.message)
     if root is None:
         if not errors:
-            report.error(START, "front-matter", "the front matter is empty")
+            report.error(START, "front-matter", "the front matter is empty; write the note's "
+                         "fields between the two --- lines")
         return None, report.problems
     if not isinstance(root, Mapping):
         report.error(root.position, "front-matter",
