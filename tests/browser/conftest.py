@@ -57,9 +57,13 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's headless Chromium driven by Playwright, shared by all browser tests."""
+    """Debian's headless Chromium driven by Playwright, shared by a module's tests.
+
+    Module scope, not session: Playwright's sync API allows one instance per
+    thread at a time, and other test modules start their own.
+    """
     need(missing_browser())
     from playwright.sync_api import sync_playwright
 
