@@ -4,7 +4,8 @@ tests/hostile/notes/ holds notes written as a careless or hostile team member
 might (YAML traps, delimiter variants, encodings, huge and deep values, file
 names); tests/hostile/projects/ holds broken project.yml variants;
 tests/hostile/manifest.json gives each file's expected problem codes (an empty
-list: the file is tolerated). tests/hostile/xss-site/ is a valid project whose
+list: the file is tolerated). Names that cannot be checked out everywhere (con.md,
+Plan.md beside plan.md, NFC and NFD twins, symlinks) are made by the tests instead. tests/hostile/xss-site/ is a valid project whose
 every text field carries markup or script: it must build, and nothing it says
 may run in the reader's browser.
 """
@@ -201,6 +202,14 @@ def test_symlinked_notes_outside_the_root_are_never_published(tmp_path: Path) ->
     assert result.returncode == 1
     assert "goals/private.md:1:1: error symlink-outside" in result.stdout + result.stderr
     assert not (tmp_path / "site").exists()
+
+
+def test_names_reserved_on_windows_are_refused(make_project: ProjectFactory) -> None:
+    root = make_project({"goals/con.md": GOAL, "goals/lpt1.md": GOAL, "goals/aux.md": GOAL})
+    problems = check(Options(content=root)).problems
+    assert sorted((p.path, p.code) for p in problems) == [
+        ("goals/aux.md", "bad-id"), ("goals/con.md", "bad-id"), ("goals/lpt1.md", "bad-id")]
+    assert all("reserved on Windows" in p.message for p in problems)
 
 
 @pytest.mark.parametrize(("first", "second"), [
