@@ -60,8 +60,8 @@ def rewrite_relative(url: str, note_path: str) -> str:
     # The note's own page is one folder deeper than its file: goals/x.md -> goals/x/
     page_folder = note_path[:-3] + "/" if note_path.endswith(".md") else note_folder
     relative = posixpath.relpath(mapped, page_folder.rstrip("/") or ".")
-    if mapped.endswith("/") and not relative.endswith("/"):
-        relative += "/"
+    if mapped.endswith("/"):  # a note's page: name its index.html, so disk reading works
+        relative = relative.rstrip("/") + "/index.html"
     return relative + (query_mark + query) + (hash_mark + fragment)
 
 

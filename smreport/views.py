@@ -36,6 +36,14 @@ from .model import (
 )
 
 
+def with_index(path: str) -> str:
+    """`goals/x/#k` -> `goals/x/index.html#k`; `` -> `index.html`; files unchanged."""
+    location, hash_mark, fragment = path.partition("#")
+    if location == "" or location.endswith("/"):
+        location += "index.html"
+    return location + hash_mark + fragment
+
+
 class Links:
     """Relative links from one page: `root` leads from the page's folder to the site root.
 
@@ -49,8 +57,12 @@ class Links:
         self.translate = translate
 
     def url(self, path: str) -> str:
-        """The link to `path` (relative to the site root, `goals/` or `team/#x`) from this page."""
-        return self.root + path if self.root or path else "./"
+        """The link to `path` (relative to the site root, `goals/` or `team/#x`) from this page.
+
+        A folder is linked by its `index.html`, so the site also works opened from disk,
+        where a browser shows a folder's listing rather than its index page.
+        """
+        return self.root + with_index(path)
 
     def note_url(self, note_type: NoteType, note_id: str) -> str:
         return self.url(f"{FOLDERS[note_type]}/{note_id}/")

@@ -103,7 +103,7 @@ def test_note_links_and_headings_follow_the_default_rules() -> None:
     source = "# Title\n\n[goal](../goals/a.md#kpi) ![logo](../assets/logo.png) [web](https://e.x)"
     rendered = render_markdown_cmark(source, "changes/c.md")
     assert "<h2>Title</h2>" in rendered
-    assert 'href="../../goals/a/#kpi"' in rendered
+    assert 'href="../../goals/a/index.html#kpi"' in rendered
     assert 'src="../../assets/logo.png"' in rendered
     assert 'href="https://e.x" rel="noopener noreferrer"' in rendered
 

@@ -289,7 +289,7 @@ def test_briefing_file_renders_alone_from_disk_like_the_site(project: Path, tmp_
     assert '<link rel="stylesheet"' not in html and "<style>" in html
     hrefs = re.findall(r'href="([^"]*)"', html)
     assert hrefs and all(h.startswith((SITE_URL, "#", "data:")) for h in hrefs)
-    assert f'href="{SITE_URL}changes/pending/"' in html
+    assert f'href="{SITE_URL}changes/pending/index.html"' in html
     alone = tmp_path / "mail" / "briefing.html"
     alone.parent.mkdir()
     shutil.copy(site / "briefing.html", alone)  # nothing else beside it

@@ -60,10 +60,10 @@ def test_external_links_do_not_leak_the_reader() -> None:
 
 
 @pytest.mark.parametrize(("url", "expected"), [
-    ("../goals/double-leads.md", "../double-leads/"),
-    ("double-leads.md", "../double-leads/"),
-    ("./double-leads.md#kpis", "../double-leads/#kpis"),
-    ("../changes/move-due.md", "../../changes/move-due/"),
+    ("../goals/double-leads.md", "../double-leads/index.html"),
+    ("double-leads.md", "../double-leads/index.html"),
+    ("./double-leads.md#kpis", "../double-leads/index.html#kpis"),
+    ("../changes/move-due.md", "../../changes/move-due/index.html"),
     ("../assets/chart.png", "../../assets/chart.png"),
     ("../assets/sub/a%20b.png", "../../assets/sub/a b.png"),
     ("https://example.com/x.md", "https://example.com/x.md"),
@@ -98,7 +98,7 @@ def test_note_links_become_page_links_and_assets_are_copied(make_project: Projec
                      "2026-03-10", "--no-cache")
     assert result.returncode == 0, result.stdout + result.stderr
     page = (out / "changes" / "move-due" / "index.html").read_text(encoding="utf-8")
-    assert '<a href="../../goals/double-leads/">the goal</a>' in page
+    assert '<a href="../../goals/double-leads/index.html">the goal</a>' in page
     assert '<img src="../../assets/chart.png" alt="the chart">' in page
     assert (out / "changes" / "move-due" / "../../goals/double-leads/index.html").is_file()
     assert (out / "assets" / "chart.png").read_bytes() == png
