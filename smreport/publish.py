@@ -12,8 +12,9 @@ import contextlib
 import ctypes
 import errno
 import os
+import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -64,17 +65,35 @@ def output_lock(out: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def _beside_pattern(out: Path, prefix: str) -> re.Pattern[str]:
+    # The exact random suffix keeps "site" from matching the folders of "site-en".
+    return re.compile(re.escape(f"{prefix}{out.name}-") + r"[0-9a-f]{16}")
+
+
+def _make_beside(out: Path, prefix: str) -> Path:
+    """A new empty folder beside `out`, named so that clean_leftovers finds only its own."""
+    while True:
+        path = out.parent / f"{prefix}{out.name}-{secrets.token_hex(8)}"
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:  # pragma: no cover - 64 random bits
+            continue
+        return path
+
+
 def clean_leftovers(out: Path) -> None:
     """Remove what an interrupted build left beside `out`, restoring `out` if needed."""
     parent = out.parent
     if not parent.is_dir():
         return
-    new_prefix, old_prefix = f"{_NEW_PREFIX}{out.name}-", f"{_OLD_PREFIX}{out.name}-"
+    new_pattern, old_pattern = _beside_pattern(out, _NEW_PREFIX), _beside_pattern(out, _OLD_PREFIX)
     leftovers = sorted(p for p in parent.iterdir()
-                       if p.name.startswith((new_prefix, old_prefix)) and p.is_dir())
+                       if (new_pattern.fullmatch(p.name) or old_pattern.fullmatch(p.name))
+                       and p.is_dir() and not p.is_symlink())
     if not out.exists():
         # Killed between the two renames: the previous site is the newest "old" folder.
-        olds = [p for p in leftovers if p.name.startswith(old_prefix) and (p / MARKER).is_file()]
+        olds = [p for p in leftovers
+                if old_pattern.fullmatch(p.name) and (p / MARKER).is_file()]
         if olds:
             newest = max(olds, key=lambda p: p.stat().st_mtime)
             os.rename(newest, out)
@@ -130,7 +149,7 @@ def publish(out: Path, pages: Iterable[tuple[str, bytes]],
     out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(out)
-    staging = Path(tempfile.mkdtemp(prefix=f"{_NEW_PREFIX}{out.name}-", dir=out.parent))
+    staging = _make_beside(out, _NEW_PREFIX)
     try:
         count = write_tree(staging, pages, files)
         (staging / MARKER).write_text("This folder is written by smreport; it is replaced "
@@ -140,7 +159,7 @@ def publish(out: Path, pages: Iterable[tuple[str, bytes]],
             shutil.rmtree(staging, ignore_errors=True)  # now holds the previous site
             return count
         if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f"{_OLD_PREFIX}{out.name}-", dir=out.parent))
+            old = _make_beside(out, _OLD_PREFIX)
             os.rmdir(old)
             os.rename(out, old)
             os.rename(staging, out)

@@ -102,10 +102,13 @@ def test_leftovers_of_an_interrupted_build_are_removed(tmp_path: Path) -> None:
     out = tmp_path / "site"
     publish(out, PAGES)
     before = tree(out)
-    for name in (".smreport-new-site-abc123", ".smreport-old-site-def456"):
+    for name in (".smreport-new-site-0123456789abcdef", ".smreport-old-site-fedcba9876543210"):
         (tmp_path / name / "goals").mkdir(parents=True)
         (tmp_path / name / "goals" / "x.html").write_bytes(b"partial")
-    keep = [tmp_path / ".smreport-new-other-1", tmp_path / "notes", tmp_path / ".site-backup"]
+    keep = [tmp_path / ".smreport-new-other-0123456789abcdef", tmp_path / "notes",
+            tmp_path / ".site-backup",
+            # Another output folder's staging, "site-en" beside "site": not this one's to remove.
+            tmp_path / ".smreport-new-site-en-0123456789abcdef"]
     for folder in keep:
         folder.mkdir()
     clean_leftovers(out)
@@ -119,9 +122,9 @@ def test_a_site_moved_aside_when_the_build_died_is_put_back(tmp_path: Path) -> N
     out = tmp_path / "site"
     publish(out, PAGES)
     before = tree(out)
-    os.rename(out, tmp_path / ".smreport-old-site-x1")
-    (tmp_path / ".smreport-new-site-x2").mkdir()
-    (tmp_path / ".smreport-new-site-x2" / "index.html").write_bytes(b"half")
+    os.rename(out, tmp_path / ".smreport-old-site-00000000000000a1")
+    (tmp_path / ".smreport-new-site-00000000000000a2").mkdir()
+    (tmp_path / ".smreport-new-site-00000000000000a2" / "index.html").write_bytes(b"half")
     clean_leftovers(out)
     assert tree(out) == before and beside(out) == []
 
@@ -165,3 +168,15 @@ def test_check_output_refuses_what_is_not_ours(tmp_path: Path) -> None:
     check_output(tmp_path / "new-site", content)  # absent: fine
     (tmp_path / "empty").mkdir()
     check_output(tmp_path / "empty", content)  # empty: fine
+
+
+def test_two_output_folders_side_by_side_do_not_clean_each_other(tmp_path: Path) -> None:
+    site, site_en = tmp_path / "site", tmp_path / "site-en"
+    publish(site_en, PAGES)
+    # site-en's build is in progress: its staging folder must survive a build of site.
+    in_progress = tmp_path / ".smreport-new-site-en-00112233445566ff"
+    in_progress.mkdir()
+    (in_progress / "index.html").write_bytes(b"being written")
+    publish(site, PAGES)
+    assert (in_progress / "index.html").read_bytes() == b"being written"
+    assert sorted(os.listdir(tmp_path)) == [in_progress.name, "site", "site-en"]
