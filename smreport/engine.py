@@ -91,6 +91,7 @@ class Builder:
         self._loaded_from_disk = False
         self.source_keys: dict[str, str] = {}  # note path -> its source key
         self.pages: dict[str, tuple[str, bytes]] = {}  # page key -> (path, bytes)
+        self.views: dict[str, object] = {}  # page key + ":kind" -> view models (KPI charts)
         self.used_pages: set[str] = set()
         # What the last build published, page path -> digest; None until one did.
         self.manifest: dict[str, str] | None = None
@@ -148,6 +149,8 @@ class Builder:
         self.parsed = {k: v for k, v in self.parsed.items() if k in self.used_parsed}
         self.bodies = {k: v for k, v in self.bodies.items() if k in self.used_bodies}
         self.pages = {k: v for k, v in self.pages.items() if k in self.used_pages}
+        self.views = {k: v for k, v in self.views.items()
+                      if k.partition(":")[0] in self.used_pages}
         self.used_pages = set()
 
     # -- pages -----------------------------------------------------------------
@@ -191,6 +194,7 @@ class Builder:
 
         site.page_key = key
         site.page_store = self.pages
+        site.view_memo = self.views
 
     def prerender_pages(self, site: Site) -> None:
         """Render the note pages the cache lacks in worker processes, filling the cache.

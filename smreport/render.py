@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -24,6 +25,7 @@ from .i18n import Translator, translator
 from .markup import render_markdown
 from .model import FOLDERS, AgendaItem, AnyNote, Change, Content, CurrentGoal, Goal, Review
 from .views import (
+    KpiView,
     Links,
     agenda_views,
     change_view,
@@ -87,6 +89,21 @@ class Site:
     # A Builder's page cache: a key of everything a note's page shows, and pages by key.
     page_key: Callable[[AnyNote], str] | None = None
     page_store: MutableMapping[str, tuple[str, bytes]] | None = None
+    view_memo: MutableMapping[str, Any] = field(default_factory=dict)
+
+    def goal_kpis(self, goal: CurrentGoal) -> list[KpiView]:
+        """A goal's KPI views (charts, progress in words), computed once per goal.
+
+        With a Builder's page cache the views also outlive the build: they are
+        kept under the goal page's key, which covers all they depend on.
+        """
+        key = (self.page_key(goal.goal) if self.page_key else goal.id) + ":kpis"
+        views = self.view_memo.get(key)
+        if views is None:
+            tolerance = self.content.project.rules.off_track_tolerance
+            views = kpi_views(goal, self.today, tolerance, self.translate)
+            self.view_memo[key] = views
+        return views
 
     def note_page(self, note: AnyNote) -> tuple[str, bytes]:
         """A note's page, from the page cache when nothing it shows has changed."""
@@ -193,7 +210,8 @@ def render_briefing(site: Site) -> tuple[str, bytes]:
         heading += ", " + translate.plural(key, len(overdue))
     return site.page("index.html", "index.html", agenda=views, heading=heading,
                      overdue=overdue, upcoming=[v for v in views if not v.item.overdue],
-                     glance=glance(content, site.current, site.today, links, translate))
+                     glance=glance(content, site.current, site.today, links, translate,
+                                   site.goal_kpis))
 
 
 def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
@@ -201,7 +219,8 @@ def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
     content, today, translate = site.content, site.today, site.translate
     links = Links(content, "../", translate)
     yield site.page("goals.html", "goals/index.html",
-                    goals=goal_cards(content, site.current, today, links, translate))
+                    goals=goal_cards(content, site.current, today, links, translate,
+                                     site.goal_kpis))
     yield site.page("changes.html", "changes/index.html",
                     groups=change_views(content, site.current, today, links, translate))
     reviews = sorted_reviews(list(content.reviews.values()))
@@ -221,9 +240,8 @@ def render_note(site: Site, note: AnyNote) -> tuple[str, bytes]:
     if isinstance(note, Goal):
         goal = site.current[note.id]
         changes = site.changes_by_goal.get(note.id, [])
-        tolerance = content.project.rules.off_track_tolerance
         return site.page("goal.html", path, goal=goal, body=body,
-                         kpis=kpi_views(goal, today, tolerance, translate),
+                         kpis=site.goal_kpis(goal),
                          changed=changed_fields(goal, translate),
                          history=goal_history(goal, changes, links, translate))
     if isinstance(note, Change):

@@ -8,7 +8,7 @@ its own.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -228,15 +228,27 @@ class GoalCard:
     approved: bool
 
 
+KpiViews = Callable[[CurrentGoal], list[KpiView]]
+
+
 def goal_cards(content: Content, current: Mapping[str, CurrentGoal], today: dt.date,
-               links: Links, translate: Translator) -> list[GoalCard]:
-    """Every goal, active first, then by due date."""
+               links: Links, translate: Translator, kpis: KpiViews | None = None,
+               limit: int | None = None) -> list[GoalCard]:
+    """Every goal (or the first `limit`), active first, then by due date.
+
+    `kpis` gives a goal's KPI views; a Site passes its memo, so each goal's
+    charts are drawn once per build however many pages show them.
+    """
     tolerance = content.project.rules.off_track_tolerance
+    if kpis is None:
+        def kpis(goal: CurrentGoal) -> list[KpiView]:
+            return kpi_views(goal, today, tolerance, translate)
     order = {"active": 0, "achieved": 1, "dropped": 2}
     cards = []
-    for goal in sorted(current.values(), key=lambda g: (order[g.status], g.due, g.id)):
+    goals = sorted(current.values(), key=lambda g: (order[g.status], g.due, g.id))
+    for goal in goals[:limit]:
         cards.append(GoalCard(
-            goal, kpi_views(goal, today, tolerance, translate),
+            goal, kpis(goal),
             links.person(goal.goal.owner, with_unit=True),
             translate("site.period", start=translate.date(goal.start),
                       due=translate.date(goal.due)),
@@ -420,6 +432,7 @@ class Glance:
     """The project at a glance, below the agenda."""
 
     goals: list[GoalCard]
+    more_goals: int  # goals not shown here, on the goals page
     last_review: Markup
     next_review: str
     missed_months: int
@@ -427,8 +440,12 @@ class Glance:
     without_you: list[str]
 
 
+# The briefing summarises: beyond this many goals, the rest are on the goals page.
+GLANCE_GOALS = 12
+
+
 def glance(content: Content, current: Mapping[str, CurrentGoal], today: dt.date,
-           links: Links, translate: Translator) -> Glance:
+           links: Links, translate: Translator, kpis: KpiViews | None = None) -> Glance:
     """The briefing's second half: goals, reviews, friction, what was handled without you."""
     reviews = sorted(content.reviews.values(), key=lambda r: (r.month, r.date, r.id))
     if reviews:
@@ -463,7 +480,8 @@ def glance(content: Content, current: Mapping[str, CurrentGoal], today: dt.date,
     decided = sum(1 for c in content.changes.values() if c.decision is not None)
     without_you = [translate.plural("settled_within", within),
                    translate.plural("changes_decided", decided)]
-    return Glance(goal_cards(content, current, today, links, translate), last_review,
+    shown = goal_cards(content, current, today, links, translate, kpis, GLANCE_GOALS)
+    return Glance(shown, len(current) - len(shown), last_review,
                   translate("site.next_review_due", date=translate.near_date(next_due, today)),
                   missed, friction, without_you)
 

@@ -465,3 +465,17 @@ def test_each_note_page_renders_alone_as_in_the_whole_site(tmp_path: Path) -> No
     for note in reversed(notes):
         path, html = render_note(alone, note)
         assert whole[path] == html, path
+
+
+def test_the_briefing_summarises_a_long_list_of_goals(make_project: ProjectFactory,
+                                                      tmp_path: Path) -> None:
+    goals = {f"goals/goal-{number:02d}.md": GOAL.replace("Double qualified leads",
+                                                          f"Goal number {number:02d}")
+             for number in range(15)}
+    site = build(make_project(goals), tmp_path / "site")
+    index = page(site, "index.html")
+    glance = index[index.index('id="glance-heading"'):]
+    shown = re.findall(r"Goal number \d\d|Double qualified leads", glance)
+    assert len(shown) == 12
+    assert "4 more goals on the goals page" in glance  # 15 + the default goal, 12 shown
+    assert len(re.findall(r"Goal number \d\d", page(site, "goals/index.html"))) == 15
