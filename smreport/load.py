@@ -209,22 +209,37 @@ def _list_notes(inventory: Inventory, note_type: NoteType, folder: Path,
                 f"unknown {kind} in {folder_name}/, ignored; notes are .md files directly "
                 f"in {folder_name}/"))
             continue
-        # Two names that one file system would see as one file.
-        folded = unicodedata.normalize("NFC", entry.name).casefold()
-        if folded in seen:
-            inventory.problems.append(Problem(
-                relative, 1, 1, "error", "name-clash",
-                f"the names {seen[folded]!r} and {entry.name!r} differ only by case or "
-                "Unicode normalisation and clash on macOS and Windows; rename one"))
+        if _clashes(entry.name, seen, relative, inventory.problems):
             continue
-        seen[folded] = entry.name
         inventory.notes.append((note_type, relative, Path(entry.path)))
+
+
+def _clashes(name: str, seen: dict[str, str], relative: str, problems: list[Problem]) -> bool:
+    """True (and a problem naming both) if a name in the same folder differs only by case or
+    Unicode normalisation: one file on macOS and Windows, two on Linux."""
+    folded = unicodedata.normalize("NFC", name).casefold()
+    if folded in seen:
+        problems.append(Problem(
+            relative, 1, 1, "error", "name-clash",
+            f"the names {seen[folded]!r} and {name!r} differ only by case or "
+            "Unicode normalisation and clash on macOS and Windows; rename one"))
+        return True
+    seen[folded] = name
+    return False
 
 
 def _list_assets(inventory: Inventory, folder: Path, outside: Callable[[Path], bool],
                  refuse_link: Callable[[str], None]) -> None:
     for directory, subfolders, files in os.walk(folder):
         subfolders[:] = sorted(d for d in subfolders if not _ignored(d))
+        seen: dict[str, str] = {}
+        for name in sorted(subfolders + files):
+            if _undecodable(name) or _ignored(name):
+                continue  # reported below, or hidden on purpose
+            relative = Path(directory, name).relative_to(inventory.root).as_posix()
+            if _clashes(name, seen, relative, inventory.problems) and name in subfolders:
+                subfolders.remove(name)
+        kept = set(seen.values())
         for name in sorted(files):
             if _ignored(name):
                 continue
@@ -232,6 +247,8 @@ def _list_assets(inventory: Inventory, folder: Path, outside: Callable[[Path], b
             relative = path.relative_to(inventory.root).as_posix()
             if _undecodable(relative):
                 inventory.problems.append(_bad_name_problem(relative))
+                continue
+            if name not in kept:  # the second of two clashing names: not copied
                 continue
             if path.is_symlink() and outside(path):
                 refuse_link(relative)

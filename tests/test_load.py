@@ -193,3 +193,16 @@ def test_a_broken_note_is_present_though_not_parsed(make_project: ProjectFactory
     loaded = load_content(make_project({"goals/broken.md": "---\ntitle: [\n---\n"}))
     assert "goals/broken.md" in loaded.present
     assert loaded.content is not None and "broken" not in loaded.content.goals
+
+
+def test_assets_whose_names_clash_are_errors_naming_both(make_project: ProjectFactory) -> None:
+    root = make_project({"assets/Logo.png": b"a", "assets/logo.png": b"b",
+                         "assets/img/x.png": b"c", "assets/IMG/y.png": b"d"})
+    loaded = load_content(root)
+    clashes = sorted((p.path, p.message) for p in loaded.problems)
+    assert [(path, code) for path, code in
+            sorted((p.path, p.code) for p in loaded.problems)] == [
+        ("assets/img", "name-clash"), ("assets/logo.png", "name-clash")]
+    assert "'Logo.png' and 'logo.png'" in clashes[1][1]
+    assert loaded.content is not None
+    assert sorted(loaded.content.assets) == ["assets/IMG/y.png", "assets/Logo.png"]
