@@ -5,9 +5,9 @@ might (YAML traps, delimiter variants, encodings, huge and deep values, file
 names); tests/hostile/projects/ holds broken project.yml variants;
 tests/hostile/manifest.json gives each file's expected problem codes (an empty
 list: the file is tolerated). Names that cannot be checked out everywhere (con.md,
-Plan.md beside plan.md, NFC and NFD twins, symlinks) are made by the tests instead. tests/hostile/xss-site/ is a valid project whose
-every text field carries markup or script: it must build, and nothing it says
-may run in the reader's browser.
+Plan.md beside plan.md, NFC and NFD twins, symlinks) are made by the tests instead.
+tests/hostile/xss-site/ is a valid project whose every text field carries markup
+or script: it must build, and nothing it says may run in the reader's browser.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import re
 import shutil
 import time
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -358,8 +359,25 @@ PATHOLOGICAL = {
 }
 
 
+def backends() -> list[str]:
+    from smreport.fastmarkdown import available
+    return ["markdown-it", "cmark-gfm"] if available() else ["markdown-it"]
+
+
+@pytest.fixture(params=backends())
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each Markdown backend installed, restoring the default afterwards."""
+    from smreport.markup import use_backend
+
+    use_backend(request.param)
+    try:
+        yield request.param
+    finally:
+        use_backend("markdown-it")
+
+
 @pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
-def test_pathological_markdown_renders_within_a_time_budget(name: str) -> None:
+def test_pathological_markdown_renders_within_a_time_budget(name: str, backend: str) -> None:
     from smreport.markup import render_markdown
 
     text = PATHOLOGICAL[name]

@@ -19,7 +19,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smreport.markup import render_markdown
+from smreport.fastmarkdown import available
+from smreport.markup import render_markdown, use_backend
 from smreport.model import FOLDERS, NOTE_TYPES, Goal, NoteType, Problem
 from smreport.notefile import decode_text, split_front_matter
 from smreport.parse import parse_note, parse_project
@@ -210,6 +211,7 @@ def test_a_project_of_random_notes_checks_without_exceptions(
 
 # --- Markdown ------------------------------------------------------------------------------------
 
+BACKENDS = ["markdown-it", "cmark-gfm"] if available() else ["markdown-it"]
 MARKDOWN = st.lists(st.one_of(
     st.sampled_from(["[", "]", "(", ")", "*", "_", "`", "~", ">", "<", "!", "#", "-", "|", "\n",
                      "\n\n", "  ", "javascript:alert(1)", "JaVaScRiPt:", "data:text/html,",
@@ -220,10 +222,14 @@ MARKDOWN = st.lists(st.one_of(
 
 
 @FAST
-@given(MARKDOWN)
-def test_any_markdown_renders_to_safe_html(text: str) -> None:
-    started = time.perf_counter()
-    rendered = render_markdown(text, "goals/x.md")
+@given(st.sampled_from(BACKENDS), MARKDOWN)
+def test_any_markdown_renders_to_safe_html(backend: str, text: str) -> None:
+    use_backend(backend)
+    try:
+        started = time.perf_counter()
+        rendered = render_markdown(text, "goals/x.md")
+    finally:
+        use_backend("markdown-it")
     assert time.perf_counter() - started < SECONDS
     lowered = rendered.lower()
     assert "<script" not in lowered and "<img src=x onerror" not in lowered
