@@ -34,6 +34,10 @@ PEOPLE = [("exec-one", "board", True), ("exec-two", "board", True),
           ("care-maria", "care", False), ("agency-dmitry", "agency", False),
           ("agency-alina", "agency", False)]
 START = dt.date(2024, 1, 1)
+# The benchmark's --today. Like a real log, what is older than a few weeks is settled:
+# old goals are closed, old changes and disputes decided; only recent notes wait.
+TODAY = dt.date(2026, 11, 26)
+SETTLED_BEFORE = TODAY - dt.timedelta(days=21)
 
 
 def sentence(rng: random.Random, words: tuple[str, ...] | list[str], size: int) -> str:
@@ -104,24 +108,30 @@ def generate(out: Path, notes: int, seed: int = 1) -> Path:
                         f"baseline: {baseline}, target: {target} }}")
             day = start
             value = baseline
+            step = (target - baseline) * 30 / max(1, (due - start).days)
             for _ in range(rng.randint(2, 8)):
                 day += dt.timedelta(days=30)
-                value += (target - baseline) // 10 + rng.randint(-5, 5)
+                if day > TODAY:
+                    break
+                value += round(step * rng.uniform(0.85, 1.3))
                 readings.append(f"  - {{ kpi: kpi-{k}, date: {day}, value: {value} }}")
+        recent = start > SETTLED_BEFORE
         approved = (f"approved:\n  by: {rng.choice(executives)}\n"
-                    f"  date: {start + dt.timedelta(days=3)}\n") if rng.random() < 0.9 else ""
+                    f"  date: {start + dt.timedelta(days=3)}\n") \
+            if not recent or rng.random() < 0.5 else ""
+        status = rng.choice(("achieved", "dropped")) if due < SETTLED_BEFORE else "active"
         title = sentence(rng, RU_WORDS if russian else EN_WORDS, 5).rstrip(".")
         text = (f"---\ntitle: \"{title}\"\nowner: {rng.choice(staff)}\nstart: {start}\n"
-                f"due: {due}\nkpis:\n" + "\n".join(kpis) + "\nreadings:\n"
+                f"due: {due}\nstatus: {status}\nkpis:\n" + "\n".join(kpis) + "\nreadings:\n"
                 + "\n".join(readings) + "\n" + approved + "---\n"
                 + body(rng, russian, goal_links))
         (out / "goals" / f"goal-{i:05d}.md").write_text(text, encoding="utf-8")
     for i in range(n_changes):
         russian = i % 2 == 1
         goal = rng.randrange(n_goals)
-        date = START + dt.timedelta(days=rng.randint(30, 1000))
+        date = START + dt.timedelta(days=rng.randint(30, (TODAY - START).days))
         decision = ""
-        if rng.random() < 0.7:
+        if date < SETTLED_BEFORE or rng.random() < 0.5:
             outcome = rng.choice(("approved", "rejected"))
             decision = (f"decision:\n  outcome: {outcome}\n  by: {rng.choice(executives)}\n"
                         f"  date: {date + dt.timedelta(days=rng.randint(0, 10))}\n")
@@ -145,10 +155,10 @@ def generate(out: Path, notes: int, seed: int = 1) -> Path:
         (out / "reviews" / f"review-{i:05d}.md").write_text(text, encoding="utf-8")
     for i in range(n_disputes):
         russian = i % 2 == 1
-        date = START + dt.timedelta(days=rng.randint(0, 1000))
+        date = START + dt.timedelta(days=rng.randint(0, (TODAY - START).days))
         first, second = rng.sample(staff, 2)
         decision = ""
-        if rng.random() < 0.6:
+        if date < SETTLED_BEFORE or rng.random() < 0.5:
             decision = (f"decision:\n  by: {rng.choice(executives)}\n"
                         f"  date: {date + dt.timedelta(days=5)}\n"
                         f"  outcome: \"{sentence(rng, EN_WORDS, 8)}\"\n")

@@ -87,6 +87,9 @@ class Translator:
 
     def date(self, day: dt.date, style: str = "long") -> str:
         """A day: "long" (26 November 2026), "day_month" (26 November), "short" (26 Nov)."""
+        return _format_day(self.language, day, style)
+
+    def _date(self, day: dt.date, style: str) -> str:
         if style == "short":
             return format_date(day, "d MMM", locale=self.locale).rstrip(".")
         if style == "day_month":
@@ -117,6 +120,9 @@ class Translator:
 
     def number(self, value: float, digits: int = 2) -> str:
         """A number with this language's separators and no needless decimals."""
+        return _format_number(self.language, value, digits)
+
+    def _number(self, value: float, digits: int) -> str:
         if float(value).is_integer():
             return format_decimal(int(value), locale=self.locale)
         return format_decimal(round(value, digits), format="#,##0.##", locale=self.locale)
@@ -138,6 +144,18 @@ class Translator:
         """Items as this language lists them: "a, b and c" / "a, b и c"."""
         values = list(items)
         return format_list(values, style=style, locale=self.locale) if values else ""
+
+
+# Babel's formatting is the slowest part of drawing a page; the same dates and numbers recur
+# on every page (today, due dates, KPI values), so each is formatted once per language.
+@lru_cache(maxsize=65536)
+def _format_day(language: str, day: dt.date, style: str) -> str:
+    return translator(language)._date(day, style)
+
+
+@lru_cache(maxsize=65536)
+def _format_number(language: str, value: float, digits: int) -> str:
+    return translator(language)._number(value, digits)
 
 
 @lru_cache(maxsize=4)
