@@ -195,6 +195,7 @@ class Builder:
         site.page_key = key
         site.page_store = self.pages
         site.view_memo = self.views
+        site.used_keys = self.used_pages
 
     def prerender_pages(self, site: Site) -> None:
         """Render the note pages the cache lacks in worker processes, filling the cache.

@@ -7,7 +7,9 @@ output folder; `publish` does.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +25,17 @@ from .feeds import render_feeds
 from .history import History
 from .i18n import Translator, translator
 from .markup import render_markdown
-from .model import FOLDERS, AgendaItem, AnyNote, Change, Content, CurrentGoal, Goal, Review
+from .model import (
+    FOLDERS,
+    AgendaItem,
+    AnyNote,
+    Change,
+    Content,
+    CurrentGoal,
+    Dispute,
+    Goal,
+    Review,
+)
 from .views import (
     KpiView,
     Links,
@@ -37,6 +49,7 @@ from .views import (
     glance,
     goal_cards,
     goal_history,
+    is_cross_unit,
     kpi_views,
     month_strip,
     review_pages,
@@ -113,6 +126,7 @@ class Site:
     # A Builder's page cache: a key of everything a note's page shows, and pages by key.
     page_key: Callable[[AnyNote], str] | None = None
     page_store: MutableMapping[str, tuple[str, bytes]] | None = None
+    used_keys: set[str] | None = None  # the Builder's record of the cache keys a build used
     view_memo: MutableMapping[str, Any] = field(default_factory=dict)
 
     def goal_kpis(self, goal: CurrentGoal) -> list[KpiView]:
@@ -238,21 +252,130 @@ def render_briefing(site: Site) -> tuple[str, bytes]:
                                    site.goal_kpis))
 
 
+# A list page shows at most this many notes; the rest follow on index-2.html, index-3.html...
+LIST_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where one page of a list stands among the others."""
+
+    number: int
+    pages: list[tuple[int, str]]  # (number, link from this page)
+
+    @property
+    def previous(self) -> str | None:
+        return self.pages[self.number - 2][1] if self.number > 1 else None
+
+    @property
+    def next(self) -> str | None:
+        return self.pages[self.number][1] if self.number < len(self.pages) else None
+
+
+def list_page_path(folder: str, number: int) -> str:
+    return f"{folder}/index.html" if number == 1 else f"{folder}/index-{number}.html"
+
+
+def paginate(site: Site, folder: str, notes: Sequence[AnyNote],
+             render: Callable[[Sequence[AnyNote], Pager | None], tuple[str, bytes]]
+             ) -> Iterator[tuple[str, bytes]]:
+    """A list in pages of LIST_PAGE_SIZE notes, each page rendered only when what it shows changed.
+
+    A page's cache key is made of its notes' page keys (which cover each note,
+    its family, today, the project and the templates), its number and the page count.
+    """
+    count = max(1, -(-len(notes) // LIST_PAGE_SIZE))
+    names = [list_page_path(folder, n).rpartition("/")[2] for n in range(1, count + 1)]
+    for number in range(1, count + 1):
+        chunk = notes[(number - 1) * LIST_PAGE_SIZE:number * LIST_PAGE_SIZE]
+        pager = Pager(number, list(enumerate(names, 1))) if count > 1 else None
+        if site.page_key is None or site.page_store is None:
+            yield render(chunk, pager)
+            continue
+        digest = hashlib.blake2b(f"{folder}\0{number}\0{count}".encode(), digest_size=20)
+        for note in chunk:
+            digest.update(site.page_key(note).encode())
+        key = "list:" + digest.hexdigest()
+        page = site.page_store.get(key)
+        if page is None:
+            page = render(chunk, pager)
+            site.page_store[key] = page
+        if site.used_keys is not None:
+            site.used_keys.add(key)
+        yield page
+
+
 def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
-    """The list page of each note type, and the team page."""
+    """The list page(s) of each note type, and the team page."""
     content, today, translate = site.content, site.today, site.translate
     links = Links(content, "../", translate)
-    yield site.page("goals.html", "goals/index.html",
-                    goals=goal_cards(content, site.current, today, links, translate,
-                                     site.goal_kpis))
-    yield site.page("changes.html", "changes/index.html",
-                    groups=change_views(content, site.current, today, links, translate))
+
+    goals = goals_in_order(site.current)
+
+    def goals_page(chunk: Sequence[AnyNote], pager: Pager | None) -> tuple[str, bytes]:
+        shown = {goal.id: site.current[goal.id] for goal in chunk}
+        return site.page("goals.html", list_page_path("goals", pager.number if pager else 1),
+                         goals=goal_cards(content, shown, today, links, translate,
+                                          site.goal_kpis), pager=pager)
+    yield from paginate(site, "goals", [goal.goal for goal in goals], goals_page)
+
+    changes = changes_in_order(content)
+
+    def changes_page(chunk: Sequence[AnyNote], pager: Pager | None) -> tuple[str, bytes]:
+        shown = dataclasses.replace(content, changes={c.id: c for c in chunk
+                                                      if isinstance(c, Change)})
+        groups = change_views(shown, site.current, today, links, translate)
+        if pager is not None:  # headings only where the page has notes of that group
+            groups = [group for group in groups if group[1]]
+        return site.page("changes.html", list_page_path("changes", pager.number if pager else 1),
+                         groups=groups, pager=pager)
+    yield from paginate(site, "changes", changes, changes_page)
+
     reviews = sorted_reviews(list(content.reviews.values()))
-    yield site.page("reviews.html", "reviews/index.html", reviews=reviews,
-                    months=month_strip(content, today, translate))
-    yield site.page("disputes.html", "disputes/index.html",
-                    groups=dispute_groups(content, today, links, translate))
+    months = month_strip(content, today, translate)
+
+    def reviews_page(chunk: Sequence[AnyNote], pager: Pager | None) -> tuple[str, bytes]:
+        return site.page("reviews.html", list_page_path("reviews", pager.number if pager else 1),
+                         reviews=list(chunk), months=months, pager=pager)
+    yield from paginate(site, "reviews", reviews, reviews_page)
+
+    disputes = disputes_in_order(content, today)
+
+    def disputes_page(chunk: Sequence[AnyNote], pager: Pager | None) -> tuple[str, bytes]:
+        shown = dataclasses.replace(content, disputes={d.id: d for d in chunk
+                                                       if isinstance(d, Dispute)})
+        groups = dispute_groups(shown, today, links, translate)
+        if pager is not None:
+            groups = [group for group in groups if group[2]]
+        return site.page("disputes.html",
+                         list_page_path("disputes", pager.number if pager else 1),
+                         groups=groups, pager=pager)
+    yield from paginate(site, "disputes", disputes, disputes_page)
     yield site.page("team.html", "team/index.html", units=team_units(content))
+
+
+def goals_in_order(current: Mapping[str, CurrentGoal]) -> list[CurrentGoal]:
+    """Goals as the goals page lists them: active first, then by due date."""
+    order = {"active": 0, "achieved": 1, "dropped": 2}
+    return sorted(current.values(), key=lambda g: (order[g.status], g.due, g.id))
+
+
+def changes_in_order(content: Content) -> list[Change]:
+    """Changes waiting for a decision (oldest first), then decided ones (latest first)."""
+    changes = sorted(content.changes.values(), key=lambda c: (c.date, c.id))
+    return [c for c in changes if c.decision is None] + \
+        [c for c in reversed(changes) if c.decision is not None]
+
+
+def disputes_in_order(content: Content, today: dt.date) -> list[Dispute]:
+    """Open cross-unit disputes, open within-unit ones, then decided ones (latest first)."""
+    disputes = sorted(content.disputes.values(), key=lambda d: (d.date, d.id))
+    open_cross = [d for d in disputes if d.decision is None and is_cross_unit(d, content)]
+    open_within = [d for d in disputes if d.decision is None and not is_cross_unit(d, content)]
+    decided = sorted((d for d in disputes if d.decision is not None),
+                     key=lambda d: (d.decision.date if d.decision else today, d.id),
+                     reverse=True)
+    return open_cross + open_within + decided
 
 
 def render_note(site: Site, note: AnyNote) -> tuple[str, bytes]:

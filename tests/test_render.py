@@ -479,3 +479,28 @@ def test_the_briefing_summarises_a_long_list_of_goals(make_project: ProjectFacto
     assert len(shown) == 12
     assert "4 more goals on the goals page" in glance  # 15 + the default goal, 12 shown
     assert len(re.findall(r"Goal number \d\d", page(site, "goals/index.html"))) == 15
+
+
+def test_long_lists_are_paginated_and_every_note_is_listed_once(make_project: ProjectFactory,
+                                                                 tmp_path: Path) -> None:
+    goals = {f"goals/goal-{number:03d}.md": GOAL.replace("Double qualified leads",
+                                                           f"Listed goal {number:03d}")
+             for number in range(204)}  # with the default goal: 205, three pages
+    site = build(make_project(goals), tmp_path / "site")
+    pages = ["goals/index.html", "goals/index-2.html", "goals/index-3.html"]
+    assert not (site / "goals" / "index-4.html").exists()
+    listed: list[str] = []
+    for number, path in enumerate(pages, 1):
+        html = page(site, path)
+        listed += re.findall(r"Listed goal \d{3}|Double qualified leads", html)
+        assert '<nav class="pager"' in html
+        assert f'<span aria-current="page">{number}</span>' in html
+        for other in pages:
+            if other != path:
+                assert f'href="{other.rpartition("/")[2]}"' in html
+    assert len(listed) == 205 and len(set(listed)) == 205
+    first, last = page(site, pages[0]), page(site, pages[2])
+    assert 'rel="next"' in first and 'rel="prev"' not in first
+    assert 'rel="prev"' in last and 'rel="next"' not in last
+    # A short list has one page and no pager.
+    assert '<nav class="pager"' not in page(site, "disputes/index.html")
