@@ -96,6 +96,7 @@ class Builder:
         # What the last build published, page path -> digest; None until one did.
         self.manifest: dict[str, str] | None = None
         self.in_place = False  # update the published site file by file (--watch)
+        self.published: dict[str, bytes] = {}  # page path -> the bytes object last published
         self.files: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}  # path -> stat, bytes
 
     # -- the persistent cache ----------------------------------------------
@@ -180,7 +181,12 @@ class Builder:
             goal = site.content.goals.get(goal_id)
             return [*([goal] if goal else []), *site.changes_by_goal.get(goal_id, []), note]
 
+        keys: dict[str, str] = {}  # this build's keys, by note path: each is computed once
+
         def key(note: AnyNote) -> str:
+            known = keys.get(note.path)
+            if known is not None:
+                return known
             digest = base.copy()
             for member in family(note):
                 digest.update(f"\0{member.path}\0{self.source_keys.get(member.path)}".encode())
@@ -190,6 +196,7 @@ class Builder:
             digest.update(repr(agenda.get((note.type, note.id))).encode())
             page_key = digest.hexdigest()
             self.used_pages.add(page_key)
+            keys[note.path] = page_key
             return page_key
 
         site.page_key = key
@@ -327,7 +334,8 @@ def record_pages(pages: Iterable[tuple[str, bytes]], manifest: dict[str, str]
 
 
 def update_in_place(out: Path, pages: Iterable[tuple[str, bytes]],
-                    files: Iterable[tuple[str, Path]], manifest: dict[str, str]) -> int:
+                    files: Iterable[tuple[str, Path]], manifest: dict[str, str],
+                    published: dict[str, bytes] | None = None) -> int:
     """Bring a published site up to date by replacing only the files that changed.
 
     Each file is replaced atomically (write beside, then rename), and files of
@@ -352,11 +360,15 @@ def update_in_place(out: Path, pages: Iterable[tuple[str, bytes]],
 
     for relative, data in pages:
         seen.add(relative)
+        if published is not None and published.get(relative) is data:
+            continue  # the very page object published last time, from the page cache
         digest = page_digest(data)
         if manifest.get(relative) != digest or not (real / relative).is_file():
             replace(relative, data)
             manifest[relative] = digest
             written += 1
+        if published is not None:
+            published[relative] = data
     for relative, source in files:
         seen.add(relative)
         data = source.read_bytes()
@@ -367,6 +379,8 @@ def update_in_place(out: Path, pages: Iterable[tuple[str, bytes]],
             written += 1
     for relative in sorted(set(manifest) - seen):
         del manifest[relative]
+        if published is not None:
+            published.pop(relative, None)
         target = real / relative
         target.unlink(missing_ok=True)
         folder = target.parent

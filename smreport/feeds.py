@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
@@ -214,14 +214,18 @@ def note_entries(site: Site) -> list[Entry]:
     """An entry per note added and per decision taken, as of today."""
     t, content, today = site.translate, site.content, site.today
     person = content.project.person_name
-    entries: list[Entry] = []
+    # Every event is listed cheaply first; only the newest are worded (a big log has thousands).
+    events: list[tuple[dt.date, str, Callable[[], Entry]]] = []
 
     def add(kind: str, note_type: NoteType, note_id: str, day: dt.date, key: str,
             by: str, extra: str = "", **params: object) -> None:
-        summary = t("feed.by", person=person(by), date=t.date(day)) if by else ""
-        entries.append(Entry(f"{FOLDERS[note_type]}/{note_id}/{kind}", min(day, today),
-                             t(key, **params), f"{summary}\n{extra}".strip(),
-                             _note_url(note_type, note_id), kind))
+        entry_key = f"{FOLDERS[note_type]}/{note_id}/{kind}"
+
+        def word() -> Entry:
+            summary = t("feed.by", person=person(by), date=t.date(day)) if by else ""
+            return Entry(entry_key, min(day, today), t(key, **params),
+                         f"{summary}\n{extra}".strip(), _note_url(note_type, note_id), kind)
+        events.append((min(day, today), entry_key, word))
 
     for goal in content.goals.values():
         title = site.current[goal.id].title if goal.id in site.current else goal.title
@@ -248,8 +252,8 @@ def note_entries(site: Site) -> list[Entry]:
         if dispute.decision:
             add("decided", "dispute", dispute.id, dispute.decision.date, "feed.dispute_decided",
                 dispute.decision.by, dispute.decision.outcome, title=dispute.title)
-    entries.sort(key=lambda e: (e.updated, e.key), reverse=True)
-    return entries[:FEED_NOTE_ENTRIES]
+    events.sort(key=lambda event: (event[0], event[1]), reverse=True)
+    return [word() for _day, _key, word in events[:FEED_NOTE_ENTRIES]]
 
 
 def atom_feed(site: Site) -> bytes:

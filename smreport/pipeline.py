@@ -181,7 +181,7 @@ def build(options: Options, builder: Builder | None = None) -> Result:
             if builder.in_place and builder.manifest is not None \
                     and (options.out / MARKER).is_file():
                 result.files_written = update_in_place(options.out, pages, files,
-                                                       builder.manifest)
+                                                       builder.manifest, builder.published)
             else:
                 manifest: dict[str, str] = {}
                 result.files_written = publish(options.out, record_pages(pages, manifest),
@@ -189,6 +189,7 @@ def build(options: Options, builder: Builder | None = None) -> Result:
                 manifest.update((relative, page_digest(source.read_bytes()))
                                 for relative, source in files)
                 builder.manifest = manifest
+                builder.published = {}
         except jinja2.TemplateError as error:
             raise PublishError(describe_template_error(error)) from None
     builder.save_cache()
