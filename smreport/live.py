@@ -109,6 +109,10 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
             server.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        try:
+            builder.save_cache()  # what the day's rebuilds learned, for the next run
+        except OSError as error:
+            log(f"smreport: could not write the cache: {error}")
     log("Stopped.")
     return 0
 

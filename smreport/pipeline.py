@@ -147,7 +147,9 @@ def build(options: Options, builder: Builder | None = None) -> Result:
     if builder is None:
         builder = Builder(options.cache_folder(), options.jobs)
     stamp, digest = None, None
-    cache_folder = options.cache_folder()
+    # While watching, the Builder already knows what changed; the stamp and the on-disk
+    # cache serve separate runs, and are written once when watching stops.
+    cache_folder = options.cache_folder() if not builder.in_place else None
     if cache_folder is not None:
         if options.today is None:  # fix "today" first: it is one of the build's inputs
             options = dataclasses.replace(options, today=project_today(options.content))
@@ -192,7 +194,8 @@ def build(options: Options, builder: Builder | None = None) -> Result:
                 builder.published = {}
         except jinja2.TemplateError as error:
             raise PublishError(describe_template_error(error)) from None
-    builder.save_cache()
+    if not builder.in_place:
+        builder.save_cache()
     builder.forget_unused()
     if stamp is not None and digest is not None and options.today is not None:
         # Keep the history only for its notice ("not in git"): the CLI prints it again.
