@@ -90,7 +90,7 @@ def test_each_note_page_says_who_created_and_last_changed_it(tmp_path: Path) -> 
     assert "last changed" not in change_page
     # A known author is linked to the team page.
     html = (out / "goals" / "double-leads" / "index.html").read_text(encoding="utf-8")
-    assert 'href="../../team/#person-smirnova"' in html
+    assert 'href="../../team/index.html#person-smirnova"' in html
 
 
 def test_an_uncommitted_note_says_so(tmp_path: Path) -> None:
