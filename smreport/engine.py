@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from .load import ParseResult, SourceFile
 from .markup import current_backend, render_markdown
-from .model import AnyNote
+from .model import AnyNote, UnparsedNote
 
 if TYPE_CHECKING:
     from .render import Site
@@ -67,7 +67,8 @@ Parse = Callable[[SourceFile], ParseResult]
 def parse_and_render(parse: Parse, source: SourceFile) -> WorkResult:
     """Parse one note and render its body (run in worker processes: module-level, picklable)."""
     note, problems = parse(source)
-    html = render_markdown(note.body, note.path) if note is not None else None
+    html = None if note is None or isinstance(note, UnparsedNote) else \
+        render_markdown(note.body, note.path)
     return (note, problems), html
 
 
@@ -266,7 +267,7 @@ class Builder:
         for (_source, key), (result, html) in zip(missing, results, strict=True):
             self.parsed[key] = result
             note = result[0]
-            if note is not None and html is not None:
+            if note is not None and not isinstance(note, UnparsedNote) and html is not None:
                 self.bodies[body_key(note)] = html
         self.source_keys = {s.path: k for s, k in zip(sources, keys, strict=True)}
         for key in keys:

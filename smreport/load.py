@@ -15,8 +15,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import FOLDERS, START, AnyNote, Content, NoteType, Problem, Project, Rules
-from .parse import parse_note, parse_project
+from .model import (
+    FOLDERS,
+    START,
+    AnyNote,
+    Content,
+    NoteType,
+    Problem,
+    Project,
+    Rules,
+    UnparsedNote,
+)
+from .parse import parse_note_or_references, parse_project
 
 TYPE_OF_FOLDER: dict[str, NoteType] = {folder: note_type for note_type, folder in FOLDERS.items()}
 
@@ -52,9 +62,10 @@ class Loaded:
     content: Content | None
     problems: tuple[Problem, ...]
     present: frozenset[str]
+    unparsed: tuple[UnparsedNote, ...] = ()  # broken notes' references, checked all the same
 
 
-ParseResult = tuple[AnyNote | None, list[Problem]]
+ParseResult = tuple[AnyNote | UnparsedNote | None, list[Problem]]
 MapFunction = Callable[[Callable[[SourceFile], ParseResult], Iterable[SourceFile]],
                        Iterable[ParseResult]]
 
@@ -297,7 +308,7 @@ def read_sources(inventory: Inventory, problems: list[Problem],
 
 def parse_source(source: SourceFile, max_bytes: int = Rules.max_note_bytes) -> ParseResult:
     """Parse one source file (a top-level function, so worker processes can run it)."""
-    return parse_note(source.note_type, source.path, source.data, max_bytes)
+    return parse_note_or_references(source.note_type, source.path, source.data, max_bytes)
 
 
 def load_content(root: Path, map_function: MapFunction = map,
@@ -329,13 +340,16 @@ def load_content(root: Path, map_function: MapFunction = map,
 
     # A partial of a module-level function, so worker processes can receive it.
     parse = functools.partial(parse_source, max_bytes=max_bytes)
+    unparsed: list[UnparsedNote] = []
     for note, note_problems in map_function(parse, sources):
         problems.extend(note_problems)
-        if note is not None:
+        if isinstance(note, UnparsedNote):
+            unparsed.append(note)
+        elif note is not None:
             parsed[note.type][note.id] = note
     present = frozenset(relative for _type, relative, _path in inventory.notes)
     if project is None:
-        return Loaded(None, tuple(problems), present)
+        return Loaded(None, tuple(problems), present, tuple(unparsed))
     content = Content(
         project=project,
         goals=parsed["goal"],  # type: ignore[arg-type]
@@ -344,7 +358,7 @@ def load_content(root: Path, map_function: MapFunction = map,
         disputes=parsed["dispute"],  # type: ignore[arg-type]
         assets=tuple(inventory.assets),
     )
-    return Loaded(content, tuple(problems), present)
+    return Loaded(content, tuple(problems), present, tuple(unparsed))
 
 
 __all__ = ["Loaded", "SourceFile", "load_content", "take_inventory", "display_path", "START"]

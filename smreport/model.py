@@ -261,6 +261,18 @@ AnyNote = Goal | Change | Review | Dispute
 
 
 @dataclass(frozen=True)
+class UnparsedNote:
+    """A note that could not be read whole: only its references, so they are still checked.
+
+    A broken note is left out of the content, but a wrong person or goal in it
+    is reported in the same pass as its other problems.
+    """
+
+    path: str
+    references: tuple[Reference, ...]
+
+
+@dataclass(frozen=True)
 class Content:
     """Everything read from one content root, already parsed."""
 

@@ -38,6 +38,7 @@ from .model import (
     Review,
     Rules,
     Unit,
+    UnparsedNote,
 )
 from .notefile import decode_text, split_front_matter
 from .yamltree import Mapping, Node, Scalar, parse_yaml
@@ -482,6 +483,14 @@ def note_id_problem(path: str) -> str | None:
 def parse_note(note_type: NoteType, path: str, data: bytes,
                max_bytes: int = Rules.max_note_bytes) -> tuple[AnyNote | None, list[Problem]]:
     """Parse one note file; `path` is relative to the content root, with `/` separators."""
+    note, problems = parse_note_or_references(note_type, path, data, max_bytes)
+    return (None if isinstance(note, UnparsedNote) else note), problems
+
+
+def parse_note_or_references(note_type: NoteType, path: str, data: bytes,
+                             max_bytes: int = Rules.max_note_bytes
+                             ) -> tuple[AnyNote | UnparsedNote | None, list[Problem]]:
+    """Like `parse_note`, but a note that does not parse still yields its references."""
     report = Report(path)
     id_problem = note_id_problem(path)
     if id_problem:
@@ -535,7 +544,8 @@ def parse_note(note_type: NoteType, path: str, data: bytes,
         reader.references.append(Reference("note", _join(base, match.group(1)),
                                            Position(line, column)))
     if values is None or report.has_errors or id_problem:
-        return None, report.problems
+        unparsed = UnparsedNote(path, tuple(reader.references)) if reader.references else None
+        return unparsed, report.problems
     note_id = path.rsplit("/", 1)[-1].removesuffix(".md")
     note = cls(id=note_id, path=path, body=split.body, body_line=split.body_line,
                references=tuple(reader.references), positions=dict(fields.positions), **values)

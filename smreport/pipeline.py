@@ -103,7 +103,7 @@ def check(options: Options, builder: Builder | None = None) -> Result:
     problems = list(loaded.problems)
     content = loaded.content
     if content is not None:
-        problems.extend(validate_content(content, loaded.present))
+        problems.extend(validate_content(content, loaded.present, loaded.unparsed))
     today = options.today
     if today is None and content is not None:
         today = today_in(content.project.timezone)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from .derive import changes_by_goal, known_kpis
-from .model import AnyNote, Change, Content, Dispute, Problem, Reference
+from .model import AnyNote, Change, Content, Dispute, Problem, Reference, UnparsedNote
 
 
 def _hint(value: str, options: Collection[str]) -> str:
@@ -14,7 +14,8 @@ def _hint(value: str, options: Collection[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def validate_content(content: Content, present: Collection[str]) -> list[Problem]:
+def validate_content(content: Content, present: Collection[str],
+                     unparsed: Iterable[UnparsedNote] = ()) -> list[Problem]:
     """Every cross-file problem of `content`, sorted by file and line.
 
     `present` holds the paths of every note file found, including broken ones,
@@ -23,7 +24,7 @@ def validate_content(content: Content, present: Collection[str]) -> list[Problem
     problems: list[Problem] = []
     grouped = changes_by_goal(content.changes.values())
     goal_paths = {f"goals/{goal_id}.md" for goal_id in content.goals}
-    for note in content.notes():
+    for note in [*content.notes(), *unparsed]:
         for reference in note.references:
             problems.extend(_check_reference(content, note, reference, grouped, present,
                                              goal_paths))
@@ -40,7 +41,7 @@ def validate_content(content: Content, present: Collection[str]) -> list[Problem
     return problems
 
 
-def _check_reference(content: Content, note: AnyNote, reference: Reference,
+def _check_reference(content: Content, note: AnyNote | UnparsedNote, reference: Reference,
                      grouped: dict[str, list[Change]], present: Collection[str],
                      goal_paths: Collection[str]) -> Iterator[Problem]:
     people = content.project.people

@@ -1044,3 +1044,21 @@ def test_an_empty_decision_reads_as_pending_with_a_warning(make_project: Project
     problem = the(problems_of(root), "empty-field")
     assert where(problem)[:2] == ("changes/move-due.md", 7)
     assert "'decision' is empty" in problem.message
+
+
+def test_a_broken_note_still_has_its_references_checked(make_project: ProjectFactory) -> None:
+    """A note with its own problems is left out of the content, but a wrong person or
+    goal in it is reported in the same pass, not only after the rest is fixed."""
+    root = make_project({
+        "reviews/r.md": note("month: 2026-03\nreviewer: smirnova\nlikes: [a]\n"
+                             "feedback_to: [nobody-here]\n"),  # no date
+        "changes/c.md": note("title: T\ngoal: no-such-goal\nproposed_by: smirnova\n"
+                             "set: { title: X }\n"),  # no date
+    })
+    problems = problems_of(root)
+    review = [(p.code, p.line) for p in problems if p.path == "reviews/r.md"]
+    assert ("missing-field", 1) in review
+    assert ("not-executive", 3) in review
+    assert ("unknown-person", 5) in review
+    change = [p.code for p in problems if p.path == "changes/c.md"]
+    assert "missing-field" in change and "unknown-goal" in change
