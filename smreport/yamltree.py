@@ -121,6 +121,11 @@ class _Open:
 _FORBIDDEN = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
+# Plain scalar (text, implicit flags, style) -> its value, for scalars read without a
+# problem; values are immutable (str, int, float, bool, None, date, datetime).
+_PLAIN_SCALARS: dict[tuple[str, object, object], object] = {}
+
+
 class _Composer:
     """Builds located nodes straight from the parser's events, without recursion.
 
@@ -214,15 +219,30 @@ class _Composer:
         return True
 
     def scalar(self, event: yaml.ScalarEvent) -> Scalar | None:
+        if event.tag is None:
+            # Keys and values repeat across notes ("title", "kpi", dates): resolve and
+            # construct each plain scalar once per process.
+            known = _PLAIN_SCALARS.get((event.value, event.implicit, event.style))
+            if known is not None:
+                return Scalar(known, event.value, self.position(event.start_mark),
+                              event.style in ("'", '"', "|", ">"))
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
                 yaml.ScalarNode, event.value, event.implicit)
+        scalar = self.make_scalar(tag, event.tag is None, event)
+        if scalar is not None and event.tag is None and len(_PLAIN_SCALARS) < 100_000 \
+                and not isinstance(scalar.value, list | dict | set):
+            _PLAIN_SCALARS[(event.value, event.implicit, event.style)] = scalar.value
+        return scalar
+
+    def make_scalar(self, tag: str, implicit: bool, event: Any) -> Scalar | None:
+        """A scalar from an event: its tag resolved, its value constructed and checked."""
         if tag == _TAG + "merge":
             self.fail(event.start_mark, "yaml-tag",
                       "merge keys (<<) are not supported; write the keys out in full")
             return None
-        if tag == _TAG + "value" and event.tag is None:
+        if tag == _TAG + "value" and implicit:
             tag = _TAG + "str"  # a lone '=' is just text
         if tag not in _PLAIN_TYPES:
             self.fail(event.start_mark, "yaml-tag",
