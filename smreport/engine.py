@@ -2,9 +2,11 @@
 
 A `Builder` is used once by `smreport build` and for a whole day by
 `--watch`. Each note is parsed, and its Markdown body rendered, at most once
-per distinct content: results are kept in memory between rebuilds and, when a
-cache folder is given, on disk between runs. Cache keys include a fingerprint
-of smreport's own code, so a new version never trusts an old entry.
+per distinct content. Both are kept in memory between rebuilds; rendered bodies
+(the costly part) are also kept on disk between runs when a cache folder is
+given: parsing again is as fast as unpickling parsed notes would be. Cache
+keys include a fingerprint of smreport's own code, so a new version never
+trusts an old entry.
 """
 
 from __future__ import annotations
@@ -64,12 +66,16 @@ WorkResult = tuple[ParseResult, str | None]
 Parse = Callable[[SourceFile], ParseResult]
 
 
+# Body keys the Builder already holds, set before workers fork, so they skip those bodies.
+_KNOWN_BODIES: frozenset[str] = frozenset()
+
+
 def parse_and_render(parse: Parse, source: SourceFile) -> WorkResult:
     """Parse one note and render its body (run in worker processes: module-level, picklable)."""
     note, problems = parse(source)
-    html = None if note is None or isinstance(note, UnparsedNote) else \
-        render_markdown(note.body, note.path)
-    return (note, problems), html
+    if note is None or isinstance(note, UnparsedNote) or body_key(note) in _KNOWN_BODIES:
+        return (note, problems), None
+    return (note, problems), render_markdown(note.body, note.path)
 
 
 def parse_only(parse: Parse, source: SourceFile) -> WorkResult:
@@ -88,7 +94,7 @@ class Builder:
         self.bodies: dict[str, str] = {}
         self.used_parsed: set[str] = set()
         self.used_bodies: set[str] = set()
-        self.stats = {"parsed": 0, "cached": 0}
+        self.stats = {"parsed": 0, "cached": 0, "bodies": 0}
         self._loaded_from_disk = False
         self.source_keys: dict[str, str] = {}  # note path -> its source key
         self.pages: dict[str, tuple[str, bytes]] = {}  # page key -> (path, bytes)
@@ -119,7 +125,6 @@ class Builder:
             with open(path, "rb") as handle:
                 stored = pickle.load(handle)
             if stored.get("fingerprint") == code_fingerprint():
-                self.parsed.update(stored["parsed"])
                 self.bodies.update(stored["bodies"])
         except Exception:  # noqa: BLE001 - a damaged cache is never trusted, only rebuilt
             self.parsed.clear()
@@ -135,7 +140,6 @@ class Builder:
             if old != path:
                 old.unlink(missing_ok=True)
         stored = {"fingerprint": code_fingerprint(),
-                  "parsed": {k: self.parsed[k] for k in self.used_parsed if k in self.parsed},
                   "bodies": {k: self.bodies[k] for k in self.used_bodies if k in self.bodies}}
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".notes-")
         try:
@@ -260,7 +264,10 @@ class Builder:
         settings = repr(getattr(parse, "keywords", ""))
         keys = [source_key(s, settings) for s in sources]
         missing = [(s, k) for s, k in zip(sources, keys, strict=True) if k not in self.parsed]
-        self.stats = {"parsed": len(missing), "cached": len(sources) - len(missing)}
+        self.stats = {"parsed": len(missing), "cached": len(sources) - len(missing),
+                      "bodies": 0}
+        global _KNOWN_BODIES
+        _KNOWN_BODIES = frozenset(self.bodies)
         work = parse_and_render if self.render_bodies else parse_only
         jobs = [s for s, _k in missing]
         results = self._run(functools.partial(work, parse), jobs)
@@ -269,10 +276,17 @@ class Builder:
             note = result[0]
             if note is not None and not isinstance(note, UnparsedNote) and html is not None:
                 self.bodies[body_key(note)] = html
+                self.stats["bodies"] += 1
         self.source_keys = {s.path: k for s, k in zip(sources, keys, strict=True)}
         for key in keys:
             self.used_parsed.add(key)
-            yield self.parsed[key]
+            result = self.parsed[key]
+            note = result[0]
+            if self.render_bodies and note is not None and not isinstance(note, UnparsedNote):
+                # Its page will show the body, perhaps rendered in a forked worker that
+                # cannot tell this process: count it as used here, so the cache keeps it.
+                self.used_bodies.add(body_key(note))
+            yield result
 
     def _run(self, work: Callable[[SourceFile], WorkResult],
              jobs: list[SourceFile]) -> Iterable[WorkResult]:
@@ -292,6 +306,7 @@ class Builder:
         if html is None:
             html = render_markdown(note.body, note.path)
             self.bodies[key] = html
+            self.stats["bodies"] += 1
         return html
 
 
