@@ -18,6 +18,7 @@ from typing import TextIO
 
 from . import __version__
 from .codes import github_annotation
+from .fields import MAX_DATE, MIN_DATE
 from .history import SinceError, check_since
 from .markup import BACKENDS
 from .model import NOTE_TYPES, Problem
@@ -32,9 +33,13 @@ def _date(text: str) -> dt.date:
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             raise ValueError(text)
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+    if not MIN_DATE <= day <= MAX_DATE:  # the same bounds as dates in notes
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is outside {MIN_DATE.year}-{MAX_DATE.year}; give a date in between")
+    return day
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -263,3 +263,12 @@ def test_without_today_the_date_is_today_in_the_projects_time_zone(
     after = dt.datetime.now(zone).date()
     agenda = json.loads((tmp_path / "site" / "agenda.json").read_text(encoding="utf-8"))
     assert agenda["today"] in {before.isoformat(), after.isoformat()}
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_a_today_outside_the_supported_years_is_a_command_line_error(day: str,
+                                                                     tmp_path: Path) -> None:
+    run = run_cli("build", "--out", str(tmp_path / "site"), "--today", day)
+    assert run.returncode == 2
+    assert "outside 1900-2999" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "site").exists()
