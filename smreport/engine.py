@@ -12,6 +12,7 @@ trusts an old entry.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import hashlib
 import multiprocessing
@@ -209,35 +210,45 @@ class Builder:
         site.view_memo = self.views
         site.used_keys = self.used_pages
 
-    def prerender_pages(self, site: Site) -> None:
-        """Render the note pages the cache lacks in worker processes, filling the cache.
+    @contextlib.contextmanager
+    def prerendered_pages(self, site: Site) -> Iterator[None]:
+        """While open, the note pages the cache lacks are rendered ahead in forked workers.
 
-        Workers are forked after the site is prepared, so they share it
-        without copying; each returns its pages' bytes. Not used while
-        watching (a forked process must not inherit the watcher's threads)
+        Workers are forked once the site is prepared, so they share it without
+        copying; the site takes their pages in order as it renders (`Prefetch`),
+        so they are written as they come rather than held all at once. Not used
+        while watching (a forked process must not inherit the watcher's threads)
         or for a handful of pages, where starting workers costs more.
         """
-        if site.page_key is None or site.page_store is None or self.in_place:
-            return
-        if self.jobs < 2 or not hasattr(os, "fork"):
+        if site.page_key is None or site.page_store is None or self.in_place \
+                or self.jobs < 2 or not hasattr(os, "fork"):
+            yield
             return
         from .render import notes_in_order  # noqa: PLC0415 - render imports this module
 
         missing = [(site.page_key(note), note) for note in notes_in_order(site.content)]
         missing = [(key, note) for key, note in missing if key not in site.page_store]
         if len(missing) < PARALLEL_THRESHOLD:
+            yield
             return
         global _FORKED
         _FORKED = (site, [note for _key, note in missing])
+        size = max(8, len(missing) // (self.jobs * 8))
+        chunks = [range(i, min(i + size, len(missing))) for i in range(0, len(missing), size)]
+        pool = multiprocessing.get_context("fork").Pool(self.jobs)
         try:
-            size = max(8, len(missing) // (self.jobs * 8))
-            chunks = [range(i, min(i + size, len(missing))) for i in range(0, len(missing), size)]
-            context = multiprocessing.get_context("fork")
-            with context.Pool(self.jobs) as pool:
-                for chunk, pages in zip(chunks, pool.imap(_render_chunk, chunks), strict=True):
-                    for index, page in zip(chunk, pages, strict=True):
-                        site.page_store[missing[index][0]] = page
+            results = pool.imap(_render_chunk, chunks)
+
+            def pages() -> Iterator[tuple[str, tuple[str, bytes]]]:
+                for chunk, rendered in zip(chunks, results, strict=True):
+                    for index, page in zip(chunk, rendered, strict=True):
+                        yield missing[index][0], page
+            site.prefetched = Prefetch(pages())
+            yield
         finally:
+            site.prefetched = None
+            pool.terminate()
+            pool.join()
             _FORKED = None
 
     # -- reading and parsing -------------------------------------------------
@@ -308,6 +319,22 @@ class Builder:
             self.bodies[key] = html
             self.stats["bodies"] += 1
         return html
+
+
+class Prefetch:
+    """Pages rendered ahead, handed out in the order they were asked for."""
+
+    def __init__(self, pages: Iterator[tuple[str, tuple[str, bytes]]]) -> None:
+        self.pages = pages
+        self.next: tuple[str, tuple[str, bytes]] | None = next(pages, None)
+
+    def take(self, key: str) -> tuple[str, bytes] | None:
+        """The next page if it is the one with `key` (pages come in the site's order)."""
+        if self.next is None or self.next[0] != key:
+            return None
+        page = self.next[1]
+        self.next = next(self.pages, None)
+        return page
 
 
 # The site and notes a forked page worker renders (set just before the fork).

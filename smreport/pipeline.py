@@ -174,10 +174,9 @@ def build(options: Options, builder: Builder | None = None) -> Result:
     site = make_site(content, result.agenda, result.today, template_dirs_for(options),
                      builder.body_html, history)
     builder.attach_page_cache(site, (*template_dirs_for(options), default_template_dir()))
-    builder.prerender_pages(site)
     files = list(static_files(site))
     files.extend((asset, options.content / asset) for asset in result.content.assets)
-    with output_lock(options.out):
+    with output_lock(options.out), builder.prerendered_pages(site):
         try:
             pages = show_progress(render_site(site), len(site.content.notes()))
             if builder.in_place and builder.manifest is not None \

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -56,6 +56,9 @@ from .views import (
     sorted_reviews,
     team_units,
 )
+
+if TYPE_CHECKING:
+    from .engine import Prefetch
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CSS_NAME = "smreport.css"
@@ -127,6 +130,7 @@ class Site:
     page_key: Callable[[AnyNote], str] | None = None
     page_store: MutableMapping[str, tuple[str, bytes]] | None = None
     used_keys: set[str] | None = None  # the Builder's record of the cache keys a build used
+    prefetched: Prefetch | None = None  # note pages rendered ahead by worker processes
     view_memo: MutableMapping[str, Any] = field(default_factory=dict)
 
     def goal_kpis(self, goal: CurrentGoal) -> list[KpiView]:
@@ -149,6 +153,10 @@ class Site:
             return render_note(self, note)
         key = self.page_key(note)
         page = self.page_store.get(key)
+        if page is None and self.prefetched is not None:
+            page = self.prefetched.take(key)  # rendered ahead by a worker; not kept
+            if page is not None:
+                return page
         if page is None:
             page = render_note(self, note)
             self.page_store[key] = page
