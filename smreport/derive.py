@@ -8,6 +8,10 @@ from collections.abc import Iterable, Mapping
 
 from .model import Change, Content, CurrentGoal, Dispute, Goal, Kpi, Review
 
+# The last view `as_of` made, keyed by the content object itself (which it keeps alive,
+# so identity is safe): a build asks for the same view twice, for the agenda and the site.
+_last_as_of: tuple[Content, dt.date, Content] | None = None
+
 
 def as_of(content: Content, today: dt.date) -> Content:
     """The content as it stood on `today`: anything dated later was not yet written.
@@ -16,6 +20,15 @@ def as_of(content: Content, today: dt.date) -> Content:
     decisions dated after today are removed (the note is pending again);
     readings dated after today are dropped. Goals are kept whatever their start.
     """
+    global _last_as_of
+    if _last_as_of is not None and _last_as_of[0] is content and _last_as_of[1] == today:
+        return _last_as_of[2]
+    dated = _as_of(content, today)
+    _last_as_of = (content, today, dated)
+    return dated
+
+
+def _as_of(content: Content, today: dt.date) -> Content:
     goals: dict[str, Goal] = {}
     for goal_id, goal in content.goals.items():
         readings = tuple(r for r in goal.readings if r.date <= today)
@@ -73,10 +86,18 @@ def current_goal(goal: Goal, changes: Iterable[Change]) -> CurrentGoal:
 
 
 def current_goals(content: Content) -> dict[str, CurrentGoal]:
-    """The current goal for every goal, by id."""
+    """The current goal for every goal, by id (the last answer is kept, as for `as_of`)."""
+    global _last_current
+    if _last_current is not None and _last_current[0] is content:
+        return dict(_last_current[1])
     grouped = changes_by_goal(content.changes.values())
-    return {goal_id: current_goal(goal, grouped.get(goal_id, ()))
-            for goal_id, goal in content.goals.items()}
+    current = {goal_id: current_goal(goal, grouped.get(goal_id, ()))
+               for goal_id, goal in content.goals.items()}
+    _last_current = (content, current)
+    return dict(current)
+
+
+_last_current: tuple[Content, dict[str, CurrentGoal]] | None = None
 
 
 def known_kpis(goal: Goal, changes: Iterable[Change]) -> Mapping[str, Kpi]:

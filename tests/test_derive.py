@@ -205,3 +205,19 @@ def test_moving_the_due_date_later_brings_a_kpi_back_on_track(
     assert [(i.kpis, i.due) for i in of_code(items, "kpi-off-track")] == [
         (("leads",), D("2026-03-09"))]
     assert [i.subject.id for i in of_code(items, "approve-change") if i.subject] == ["later"]
+
+
+def test_the_dated_view_and_current_goals_are_computed_once_per_content() -> None:
+    """The agenda and the site both ask for them; the second ask is the same answer."""
+    from smreport.derive import as_of, current_goals
+    from smreport.load import load_content
+    from tests.conftest import EXAMPLE
+
+    content = load_content(EXAMPLE).content
+    assert content is not None
+    day = dt.date(2026, 11, 26)
+    dated = as_of(content, day)
+    assert as_of(content, day) is dated
+    assert as_of(content, day - dt.timedelta(days=1)) is not dated  # another day, another view
+    first, second = current_goals(dated), current_goals(dated)
+    assert first == second and first is not second  # callers may change their own copy
