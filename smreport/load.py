@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -52,6 +53,20 @@ class Inventory:
 
 
 @dataclass(frozen=True)
+class FolderListing:
+    """The notes of one note folder as last listed, valid while the folder is unchanged."""
+
+    signature: tuple[int, int, int]  # the folder's mtime, ctime and inode
+    notes: tuple[tuple[NoteType, str, Path], ...]
+    problems: tuple[Problem, ...]
+
+
+# A listing is trusted only if the folder had not changed for this long when it was made:
+# a file added within the same tick of the file system's clock would not change its time.
+SETTLED_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
 class Loaded:
     """The result of loading: the content (None if project.yml is unusable) and all problems.
 
@@ -83,8 +98,13 @@ def display_path(root: Path, relative: str, base: Path | None = None) -> str:
         return str(full)
 
 
-def take_inventory(root: Path) -> Inventory:
-    """List project.yml, the notes, the assets and anything unexpected under `root`."""
+def take_inventory(root: Path, listings: dict[str, FolderListing] | None = None) -> Inventory:
+    """List project.yml, the notes, the assets and anything unexpected under `root`.
+
+    With `listings` (kept by a Builder between rebuilds), a note folder whose
+    time stamps have not changed since it was last listed is not listed again:
+    saving a note rewrites the file, not the folder.
+    """
     inventory = Inventory(root, None)
     problems = inventory.problems
     real_root = root.resolve()
@@ -134,7 +154,8 @@ def take_inventory(root: Path) -> Inventory:
         if name == "project.yml" and entry.is_file():
             inventory.project = Path(entry.path)
         elif name in TYPE_OF_FOLDER and entry.is_dir():
-            _list_notes(inventory, TYPE_OF_FOLDER[name], Path(entry.path), outside, refuse_link)
+            _list_notes_once(inventory, TYPE_OF_FOLDER[name], Path(entry.path), outside,
+                             refuse_link, listings)
         elif name == "assets" and entry.is_dir():
             _list_assets(inventory, Path(entry.path), outside, refuse_link)
         elif name in ("project.yaml", "Project.yml"):
@@ -193,10 +214,39 @@ def _scan(folder: Path, relative: str, problems: list[Problem]) -> list[os.DirEn
         return []
 
 
+def _list_notes_once(inventory: Inventory, note_type: NoteType, folder: Path,
+                     outside: Callable[[Path], bool], refuse_link: Callable[[str], None],
+                     listings: dict[str, FolderListing] | None) -> None:
+    """`_list_notes`, or its last result while the folder has not changed."""
+    if listings is None:
+        _list_notes(inventory, note_type, folder, outside, refuse_link)
+        return
+    try:
+        info = folder.stat()
+    except OSError:
+        info = None
+    signature = (info.st_mtime_ns, info.st_ctime_ns, info.st_ino) if info else (0, 0, 0)
+    known = listings.get(str(folder))
+    if info is not None and known is not None and known.signature == signature:
+        inventory.notes.extend(known.notes)
+        inventory.problems.extend(known.problems)
+        return
+    listings.pop(str(folder), None)
+    notes_before, problems_before = len(inventory.notes), len(inventory.problems)
+    links = _list_notes(inventory, note_type, folder, outside, refuse_link)
+    settled = time.time_ns() - max(signature[0], signature[1]) >= SETTLED_NS
+    if info is not None and settled and not links:
+        listings[str(folder)] = FolderListing(
+            signature, tuple(inventory.notes[notes_before:]),
+            tuple(inventory.problems[problems_before:]))
+
+
 def _list_notes(inventory: Inventory, note_type: NoteType, folder: Path,
-                outside: Callable[[Path], bool], refuse_link: Callable[[str], None]) -> None:
+                outside: Callable[[Path], bool], refuse_link: Callable[[str], None]) -> bool:
+    """List one note folder into `inventory`; True if it holds symbolic links."""
     folder_name = FOLDERS[note_type]
     seen: dict[str, str] = {}
+    links = False
     for entry in _scan(folder, folder_name, inventory.problems):
         relative = f"{folder_name}/{entry.name}"
         if _ignored(entry.name) or entry.name.endswith("~"):
@@ -204,9 +254,11 @@ def _list_notes(inventory: Inventory, note_type: NoteType, folder: Path,
         if _undecodable(entry.name):
             inventory.problems.append(_bad_name_problem(relative))
             continue
-        if entry.is_symlink() and outside(Path(entry.path)):
-            refuse_link(relative)
-            continue
+        if entry.is_symlink():
+            links = True  # what it leads to may change without the folder changing
+            if outside(Path(entry.path)):
+                refuse_link(relative)
+                continue
         if entry.name.endswith(".md") and not entry.is_dir() and not _is_regular(entry):
             inventory.problems.append(Problem(
                 _printable(relative), 1, 1, "error", "unreadable",
@@ -223,6 +275,7 @@ def _list_notes(inventory: Inventory, note_type: NoteType, folder: Path,
         if _clashes(entry.name, seen, relative, inventory.problems):
             continue
         inventory.notes.append((note_type, relative, Path(entry.path)))
+    return links
 
 
 def _clashes(name: str, seen: dict[str, str], relative: str, problems: list[Problem]) -> bool:
@@ -294,11 +347,10 @@ def read_sources(inventory: Inventory, problems: list[Problem],
     """Read each note's bytes; a file that cannot be read is a problem, not a crash."""
     for note_type, relative, path in inventory.notes:
         try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                problems.append(too_large(relative, size, max_bytes))
-                continue
             data = (read or read_limited)(path, max_bytes)
+            if len(data) > max_bytes:  # read_limited reads one byte more than the limit
+                problems.append(too_large(relative, path.stat().st_size, max_bytes))
+                continue
         except OSError as error:
             problems.append(Problem(relative, 1, 1, "error", "unreadable",
                                     f"cannot read the file: {error.strerror}"))
@@ -312,13 +364,15 @@ def parse_source(source: SourceFile, max_bytes: int = Rules.max_note_bytes) -> P
 
 
 def load_content(root: Path, map_function: MapFunction = map,
-                 read: Callable[[Path, int], bytes] | None = None) -> Loaded:
+                 read: Callable[[Path, int], bytes] | None = None,
+                 listings: dict[str, FolderListing] | None = None) -> Loaded:
     """Read and parse everything under `root`; every problem of every file is reported.
 
     `read(path, max_bytes)` reads a note (a Builder passes one that skips files
-    whose size and time stamps have not changed since it last read them).
+    whose size and time stamps have not changed since it last read them), and
+    `listings` the note folders as last listed (see `take_inventory`).
     """
-    inventory = take_inventory(root)
+    inventory = take_inventory(root, listings)
     problems = list(inventory.problems)
     project: Project | None = None
     if inventory.project is not None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from smreport.load import load_content, take_inventory
+from smreport import load
+from smreport.load import FolderListing, load_content, take_inventory
 from smreport.model import Problem
 from tests.conftest import GOAL, ProjectFactory
 
@@ -206,3 +207,69 @@ def test_assets_whose_names_clash_are_errors_naming_both(make_project: ProjectFa
     assert "'Logo.png' and 'logo.png'" in clashes[1][1]
     assert loaded.content is not None
     assert sorted(loaded.content.assets) == ["assets/IMG/y.png", "assets/Logo.png"]
+
+
+def trust_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trust a folder's listing however recently it changed (a folder's change time cannot
+    be dated back); each test then waits longer than a tick of the file system's clock."""
+    monkeypatch.setattr(load, "SETTLED_NS", 0)
+
+
+TICK = 0.05  # seconds: longer than a tick of the kernel's file time clock (1-10 ms)
+
+
+def test_an_unchanged_note_folder_is_not_listed_again(make_project: ProjectFactory,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_project({"goals/second.md": GOAL})
+    trust_at_once(monkeypatch)
+    time.sleep(TICK)
+    listings: dict[str, FolderListing] = {}
+    scans: list[str] = []
+    real_scan = load._scan
+    monkeypatch.setattr(load, "_scan", lambda folder, relative, problems:
+                        scans.append(relative) or real_scan(folder, relative, problems))
+    first = take_inventory(root, listings)
+    assert scans == ["goals"] and str(root / "goals") in listings
+    again = take_inventory(root, listings)
+    assert scans == ["goals"]  # the folder's time stamps did not change: its listing is reused
+    assert again.notes == first.notes
+    # Editing a note in place rewrites the file, not the folder: still the same listing,
+    # and the new text is read all the same (load_content reads every listed note).
+    (root / "goals" / "second.md").write_text(GOAL.replace("Double", "Triple"),
+                                              encoding="utf-8")
+    loaded = load_content(root, listings=listings)
+    assert scans == ["goals"]
+    assert loaded.content is not None
+    assert loaded.content.goals["second"].title == "Triple qualified leads"
+    # Adding a note changes the folder: it is listed again and the note is found.
+    time.sleep(TICK)
+    (root / "goals" / "third.md").write_text(GOAL, encoding="utf-8")
+    third = take_inventory(root, listings)
+    assert scans == ["goals", "goals"]
+    assert [relative for _type, relative, _path in third.notes] == [
+        "goals/double-leads.md", "goals/second.md", "goals/third.md"]
+    # Deleting one is seen the same way.
+    time.sleep(TICK)
+    (root / "goals" / "second.md").unlink()
+    fourth = take_inventory(root, listings)
+    assert [relative for _type, relative, _path in fourth.notes] == [
+        "goals/double-leads.md", "goals/third.md"]
+
+
+def test_a_folder_changed_moments_ago_is_never_trusted(make_project: ProjectFactory,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file added within the same tick of the file system's clock would leave the folder's
+    time unchanged, so a listing made just after a change is not kept (as git does)."""
+    root = make_project()
+    listings: dict[str, FolderListing] = {}
+    take_inventory(root, listings)
+    assert str(root / "goals") not in listings  # written a moment ago by the fixture
+    trust_at_once(monkeypatch)
+    take_inventory(root, listings)
+    assert str(root / "goals") in listings
+    # A folder holding a symbolic link is always listed again: its target may change.
+    time.sleep(TICK)
+    (root / "goals" / "link.md").symlink_to(root / "goals" / "double-leads.md")
+    listings.clear()
+    take_inventory(root, listings)
+    assert str(root / "goals") not in listings
