@@ -29,13 +29,21 @@ def as_of(content: Content, today: dt.date) -> Content:
 
 
 def _as_of(content: Content, today: dt.date) -> Content:
+    global _dated_goals
     goals: dict[str, Goal] = {}
+    remembered, _dated_goals = _dated_goals, {}
     for goal_id, goal in content.goals.items():
-        readings = tuple(r for r in goal.readings if r.date <= today)
-        approved = goal.approved if goal.approved and goal.approved.date <= today else None
-        if readings != goal.readings or approved is not goal.approved:
-            goal = dataclasses.replace(goal, readings=readings, approved=approved)
-        goals[goal_id] = goal
+        known = remembered.get(goal_id)
+        if known is not None and known[0] is goal and known[1] == today:
+            dated = known[2]  # the same goal object as last time (--watch): the same view
+        else:
+            readings = tuple(r for r in goal.readings if r.date <= today)
+            approved = goal.approved if goal.approved and goal.approved.date <= today else None
+            dated = goal
+            if readings != goal.readings or approved is not goal.approved:
+                dated = dataclasses.replace(goal, readings=readings, approved=approved)
+        _dated_goals[goal_id] = (goal, today, dated)
+        goals[goal_id] = dated
     changes: dict[str, Change] = {}
     for change_id, change in content.changes.items():
         if change.date > today:
@@ -90,14 +98,28 @@ def current_goals(content: Content) -> dict[str, CurrentGoal]:
     global _last_current
     if _last_current is not None and _last_current[0] is content:
         return dict(_last_current[1])
+    global _current_by_goal
     grouped = changes_by_goal(content.changes.values())
-    current = {goal_id: current_goal(goal, grouped.get(goal_id, ()))
-               for goal_id, goal in content.goals.items()}
+    current: dict[str, CurrentGoal] = {}
+    remembered, _current_by_goal = _current_by_goal, {}
+    for goal_id, goal in content.goals.items():
+        changes = tuple(grouped.get(goal_id, ()))
+        known = remembered.get(goal_id)
+        if known is not None and known[0] is goal and len(known[1]) == len(changes) \
+                and all(a is b for a, b in zip(known[1], changes, strict=True)):
+            current[goal_id] = known[2]  # the same goal and changes as last time: the same
+        else:
+            current[goal_id] = current_goal(goal, changes)
+        _current_by_goal[goal_id] = (goal, changes, current[goal_id])
     _last_current = (content, current)
     return dict(current)
 
 
 _last_current: tuple[Content, dict[str, CurrentGoal]] | None = None
+# Each goal's dated view and current goal from the last call, with the objects they were
+# made from: a --watch rebuild changes one note, and the other goals are not redone.
+_dated_goals: dict[str, tuple[Goal, dt.date, Goal]] = {}
+_current_by_goal: dict[str, tuple[Goal, tuple[Change, ...], CurrentGoal]] = {}
 
 
 def known_kpis(goal: Goal, changes: Iterable[Change]) -> Mapping[str, Kpi]:

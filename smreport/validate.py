@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 from .derive import changes_by_goal, known_kpis
-from .model import AnyNote, Change, Content, Dispute, Problem, Reference, UnparsedNote
+from .model import AnyNote, Content, Dispute, Problem, Reference, UnparsedNote
+
+
+@dataclass
+class ValidationMemo:
+    """Each note's reference problems from the last validation, kept between rebuilds.
+
+    A note's entry is reused while the note is the same object (unchanged
+    since it was parsed) and nothing its references could point at changed:
+    the people, the goals and their KPIs, the note files and the assets.
+    """
+
+    targets: object = None
+    problems: dict[str, tuple[AnyNote | UnparsedNote, list[Problem]]] = field(
+        default_factory=dict)
 
 
 def _hint(value: str, options: Collection[str]) -> str:
@@ -15,19 +30,33 @@ def _hint(value: str, options: Collection[str]) -> str:
 
 
 def validate_content(content: Content, present: Collection[str],
-                     unparsed: Iterable[UnparsedNote] = ()) -> list[Problem]:
+                     unparsed: Iterable[UnparsedNote] = (),
+                     memo: ValidationMemo | None = None) -> list[Problem]:
     """Every cross-file problem of `content`, sorted by file and line.
 
     `present` holds the paths of every note file found, including broken ones,
-    so a link to a note that failed to parse is not reported as missing.
+    so a link to a note that failed to parse is not reported as missing. With
+    a `memo`, unchanged notes' references are not checked again (see `ValidationMemo`).
     """
     problems: list[Problem] = []
     grouped = changes_by_goal(content.changes.values())
-    goal_paths = {f"goals/{goal_id}.md" for goal_id in content.goals}
+    kpis = {goal_id: tuple(known_kpis(goal, grouped.get(goal_id, ())))
+            for goal_id, goal in content.goals.items()}
+    targets = (content.project, frozenset(present), content.assets, kpis)
+    if memo is None:
+        memo = ValidationMemo()
+    if memo.targets != targets:
+        memo.targets, memo.problems = targets, {}
+    remembered, memo.problems = memo.problems, {}
     for note in [*content.notes(), *unparsed]:
-        for reference in note.references:
-            problems.extend(_check_reference(content, note, reference, grouped, present,
-                                             goal_paths))
+        known = remembered.get(note.path)
+        if known is not None and known[0] is note:
+            found = known[1]
+        else:
+            found = [problem for reference in note.references
+                     for problem in _check_reference(content, note, reference, kpis, present)]
+        memo.problems[note.path] = (note, found)
+        problems.extend(found)
     for dispute in content.disputes.values():
         problems.extend(_check_dispute_decider(content, dispute))
     for change in content.changes.values():
@@ -42,8 +71,8 @@ def validate_content(content: Content, present: Collection[str],
 
 
 def _check_reference(content: Content, note: AnyNote | UnparsedNote, reference: Reference,
-                     grouped: dict[str, list[Change]], present: Collection[str],
-                     goal_paths: Collection[str]) -> Iterator[Problem]:
+                     kpis_of: Mapping[str, tuple[str, ...]], present: Collection[str]
+                     ) -> Iterator[Problem]:
     people = content.project.people
     line, column = reference.position.line, reference.position.column
 
@@ -70,13 +99,11 @@ def _check_reference(content: Content, note: AnyNote | UnparsedNote, reference: 
                           + _hint(target, content.goals))
     elif kind == "kpi":
         goal_id, _, kpi_id = target.partition("/")
-        goal = content.goals.get(goal_id)
-        if goal is not None:
-            kpis = known_kpis(goal, grouped.get(goal_id, ()))
-            if kpi_id not in kpis:
-                yield problem("unknown-kpi",
-                              f"the goal has no KPI {kpi_id!r}, now or in an approved change"
-                              + _hint(kpi_id, kpis))
+        kpis = kpis_of.get(goal_id)
+        if kpis is not None and kpi_id not in kpis:
+            yield problem("unknown-kpi",
+                          f"the goal has no KPI {kpi_id!r}, now or in an approved change"
+                          + _hint(kpi_id, kpis))
     elif kind == "note" and target not in present and target not in content.assets:
         yield problem("broken-link", f"the link points to {target}, which does not exist; "
                       "fix the link or remove it", "warning")
