@@ -10,8 +10,9 @@ site root, where these files live.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
@@ -19,7 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from . import __version__
 from .i18n import Month
-from .model import FOLDERS, AgendaItem, Change, Content, Dispute, Goal, NoteType
+from .model import FOLDERS, AgendaItem, Change, Content, Dispute, Goal, NoteType, Review
 from .scaffold import make_id
 
 if TYPE_CHECKING:
@@ -210,50 +211,73 @@ def _note_url(note_type: NoteType, note_id: str) -> str:
     return f"{FOLDERS[note_type]}/{note_id}/"
 
 
-def note_entries(site: Site) -> list[Entry]:
-    """An entry per note added and per decision taken, as of today."""
-    t, content, today = site.translate, site.content, site.today
-    person = content.project.person_name
-    # Every event is listed cheaply first; only the newest are worded (a big log has thousands).
-    events: list[tuple[dt.date, str, Callable[[], Entry]]] = []
+# One note's part of the feed, before it is worded: (day, entry key, note type, note id,
+# message key, who, extra text, message parameters).
+NoteEvent = tuple[dt.date, str, NoteType, str, str, str, str, dict[str, object]]
 
-    def add(kind: str, note_type: NoteType, note_id: str, day: dt.date, key: str,
-            by: str, extra: str = "", **params: object) -> None:
-        entry_key = f"{FOLDERS[note_type]}/{note_id}/{kind}"
 
-        def word() -> Entry:
-            summary = t("feed.by", person=person(by), date=t.date(day)) if by else ""
-            return Entry(entry_key, min(day, today), t(key, **params),
-                         f"{summary}\n{extra}".strip(), _note_url(note_type, note_id), kind)
-        events.append((min(day, today), entry_key, word))
+def note_events(site: Site, note: Goal | Change | Review | Dispute) -> list[NoteEvent]:
+    """What one note adds to the feed: its adding, and its approval or decision if any."""
+    today = site.today
+    events: list[NoteEvent] = []
 
-    for goal in content.goals.values():
-        title = site.current[goal.id].title if goal.id in site.current else goal.title
+    def add(kind: str, day: dt.date, key: str, by: str, extra: str = "",
+            **params: object) -> None:
+        entry_key = f"{FOLDERS[note.type]}/{note.id}/{kind}"
+        events.append((min(day, today), entry_key, note.type, note.id, key, by, extra, params))
+
+    if isinstance(note, Goal):
+        title = site.current[note.id].title if note.id in site.current else note.title
         # A goal has no date of its own: it counts as added on its start (at the latest today).
-        add("added", "goal", goal.id, goal.start, "feed.goal_added", "",
-            t("feed.goal_summary", person=person(goal.owner), start=t.date(goal.start)),
-            title=title)
-        if goal.approved:
-            add("approved", "goal", goal.id, goal.approved.date, "feed.goal_approved",
-                goal.approved.by, title=title)
-    for change in content.changes.values():
-        add("proposed", "change", change.id, change.date, "feed.change_proposed",
-            change.proposed_by, title=change.title)
-        if change.decision:
-            add("decided", "change", change.id, change.decision.date,
-                f"feed.change_{change.decision.outcome}", change.decision.by,
-                change.decision.note, title=change.title)
-    for review in content.reviews.values():
-        add("added", "review", review.id, review.date, "feed.review_added", review.reviewer,
-            month=Month(review.month))
-    for dispute in content.disputes.values():
-        add("raised", "dispute", dispute.id, dispute.date, "feed.dispute_raised",
-            dispute.raised_by, title=dispute.title)
-        if dispute.decision:
-            add("decided", "dispute", dispute.id, dispute.decision.date, "feed.dispute_decided",
-                dispute.decision.by, dispute.decision.outcome, title=dispute.title)
-    events.sort(key=lambda event: (event[0], event[1]), reverse=True)
-    return [word() for _day, _key, word in events[:FEED_NOTE_ENTRIES]]
+        add("added", note.start, "feed.goal_added", "", "", title=title)
+        if note.approved:
+            add("approved", note.approved.date, "feed.goal_approved", note.approved.by,
+                title=title)
+    elif isinstance(note, Change):
+        add("proposed", note.date, "feed.change_proposed", note.proposed_by, title=note.title)
+        if note.decision:
+            add("decided", note.decision.date, f"feed.change_{note.decision.outcome}",
+                note.decision.by, note.decision.note, title=note.title)
+    elif isinstance(note, Review):
+        add("added", note.date, "feed.review_added", note.reviewer, month=Month(note.month))
+    else:
+        add("raised", note.date, "feed.dispute_raised", note.raised_by, title=note.title)
+        if note.decision:
+            add("decided", note.decision.date, "feed.dispute_decided", note.decision.by,
+                note.decision.outcome, title=note.title)
+    return events
+
+
+def note_entries(site: Site) -> list[Entry]:
+    """An entry per note added and per decision taken, as of today: the newest ones.
+
+    Every event is listed cheaply first (and, with a Builder's page cache, kept
+    per note between rebuilds); only the newest are worded, as a big log has thousands.
+    """
+    t, content = site.translate, site.content
+    person = content.project.person_name
+
+    def events_of(note: Goal | Change | Review | Dispute) -> list[NoteEvent]:
+        if site.page_key is None:
+            return note_events(site, note)
+        memo = f"{site.page_key(note)}:feed"
+        events: list[NoteEvent] | None = site.view_memo.get(memo)
+        if events is None:
+            events = site.view_memo[memo] = note_events(site, note)
+        return events
+
+    newest = heapq.nlargest(FEED_NOTE_ENTRIES,
+                            (event for note in content.notes() for event in events_of(note)),
+                            key=lambda event: (event[0], event[1]))
+    entries = []
+    for day, entry_key, note_type, note_id, key, by, extra, params in newest:
+        if note_type == "goal" and key == "feed.goal_added":
+            goal = content.goals[note_id]
+            extra = t("feed.goal_summary", person=person(goal.owner), start=t.date(goal.start))
+        summary = t("feed.by", person=person(by), date=t.date(day)) if by else ""
+        entries.append(Entry(entry_key, day, t(key, **params), f"{summary}\n{extra}".strip(),
+                             _note_url(note_type, note_id), entry_key.rsplit("/", 1)[1]))
+    return entries
 
 
 def atom_feed(site: Site) -> bytes:
