@@ -26,6 +26,9 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 DEBOUNCE_SECONDS = 0.04
+# Once a note was closed after writing (inotify's IN_CLOSE_WRITE), the save is complete:
+# only an editor's tidying (a backup deleted, permissions set) may follow, at once.
+CLOSED_DEBOUNCE_SECONDS = 0.008
 POLL_SECONDS = 0.5
 
 
@@ -59,7 +62,7 @@ class ChangeCollector(FileSystemEventHandler):
     def __init__(self, roots: Iterable[Path], ignore: Iterable[Path]) -> None:
         self.roots = [str(r) for r in roots]
         self.ignore = [str(p) for p in ignore]
-        self.queue: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[tuple[str, bool]] = queue.SimpleQueue()  # path, closed
 
     def relevant(self, path: str) -> bool:
         if not path:
@@ -84,7 +87,7 @@ class ChangeCollector(FileSystemEventHandler):
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             path = os.fsdecode(raw) if raw else ""
             if self.relevant(path):
-                self.queue.put(path)
+                self.queue.put((path, event.event_type == "closed"))
 
 
 class Watcher:
@@ -128,18 +131,15 @@ class Watcher:
     def wait_for_changes(self, timeout: float = 0.25) -> set[str] | None:
         """Block until a burst of changes has settled; None if nothing happened."""
         try:
-            first = self.collector.queue.get(timeout=timeout)
+            path, closed = self.collector.queue.get(timeout=timeout)
         except queue.Empty:
             return None
-        paths = {first}
-        deadline = time.monotonic() + DEBOUNCE_SECONDS
+        paths = {path}
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return paths
+            quiet = CLOSED_DEBOUNCE_SECONDS if closed else DEBOUNCE_SECONDS
             try:
-                paths.add(self.collector.queue.get(timeout=remaining))
-                deadline = time.monotonic() + DEBOUNCE_SECONDS
+                path, closed = self.collector.queue.get(timeout=quiet)
+                paths.add(path)
             except queue.Empty:
                 return paths
 
