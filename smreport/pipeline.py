@@ -19,6 +19,7 @@ from .agenda import derive_agenda
 from .engine import (
     Builder,
     Stamp,
+    collecting_garbage_later,
     input_digest,
     page_digest,
     record_pages,
@@ -97,13 +98,20 @@ def project_today(content_root: Path) -> dt.date:
 
 def check(options: Options, builder: Builder | None = None) -> Result:
     """Load and validate the content; every problem of every file at once."""
+    with collecting_garbage_later():
+        return _check(options, builder)
+
+
+def _check(options: Options, builder: Builder | None) -> Result:
     loaded: Loaded = load_content(options.content,
                                   builder.map_parse if builder else map,
-                                  builder.read_note if builder else None)
+                                  builder.read_note if builder else None,
+                                  builder.listings if builder else None)
     problems = list(loaded.problems)
     content = loaded.content
     if content is not None:
-        problems.extend(validate_content(content, loaded.present, loaded.unparsed))
+        problems.extend(validate_content(content, loaded.present, loaded.unparsed,
+                                         builder.validation if builder else None))
     today = options.today
     if today is None and content is not None:
         today = today_in(content.project.timezone)
@@ -143,6 +151,11 @@ def build(options: Options, builder: Builder | None = None) -> Result:
     A `builder` kept between calls (as `--watch` does) re-parses and re-renders
     only notes whose content changed.
     """
+    with collecting_garbage_later():
+        return _build(options, builder)
+
+
+def _build(options: Options, builder: Builder | None) -> Result:
     use_backend(options.markdown)
     if builder is None:
         builder = Builder(options.cache_folder(), options.jobs)

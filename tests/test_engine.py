@@ -7,6 +7,8 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from smreport import engine
 from smreport.engine import Builder, update_in_place
 from smreport.pipeline import Options, build
 
-from .conftest import REPO
+from .conftest import REPO, run_build_py
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import generate  # noqa: E402
@@ -189,3 +191,59 @@ def test_benchmark_runner_smoke(tmp_path: Path) -> None:
     for row in ("floor, 1 process", "cold full build", "warm full build", "check alone",
                 "one-note edit under --watch, median"):
         assert row in run.stdout
+
+
+def test_a_day_of_edits_in_place_matches_a_fresh_build_after_each(tmp_path: Path) -> None:
+    """--watch keeps listings, parse results, reference checks, dated goals and page keys
+    between rebuilds; after every kind of edit the result must be what a fresh build gives."""
+    root = copy_example(tmp_path)
+    builder = Builder(None, jobs=1)
+    builder.in_place = True
+    options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
+    assert build(options, builder).ok
+
+    def rewrite(relative: str, old: str, new: str) -> None:
+        path = root / relative
+        text = path.read_text(encoding="utf-8")
+        assert old in text
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    change = "changes/care-public-replies.md"
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("a goal's title, shown on its changes' pages and in the lists",
+         lambda: rewrite("goals/grow-telegram.md", "title:", 'title: "Renamed"\n# was:')),
+        # The goal file is untouched, but its readings of public-replies now name a KPI
+        # that no approved change defines: the goal's own, remembered check must be redone.
+        ("a change that defined a KPI rejected",
+         lambda: rewrite(change, "outcome: approved", "outcome: rejected")),
+        ("the change approved again", lambda: rewrite(change, "outcome: rejected",
+                                                      "outcome: approved")),
+        ("an approved change's new due date, which the goal's page shows",
+         lambda: rewrite(change, "due: 2026-12-20", "due: 2026-12-27")),
+        ("a new change, added to a listed folder",
+         lambda: (root / "changes" / "telegram-new.md").write_text(
+             "---\ntitle: Stop the Telegram goal\ngoal: grow-telegram\nproposed_by: belov\n"
+             "date: 2026-11-20\nset:\n  status: dropped\n---\nWhy.\n", encoding="utf-8")),
+        ("a dispute deleted", lambda: (root / "disputes" / "maps-reviews.md").unlink()),
+        ("a review's body", lambda: rewrite("reviews/review-2026-10.md", "\n---\n",
+                                            "\n---\nA new first line.\n")),
+        ("a person renamed in project.yml",
+         lambda: rewrite("project.yml", "Lena Frolova", "Elena Frolova")),
+    ]
+    for what, edit in steps:
+        time.sleep(0.05)  # a tick of the file system's clock, as between two saves
+        edit()
+        result = build(options, builder)
+        # The reference runs in its own process: this one's memos must not help it.
+        fresh = run_build_py("--content", str(root), "--out", str(tmp_path / "fresh"),
+                             "--today", TODAY.isoformat(), "--no-cache", "--jobs", "1")
+        if fresh.returncode == 0:
+            assert result.ok and not result.problems, what
+            assert tree(tmp_path / "site") == tree(tmp_path / "fresh"), what
+        else:
+            assert what == "a change that defined a KPI rejected"
+            reported = [line for line in fresh.stderr.splitlines()
+                        if ": error unknown-kpi: " in line]
+            assert len(reported) == len(result.errors) == len(result.problems) > 0, \
+                fresh.stderr
+            assert {p.code for p in result.errors} == {"unknown-kpi"}
