@@ -182,7 +182,16 @@ class Builder:
             raise
 
     def forget_unused(self) -> None:
-        """Drop entries the last build did not use, so a day of watching stays small."""
+        """Drop entries the last build did not use, so a day of watching stays small.
+
+        Pruning walks every entry, so it waits until the stale ones are a quarter of
+        what was used: a day of saves costs a few of these walks, not one per save.
+        """
+        used = len(self.used_parsed) + len(self.used_bodies) + len(self.used_pages)
+        held = len(self.parsed) + len(self.bodies) + len(self.pages)
+        if held <= used + used // 4 + 64:
+            self.used_pages = set()
+            return
         self.parsed = {k: v for k, v in self.parsed.items() if k in self.used_parsed}
         self.body_keys = {k: v for k, v in self.body_keys.items() if k[0] in self.used_parsed}
         self.known_keys = {path: known for path, known in self.known_keys.items()

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .derive import changes_by_goal, known_kpis
-from .model import AnyNote, Content, Dispute, Problem, Reference, UnparsedNote
+from .model import AnyNote, Change, Content, Dispute, Goal, Problem, Reference, UnparsedNote
 
 
 @dataclass
@@ -21,6 +21,9 @@ class ValidationMemo:
 
     targets: object = None
     problems: dict[str, tuple[AnyNote | UnparsedNote, list[Problem]]] = field(
+        default_factory=dict)
+    # Each goal's KPI ids with the goal and changes they were found from.
+    kpis: dict[str, tuple[Goal, tuple[Change, ...], tuple[str, ...]]] = field(
         default_factory=dict)
 
 
@@ -39,12 +42,20 @@ def validate_content(content: Content, present: Collection[str],
     a `memo`, unchanged notes' references are not checked again (see `ValidationMemo`).
     """
     problems: list[Problem] = []
-    grouped = changes_by_goal(content.changes.values())
-    kpis = {goal_id: tuple(known_kpis(goal, grouped.get(goal_id, ())))
-            for goal_id, goal in content.goals.items()}
-    targets = (content.project, frozenset(present), content.assets, kpis)
     if memo is None:
         memo = ValidationMemo()
+    grouped = changes_by_goal(content.changes.values())
+    kpis: dict[str, tuple[str, ...]] = {}
+    remembered_kpis, memo.kpis = memo.kpis, {}
+    for goal_id, goal in content.goals.items():
+        changes = tuple(grouped.get(goal_id, ()))
+        known = remembered_kpis.get(goal_id)
+        if known is None or known[0] is not goal or len(known[1]) != len(changes) \
+                or any(a is not b for a, b in zip(known[1], changes, strict=True)):
+            known = (goal, changes, tuple(known_kpis(goal, changes)))
+        memo.kpis[goal_id] = known
+        kpis[goal_id] = known[2]
+    targets = (content.project, frozenset(present), content.assets, kpis)
     if memo.targets != targets:
         memo.targets, memo.problems = targets, {}
     remembered, memo.problems = memo.problems, {}

@@ -247,3 +247,16 @@ def test_a_day_of_edits_in_place_matches_a_fresh_build_after_each(tmp_path: Path
             assert len(reported) == len(result.errors) == len(result.problems) > 0, \
                 fresh.stderr
             assert {p.code for p in result.errors} == {"unknown-kpi"}
+
+
+def test_stale_entries_are_dropped_once_they_are_a_quarter_of_what_is_used() -> None:
+    builder = Builder(None, jobs=1)
+    builder.parsed = {f"key{n}": (None, []) for n in range(400)}
+    builder.used_parsed = {f"key{n}" for n in range(380)}
+    builder.used_pages = {"page"}
+    builder.forget_unused()
+    assert len(builder.parsed) == 400  # 20 stale of 380 used: not worth a walk yet
+    assert builder.used_pages == set()
+    builder.used_parsed = {f"key{n}" for n in range(200)}
+    builder.forget_unused()
+    assert set(builder.parsed) == {f"key{n}" for n in range(200)}
