@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import functools
 import gc
 import hashlib
@@ -82,7 +83,23 @@ def parse_and_render(parse: Parse, source: SourceFile) -> WorkResult:
 
 
 def parse_only(parse: Parse, source: SourceFile) -> WorkResult:
-    return parse(source), None
+    """Parse one note for `check`, which reads no bodies: the body is dropped (its links were
+    noted while parsing), which halves what crosses between processes."""
+    note, problems = parse(source)
+    if note is not None and not isinstance(note, UnparsedNote):
+        note = dataclasses.replace(note, body="")
+    return (note, problems), None
+
+
+# The work and the notes a forked parse worker runs (set just before the fork).
+_FORKED_WORK: tuple[Callable[[SourceFile], WorkResult], list[SourceFile]] | None = None
+
+
+def _work_chunk(indices: range) -> list[WorkResult]:
+    """In a forked worker: parse (and render) the notes at `indices`."""
+    assert _FORKED_WORK is not None
+    work, jobs = _FORKED_WORK
+    return [work(jobs[index]) for index in indices]
 
 
 @contextlib.contextmanager
@@ -375,9 +392,20 @@ class Builder:
              jobs: list[SourceFile]) -> Iterable[WorkResult]:
         if self.jobs < 2 or len(jobs) < PARALLEL_THRESHOLD:
             return map(work, jobs)
-        context = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
-        with concurrent.futures.ProcessPoolExecutor(self.jobs, mp_context=context) as pool:
-            return list(pool.map(work, jobs, chunksize=max(8, len(jobs) // (self.jobs * 16))))
+        if not hasattr(os, "fork"):  # spawned workers receive each note's bytes
+            with concurrent.futures.ProcessPoolExecutor(self.jobs) as pool:
+                return list(pool.map(work, jobs,
+                                     chunksize=max(8, len(jobs) // (self.jobs * 16))))
+        # Forked workers inherit the notes' bytes: only ranges of indices are sent to them.
+        global _FORKED_WORK
+        _FORKED_WORK = (work, jobs)
+        size = max(8, len(jobs) // (self.jobs * 16))
+        chunks = [range(i, min(i + size, len(jobs))) for i in range(0, len(jobs), size)]
+        try:
+            with multiprocessing.get_context("fork").Pool(self.jobs) as pool:
+                return [result for chunk in pool.imap(_work_chunk, chunks) for result in chunk]
+        finally:
+            _FORKED_WORK = None
 
     # -- bodies ----------------------------------------------------------------
 

@@ -49,12 +49,13 @@ def validate_content(content: Content, present: Collection[str],
     remembered_kpis, memo.kpis = memo.kpis, {}
     for goal_id, goal in content.goals.items():
         changes = tuple(grouped.get(goal_id, ()))
-        known = remembered_kpis.get(goal_id)
-        if known is None or known[0] is not goal or len(known[1]) != len(changes) \
-                or any(a is not b for a, b in zip(known[1], changes, strict=True)):
-            known = (goal, changes, tuple(known_kpis(goal, changes)))
-        memo.kpis[goal_id] = known
-        kpis[goal_id] = known[2]
+        found_kpis = remembered_kpis.get(goal_id)
+        if found_kpis is None or found_kpis[0] is not goal \
+                or len(found_kpis[1]) != len(changes) \
+                or any(a is not b for a, b in zip(found_kpis[1], changes, strict=True)):
+            found_kpis = (goal, changes, tuple(known_kpis(goal, changes)))
+        memo.kpis[goal_id] = found_kpis
+        kpis[goal_id] = found_kpis[2]
     targets = (content.project, frozenset(present), content.assets, kpis)
     if memo.targets != targets:
         memo.targets, memo.problems = targets, {}
@@ -71,13 +72,13 @@ def validate_content(content: Content, present: Collection[str],
     for dispute in content.disputes.values():
         problems.extend(_check_dispute_decider(content, dispute))
     for change in content.changes.values():
-        goal = content.goals.get(change.goal)
-        if goal and change.set.due is not None and change.set.due <= goal.start:
+        target = content.goals.get(change.goal)
+        if target and change.set.due is not None and change.set.due <= target.start:
             position = change.position("set.due")
             problems.append(Problem(
                 change.path, position.line, position.column, "error", "due-before-start",
                 f"this change would set the goal's due ({change.set.due}) on or before its "
-                f"start ({goal.start}); choose a due date after {goal.start}"))
+                f"start ({target.start}); choose a due date after {target.start}"))
     return problems
 
 

@@ -154,43 +154,49 @@ class _Composer:
         stack: list[_Open] = []
         root: Node | None = None
         documents = 0
-        for event in yaml.parse(text, Loader=_Loader):
-            node: Node | None
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    self.fail(event.start_mark, "yaml-syntax",
-                              "the front matter holds more than one YAML document; "
-                              "remove the extra '---' or '...' line")
-                    raise _TooMuch
-                continue
-            if isinstance(event, yaml.AliasEvent):
-                self.refuse_anchor(event.start_mark, f"YAML aliases (*{event.anchor}) are not "
-                                   "allowed; write the value out in full")
-                node = None
-            elif isinstance(event, yaml.ScalarEvent):
-                self.count_node(event)
-                node = self.scalar(event)
-            elif isinstance(event, yaml.CollectionStartEvent):
-                self.count_node(event)
-                if len(stack) >= _MAX_DEPTH:
-                    self.fail(event.start_mark, "yaml-too-deep",
-                              f"values are nested deeper than {_MAX_DEPTH} levels; "
-                              "flatten the front matter")
-                    raise _TooMuch
-                kind = "seq" if isinstance(event, yaml.SequenceStartEvent) else "map"
-                refused = not self.check_collection_tag(event, kind)
-                stack.append(_Open(kind, self.position(event.start_mark), [], refused))
-                continue
-            elif isinstance(event, yaml.CollectionEndEvent):
-                closed = stack.pop()
-                node = None if closed.refused else self.close(closed)
-            else:
-                continue  # stream and document boundaries
-            if stack:
-                stack[-1].items.append(node)
-            else:
-                root = node
+        loader = _Loader(text)
+        next_event = loader.get_event  # None after the stream's end
+        try:
+            while (event := next_event()) is not None:
+                kind = type(event)  # scalars first: most events are scalars
+                node: Node | None
+                if kind is yaml.ScalarEvent:
+                    self.count_node(event)
+                    node = self.scalar(event)
+                elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                    self.count_node(event)
+                    if len(stack) >= _MAX_DEPTH:
+                        self.fail(event.start_mark, "yaml-too-deep",
+                                  f"values are nested deeper than {_MAX_DEPTH} levels; "
+                                  "flatten the front matter")
+                        raise _TooMuch
+                    shape = "seq" if kind is yaml.SequenceStartEvent else "map"
+                    refused = not self.check_collection_tag(event, shape)
+                    stack.append(_Open(shape, self.position(event.start_mark), [], refused))
+                    continue
+                elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                    closed = stack.pop()
+                    node = None if closed.refused else self.close(closed)
+                elif kind is yaml.AliasEvent:
+                    self.refuse_anchor(event.start_mark, f"YAML aliases (*{event.anchor}) are "
+                                       "not allowed; write the value out in full")
+                    node = None
+                elif kind is yaml.DocumentStartEvent:
+                    documents += 1
+                    if documents > 1:
+                        self.fail(event.start_mark, "yaml-syntax",
+                                  "the front matter holds more than one YAML document; "
+                                  "remove the extra '---' or '...' line")
+                        raise _TooMuch
+                    continue
+                else:
+                    continue  # stream and document boundaries
+                if stack:
+                    stack[-1].items.append(node)
+                else:
+                    root = node
+        finally:
+            loader.dispose()
         return root
 
     def count_node(self, event: yaml.NodeEvent) -> None:
