@@ -18,6 +18,7 @@ from typing import TextIO
 
 from . import __version__
 from .codes import github_annotation
+from .engine import Builder
 from .fields import MAX_DATE, MIN_DATE
 from .history import SinceError, check_since
 from .markup import BACKENDS
@@ -156,7 +157,9 @@ def _summary(result: Result) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    result = check(Options(content=args.content, today=args.today))
+    # Two worker processes parse the notes; bodies are not rendered, nor kept.
+    result = check(Options(content=args.content, today=args.today),
+                   Builder(None, render_bodies=False))
     print_problems(result.problems, args.content, args.format)
     if args.format == "text" and result.problems:
         print(_summary(result), file=sys.stderr)

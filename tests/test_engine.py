@@ -15,7 +15,7 @@ import pytest
 
 from smreport import engine
 from smreport.engine import Builder, update_in_place
-from smreport.pipeline import Options, build
+from smreport.pipeline import Options, build, check
 
 from .conftest import REPO, run_build_py
 
@@ -260,3 +260,25 @@ def test_stale_entries_are_dropped_once_they_are_a_quarter_of_what_is_used() -> 
     builder.used_parsed = {f"key{n}" for n in range(200)}
     builder.forget_unused()
     assert set(builder.parsed) == {f"key{n}" for n in range(200)}
+
+
+def test_check_in_worker_processes_reports_what_a_plain_check_does(generated: Path,
+                                                                   tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    shutil.copytree(generated, root)
+    changes = sorted((root / "changes").glob("*.md"))
+    # A broken link in a body (its text is dropped by the workers, its links are not),
+    # an unknown person, and a note that does not parse.
+    changes[0].write_text(changes[0].read_text(encoding="utf-8") + "\n[x](../goals/none.md)\n",
+                          encoding="utf-8")
+    changes[1].write_text(changes[1].read_text(encoding="utf-8").replace(
+        "proposed_by: ", "proposed_by: nobody\n# was: ", 1), encoding="utf-8")
+    changes[2].write_text("---\ntitle: [\n---\n", encoding="utf-8")
+    options = Options(content=root, today=TODAY)
+    plain = check(options)
+    builder = Builder(None, jobs=2, render_bodies=False)
+    parallel = check(options, builder)
+    assert builder.stats["parsed"] > engine.PARALLEL_THRESHOLD  # the workers did run
+    assert [p.format_text() for p in parallel.problems] == \
+        [p.format_text() for p in plain.problems]
+    assert {"broken-link", "unknown-person", "yaml-syntax"} <= {p.code for p in plain.problems}
