@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -85,7 +86,8 @@ class Fields:
     # -- helpers ----------------------------------------------------------
 
     def name(self, key: str) -> str:
-        return f"{self.prefix}.{key}" if self.prefix else key
+        # Interned: every note repeats the same dotted names ("set.kpis[0].target").
+        return sys.intern(f"{self.prefix}.{key}") if self.prefix else key
 
     def has(self, key: str) -> bool:
         """True when `key` is written, even if the YAML reader refused its value."""

@@ -35,6 +35,23 @@ class Position:
 
 START = Position(1, 1)
 
+_POSITIONS: dict[tuple[int, int], Position] = {}
+
+
+def position_at(line: int, column: int) -> Position:
+    """The position at `line`, `column`, as one object shared by every note in the process.
+
+    A note holds dozens of positions and thousands of notes repeat the same few
+    hundred: sharing them is most of the memory a big project's notes take.
+    """
+    key = (line, column)
+    found = _POSITIONS.get(key)
+    if found is None:
+        found = Position(line, column)
+        if len(_POSITIONS) < 100_000:
+            _POSITIONS[key] = found
+    return found
+
 
 @dataclass(frozen=True)
 class Problem:

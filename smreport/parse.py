@@ -39,6 +39,7 @@ from .model import (
     Rules,
     Unit,
     UnparsedNote,
+    position_at,
 )
 from .notefile import decode_text, split_front_matter
 from .yamltree import Mapping, Node, Scalar, parse_yaml
@@ -542,7 +543,7 @@ def parse_note_or_references(note_type: NoteType, path: str, data: bytes,
         line = split.body_line + split.body.count("\n", 0, match.start())
         column = match.start() - split.body.rfind("\n", 0, match.start())
         reader.references.append(Reference("note", _join(base, match.group(1)),
-                                           Position(line, column)))
+                                           position_at(line, column)))
     if values is None or report.has_errors or id_problem:
         unparsed = UnparsedNote(path, tuple(reader.references)) if reader.references else None
         return unparsed, report.problems

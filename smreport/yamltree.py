@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .model import Position
+from .model import Position, position_at
 
 try:  # the C loader is ~8x faster; say so rather than fall back silently
     _Loader: type = yaml.CSafeLoader
@@ -145,7 +145,7 @@ class _Composer:
     def position(self, mark: Any) -> Position:
         if mark is None:  # PyYAML always sets marks; the stubs allow None
             return Position(1 + self.line_offset, 1)
-        return Position(mark.line + 1 + self.line_offset, mark.column + 1)
+        return position_at(mark.line + 1 + self.line_offset, mark.column + 1)
 
     def fail(self, mark: Any, code: str, message: str) -> None:
         self.errors.append(YamlError(self.position(mark), code, message))
