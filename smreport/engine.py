@@ -11,6 +11,7 @@ trusts an old entry.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -23,6 +24,7 @@ import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +40,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 CACHE_FORMAT = 1
 # Below this many notes to parse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 200
+# Note pages rendered ahead go to workers this many at a time, and each worker is given at
+# most this many chunks ahead of the pages being written.
+PAGE_CHUNK = 64
+PAGE_CHUNKS_AHEAD = 4
 
 
 @lru_cache(maxsize=1)
@@ -65,8 +71,9 @@ def body_key(note: AnyNote) -> str:
     return digest.hexdigest()
 
 
-# What a worker returns for one note: the parse result and, if it parsed, its body's HTML.
-WorkResult = tuple[ParseResult, str | None]
+# What a worker returns for one note: the parse result and, if it parsed, its body's HTML
+# (None if the Builder holds it already) and the body's key.
+WorkResult = tuple[ParseResult, str | None, str | None]
 Parse = Callable[[SourceFile], ParseResult]
 
 
@@ -74,12 +81,21 @@ Parse = Callable[[SourceFile], ParseResult]
 _KNOWN_BODIES: frozenset[str] = frozenset()
 
 
-def parse_and_render(parse: Parse, source: SourceFile) -> WorkResult:
-    """Parse one note and render its body (run in worker processes: module-level, picklable)."""
+def parse_and_render(parse: Parse, source: SourceFile, strip: bool = False) -> WorkResult:
+    """Parse one note and render its body (run in worker processes: module-level, picklable).
+
+    With `strip`, the note comes back without its Markdown text: its HTML and
+    the key of its text are all a build needs, and at 50,000 notes the texts
+    are hundreds of megabytes.
+    """
     note, problems = parse(source)
-    if note is None or isinstance(note, UnparsedNote) or body_key(note) in _KNOWN_BODIES:
-        return (note, problems), None
-    return (note, problems), render_markdown(note.body, note.path)
+    if note is None or isinstance(note, UnparsedNote):
+        return (note, problems), None, None
+    key = body_key(note)
+    html = None if key in _KNOWN_BODIES else render_markdown(note.body, note.path)
+    if strip:
+        note = dataclasses.replace(note, body="")
+    return (note, problems), html, key
 
 
 def parse_only(parse: Parse, source: SourceFile) -> WorkResult:
@@ -88,7 +104,7 @@ def parse_only(parse: Parse, source: SourceFile) -> WorkResult:
     note, problems = parse(source)
     if note is not None and not isinstance(note, UnparsedNote):
         note = dataclasses.replace(note, body="")
-    return (note, problems), None
+    return (note, problems), None, None
 
 
 # The work and the notes a forked parse worker runs (set just before the fork).
@@ -153,6 +169,7 @@ class Builder:
         # file is unchanged the very same object comes back, and is not hashed again.
         self.known_keys: dict[str, tuple[bytes, str, str]] = {}  # path -> data, settings, key
         self.body_keys: dict[tuple[str, str], str] = {}  # (source key, backend) -> body key
+        self.body_key_by_path: dict[str, str] = {}  # this build's notes' body keys
 
     # -- the persistent cache ----------------------------------------------
 
@@ -308,15 +325,27 @@ class Builder:
             return
         global _FORKED
         _FORKED = (site, [note for _key, note in missing])
-        size = max(8, len(missing) // (self.jobs * 8))
-        chunks = [range(i, min(i + size, len(missing))) for i in range(0, len(missing), size)]
+        chunks = iter([range(i, min(i + PAGE_CHUNK, len(missing)))
+                       for i in range(0, len(missing), PAGE_CHUNK)])
         pool = multiprocessing.get_context("fork").Pool(self.jobs)
         try:
-            results = pool.imap(_render_chunk, chunks)
+            # A few chunks at a time: pages wait in memory only until the site takes them.
+            pending: collections.deque[tuple[range, AsyncResult[list[tuple[str, bytes]]]]] = \
+                collections.deque()
+
+            def submit() -> None:
+                chunk = next(chunks, None)
+                if chunk is not None:
+                    pending.append((chunk, pool.apply_async(_render_chunk, (chunk,))))
+
+            for _ in range(self.jobs * PAGE_CHUNKS_AHEAD):
+                submit()
 
             def pages() -> Iterator[tuple[str, tuple[str, bytes]]]:
-                for chunk, rendered in zip(chunks, results, strict=True):
-                    for index, page in zip(chunk, rendered, strict=True):
+                while pending:
+                    chunk, rendered = pending.popleft()
+                    submit()
+                    for index, page in zip(chunk, rendered.get(), strict=True):
                         yield missing[index][0], page
             site.prefetched = Prefetch(pages())
             yield
@@ -330,6 +359,8 @@ class Builder:
 
     def read_note(self, path: Path, max_bytes: int) -> bytes:
         """A note's bytes, read again only when its size or time stamps changed."""
+        if not self.in_place:  # one build: nothing is read twice, so nothing is kept
+            return read_limited(path, max_bytes)
         stat = path.stat()
         signature = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
         known = self.files.get(str(path))
@@ -352,16 +383,22 @@ class Builder:
                       "bodies": 0}
         global _KNOWN_BODIES
         _KNOWN_BODIES = frozenset(self.bodies)
-        work = parse_and_render if self.render_bodies else parse_only
+        # One build keeps no Markdown text (see parse_and_render); --watch keeps it, so a
+        # page can always be rendered again from the note alone.
+        work = functools.partial(parse_and_render, parse, strip=not self.in_place) \
+            if self.render_bodies else functools.partial(parse_only, parse)
         jobs = [s for s, _k in missing]
-        results = self._run(functools.partial(work, parse), jobs)
-        for (_source, key), (result, html) in zip(missing, results, strict=True):
+        results = self._run(work, jobs)
+        backend = current_backend()
+        for (_source, key), (result, html, body) in zip(missing, results, strict=True):
             self.parsed[key] = result
-            note = result[0]
-            if note is not None and not isinstance(note, UnparsedNote) and html is not None:
-                self.bodies[self._body_key(key, note)] = html
-                self.stats["bodies"] += 1
+            if body is not None:
+                self.body_keys[(key, backend)] = body
+                if html is not None:
+                    self.bodies[body] = html
+                    self.stats["bodies"] += 1
         self.source_keys = {s.path: k for s, k in zip(sources, keys, strict=True)}
+        self.body_key_by_path = {}
         for key in keys:
             self.used_parsed.add(key)
             result = self.parsed[key]
@@ -369,7 +406,8 @@ class Builder:
             if self.render_bodies and note is not None and not isinstance(note, UnparsedNote):
                 # Its page will show the body, perhaps rendered in a forked worker that
                 # cannot tell this process: count it as used here, so the cache keeps it.
-                self.used_bodies.add(self._body_key(key, note))
+                body = self.body_key_by_path[note.path] = self._body_key(key, note)
+                self.used_bodies.add(body)
             yield result
 
     def _source_key(self, source: SourceFile, settings: str) -> str:
@@ -377,7 +415,8 @@ class Builder:
         if known is not None and known[0] is source.data and known[1] == settings:
             return known[2]
         key = source_key(source, settings)
-        self.known_keys[source.path] = (source.data, settings, key)
+        if self.in_place:  # kept for the next rebuild; a single build would only hold the bytes
+            self.known_keys[source.path] = (source.data, settings, key)
         return key
 
     def _body_key(self, source: str, note: AnyNote) -> str:
@@ -411,10 +450,12 @@ class Builder:
 
     def body_html(self, note: AnyNote) -> str:
         """A note's rendered body, from the cache when its text has not changed."""
-        key = body_key(note)
+        key = self.body_key_by_path.get(note.path) or body_key(note)
         self.used_bodies.add(key)
         html = self.bodies.get(key)
         if html is None:
+            if not note.body and key != body_key(note):
+                raise RuntimeError(f"the rendered body of {note.path} was lost")  # a bug
             html = render_markdown(note.body, note.path)
             self.bodies[key] = html
             self.stats["bodies"] += 1
