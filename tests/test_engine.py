@@ -189,8 +189,12 @@ def test_benchmark_runner_smoke(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert run.returncode == 0, run.stderr + run.stdout
     for row in ("floor, 1 process", "cold full build", "warm full build", "check alone",
-                "one-note edit under --watch, median"):
+                "--markdown cmark-gfm",  # cmarkgfm is a test dependency
+                "one-note edit under --watch to the edited note's page, median",
+                "one-note edit under --watch to the whole site, 95th percentile"):
         assert row in run.stdout
+    if shutil.which("hugo"):
+        assert "Hugo, one minimal template, same notes" in run.stdout
 
 
 def test_a_day_of_edits_in_place_matches_a_fresh_build_after_each(tmp_path: Path) -> None:
