@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from .load import FolderListing, ParseResult, SourceFile, read_limited
 from .markup import current_backend, render_markdown
-from .model import AnyNote, UnparsedNote
+from .model import AnyNote, UnparsedNote, digest_body
 from .validate import ValidationMemo
 
 if TYPE_CHECKING:
@@ -65,17 +65,18 @@ def source_key(source: SourceFile, settings: str) -> str:
 
 
 def body_key(note: AnyNote) -> str:
-    digest = hashlib.blake2b(digest_size=20)
-    digest.update(f"{current_backend()}\0{note.path}\0".encode())
-    digest.update(note.body.encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
+    """The cache key of a note's rendered body: the backend, its path and its text's digest."""
+    return hashlib.blake2b(f"{current_backend()}\0{note.path}\0{note.body_digest}".encode(),
+                           digest_size=20).hexdigest()
 
 
 # What a worker returns for one note: the parse result and, if it parsed, its body's HTML
-# (None if the Builder holds it already) and the body's key.
-WorkResult = tuple[ParseResult, str | None, str | None]
+# (None if the Builder holds it already).
+WorkResult = tuple[ParseResult, str | None]
 Parse = Callable[[SourceFile], ParseResult]
 
+
+EMPTY_BODY = digest_body("")
 
 # Body keys the Builder already holds, set before workers fork, so they skip those bodies.
 _KNOWN_BODIES: frozenset[str] = frozenset()
@@ -90,12 +91,11 @@ def parse_and_render(parse: Parse, source: SourceFile, strip: bool = False) -> W
     """
     note, problems = parse(source)
     if note is None or isinstance(note, UnparsedNote):
-        return (note, problems), None, None
-    key = body_key(note)
-    html = None if key in _KNOWN_BODIES else render_markdown(note.body, note.path)
+        return (note, problems), None
+    html = None if body_key(note) in _KNOWN_BODIES else render_markdown(note.body, note.path)
     if strip:
         note = dataclasses.replace(note, body="")
-    return (note, problems), html, key
+    return (note, problems), html
 
 
 def parse_only(parse: Parse, source: SourceFile) -> WorkResult:
@@ -104,7 +104,7 @@ def parse_only(parse: Parse, source: SourceFile) -> WorkResult:
     note, problems = parse(source)
     if note is not None and not isinstance(note, UnparsedNote):
         note = dataclasses.replace(note, body="")
-    return (note, problems), None, None
+    return (note, problems), None
 
 
 # The work and the notes a forked parse worker runs (set just before the fork).
@@ -168,8 +168,6 @@ class Builder:
         # Keys computed for the bytes object `read_note` returned, by note path: while a
         # file is unchanged the very same object comes back, and is not hashed again.
         self.known_keys: dict[str, tuple[bytes, str, str]] = {}  # path -> data, settings, key
-        self.body_keys: dict[tuple[str, str], str] = {}  # (source key, backend) -> body key
-        self.body_key_by_path: dict[str, str] = {}  # this build's notes' body keys
 
     # -- the persistent cache ----------------------------------------------
 
@@ -227,7 +225,6 @@ class Builder:
             self.used_pages = set()
             return
         self.parsed = {k: v for k, v in self.parsed.items() if k in self.used_parsed}
-        self.body_keys = {k: v for k, v in self.body_keys.items() if k[0] in self.used_parsed}
         self.known_keys = {path: known for path, known in self.known_keys.items()
                            if known[2] in self.used_parsed}
         self.bodies = {k: v for k, v in self.bodies.items() if k in self.used_bodies}
@@ -304,7 +301,7 @@ class Builder:
 
     @contextlib.contextmanager
     def prerendered_pages(self, site: Site) -> Iterator[None]:
-        """While open, the note pages the cache lacks are rendered ahead in forked workers.
+        """While open, the list and note pages the cache lacks are rendered ahead in workers.
 
         Workers are forked once the site is prepared, so they share it without
         copying; the site takes their pages in order as it renders (`Prefetch`),
@@ -316,17 +313,23 @@ class Builder:
                 or self.jobs < 2 or not hasattr(os, "fork"):
             yield
             return
-        from .render import notes_in_order  # noqa: PLC0415 - render imports this module
+        from .render import list_plans, notes_in_order, render_note  # noqa: PLC0415
 
-        missing = [(site.page_key(note), note) for note in notes_in_order(site.content)]
-        missing = [(key, note) for key, note in missing if key not in site.page_store]
+        store = site.page_store
+        plans = [(key, render) for key, render in list_plans(site) if key is not None]
+        plans += [(site.page_key(note), functools.partial(render_note, site, note))
+                  for note in notes_in_order(site.content)]
+        missing = [(key, render) for key, render in plans if key not in store]
         if len(missing) < PARALLEL_THRESHOLD:
             yield
             return
         global _FORKED
-        _FORKED = (site, [note for _key, note in missing])
-        chunks = iter([range(i, min(i + PAGE_CHUNK, len(missing)))
-                       for i in range(0, len(missing), PAGE_CHUNK)])
+        _FORKED = [render for _key, render in missing]
+        # A list page shows a hundred notes: those go two to a chunk, note pages 64.
+        lists = sum(1 for key, _render in missing if key.startswith("list:"))
+        chunks = iter([range(i, min(i + 2, lists)) for i in range(0, lists, 2)]
+                      + [range(i, min(i + PAGE_CHUNK, len(missing)))
+                         for i in range(lists, len(missing), PAGE_CHUNK)])
         pool = multiprocessing.get_context("fork").Pool(self.jobs)
         try:
             # A few chunks at a time: pages wait in memory only until the site takes them.
@@ -389,16 +392,13 @@ class Builder:
             if self.render_bodies else functools.partial(parse_only, parse)
         jobs = [s for s, _k in missing]
         results = self._run(work, jobs)
-        backend = current_backend()
-        for (_source, key), (result, html, body) in zip(missing, results, strict=True):
+        for (_source, key), (result, html) in zip(missing, results, strict=True):
             self.parsed[key] = result
-            if body is not None:
-                self.body_keys[(key, backend)] = body
-                if html is not None:
-                    self.bodies[body] = html
-                    self.stats["bodies"] += 1
+            note = result[0]
+            if note is not None and not isinstance(note, UnparsedNote) and html is not None:
+                self.bodies[body_key(note)] = html
+                self.stats["bodies"] += 1
         self.source_keys = {s.path: k for s, k in zip(sources, keys, strict=True)}
-        self.body_key_by_path = {}
         for key in keys:
             self.used_parsed.add(key)
             result = self.parsed[key]
@@ -406,8 +406,7 @@ class Builder:
             if self.render_bodies and note is not None and not isinstance(note, UnparsedNote):
                 # Its page will show the body, perhaps rendered in a forked worker that
                 # cannot tell this process: count it as used here, so the cache keeps it.
-                body = self.body_key_by_path[note.path] = self._body_key(key, note)
-                self.used_bodies.add(body)
+                self.used_bodies.add(body_key(note))
             yield result
 
     def _source_key(self, source: SourceFile, settings: str) -> str:
@@ -417,14 +416,6 @@ class Builder:
         key = source_key(source, settings)
         if self.in_place:  # kept for the next rebuild; a single build would only hold the bytes
             self.known_keys[source.path] = (source.data, settings, key)
-        return key
-
-    def _body_key(self, source: str, note: AnyNote) -> str:
-        """`body_key(note)`, computed once per parsed note (its source key) and backend."""
-        memo = (source, current_backend())
-        key = self.body_keys.get(memo)
-        if key is None:
-            key = self.body_keys[memo] = body_key(note)
         return key
 
     def _run(self, work: Callable[[SourceFile], WorkResult],
@@ -450,11 +441,11 @@ class Builder:
 
     def body_html(self, note: AnyNote) -> str:
         """A note's rendered body, from the cache when its text has not changed."""
-        key = self.body_key_by_path.get(note.path) or body_key(note)
+        key = body_key(note)
         self.used_bodies.add(key)
         html = self.bodies.get(key)
         if html is None:
-            if not note.body and key != body_key(note):
+            if not note.body and note.body_digest != EMPTY_BODY:
                 raise RuntimeError(f"the rendered body of {note.path} was lost")  # a bug
             html = render_markdown(note.body, note.path)
             self.bodies[key] = html
@@ -478,17 +469,14 @@ class Prefetch:
         return page
 
 
-# The site and notes a forked page worker renders (set just before the fork).
-_FORKED: tuple[Site, list[AnyNote]] | None = None
+# The pages a forked page worker renders (set just before the fork): it inherits them.
+_FORKED: list[Callable[[], tuple[str, bytes]]] | None = None
 
 
 def _render_chunk(indices: range) -> list[tuple[str, bytes]]:
-    """In a forked worker: render the note pages at `indices`."""
-    from .render import render_note  # noqa: PLC0415
-
+    """In a forked worker: render the pages at `indices`."""
     assert _FORKED is not None
-    site, notes = _FORKED
-    return [render_note(site, notes[index]) for index in indices]
+    return [_FORKED[index]() for index in indices]
 
 
 def templates_digest(template_dirs: Iterable[Path]) -> str:

@@ -716,8 +716,11 @@ def _since_revision(root: Path, revision: str, has_commits: bool
 
 
 def _essence(note: AnyNote, **same: object) -> object:
-    """The note without where things were written, to compare versions by what they say."""
-    return dataclasses.replace(note, positions={}, references=(), body_line=0,
+    """The note without where things were written, to compare versions by what they say.
+
+    The body is compared by its digest: a build may have dropped the text itself.
+    """
+    return dataclasses.replace(note, positions={}, references=(), body_line=0, body="",
                                **same)  # type: ignore[arg-type]
 
 

@@ -7,6 +7,7 @@ and consumed by `validate`, `agenda` and `render`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -34,6 +35,11 @@ class Position:
 
 
 START = Position(1, 1)
+
+
+def digest_body(body: str) -> str:
+    """The `body_digest` of a note's Markdown text."""
+    return hashlib.blake2b(body.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 _POSITIONS: dict[tuple[int, int], Position] = {}
 
@@ -176,6 +182,9 @@ class Note:
     path: str
     body: str
     body_line: int
+    # A digest of the body: a build may drop the text once rendered (see engine), and
+    # the body still counts in comparing versions and in the rendered body's cache key.
+    body_digest: str
     references: tuple[Reference, ...]
     positions: Mapping[str, Position]
 

@@ -39,6 +39,7 @@ from .model import (
     Rules,
     Unit,
     UnparsedNote,
+    digest_body,
     position_at,
 )
 from .notefile import decode_text, split_front_matter
@@ -549,7 +550,8 @@ def parse_note_or_references(note_type: NoteType, path: str, data: bytes,
         return unparsed, report.problems
     note_id = path.rsplit("/", 1)[-1].removesuffix(".md")
     note = cls(id=note_id, path=path, body=split.body, body_line=split.body_line,
-               references=tuple(reader.references), positions=dict(fields.positions), **values)
+               body_digest=digest_body(split.body), references=tuple(reader.references),
+               positions=dict(fields.positions), **values)
     return note, report.problems
 
 

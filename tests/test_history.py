@@ -493,3 +493,16 @@ def test_commit_authors_and_messages_are_shown_as_text(tmp_path: Path) -> None:
     assert "<img src=x" not in html  # (git itself strips < and > from author names)
     assert "Tom &amp; &#34;Jerry&#34; Smith" in html
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; more" in html
+
+
+def test_a_body_edit_counts_as_edited_though_the_build_drops_the_text(tmp_path: Path) -> None:
+    """A build keeps only a digest of each note's text once rendered (engine.parse_and_render);
+    "Since your last review" still tells a reworded note from an untouched one."""
+    repo, _before = reviewed_project(tmp_path)
+    path = repo.content / "changes" / "move-due.md"
+    repo.commit({"changes/move-due.md": path.read_text(encoding="utf-8") + "\nReworded.\n"},
+                "2026-03-06")
+    since = build_at(repo.content, tmp_path / "site", "2026-03-10").history.since  # type: ignore[union-attr]
+    assert since is not None
+    groups = {key: [(e.note_type, e.note_id) for e in entries] for key, entries in since.groups}
+    assert groups["since.edited"] == [("change", "move-due")]
