@@ -58,8 +58,11 @@ class Translator:
     def html(self, key: str, **params: object) -> Markup:
         """The message `key` as HTML: the text is escaped, Markup parameters are kept."""
         template = self.messages.get(key) or MESSAGES["en"].get(key) or key
-        return Markup(escape(template)).format(**{
-            name: v if isinstance(v, Markup) else self.value(v) for name, v in params.items()})
+        # str.format on escaped parts, as Markup.format would do, but in C: it is called
+        # thousands of times per build. Messages hold plain {name} fields only.
+        return Markup(str(escape(template)).format(**{
+            name: v if isinstance(v, Markup) else escape(self.value(v))
+            for name, v in params.items()}))
 
     def value(self, value: object) -> str:
         if isinstance(value, Term):

@@ -128,3 +128,15 @@ def test_russian_messages_read_as_russian() -> None:
         without_fields = re.sub(r"\{[^}]*\}", "", text)
         words = set(re.findall(r"[A-Za-z]+", without_fields)) - allowed
         assert not words, (key, words)
+
+
+def test_messages_hold_plain_named_fields_only() -> None:
+    """Translator.html formats escaped parts with str.format, which is only the same as
+    Markup.format for plain {name} fields: no format specs, conversions or attributes."""
+    for language, messages in MESSAGES.items():
+        for key, text in messages.items():
+            for _literal, name, spec, conversion in string.Formatter().parse(text):
+                if name is None:
+                    continue
+                assert name.isidentifier() and not spec and conversion is None, \
+                    (language, key, text)
