@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
@@ -149,16 +150,25 @@ class Site:
 
     def note_page(self, note: AnyNote) -> tuple[str, bytes]:
         """A note's page, from the page cache when nothing it shows has changed."""
-        if self.page_key is None or self.page_store is None:
+        if self.page_key is None:
             return render_note(self, note)
-        key = self.page_key(note)
+        return self.cached_page(self.page_key(note), functools.partial(render_note, self, note))
+
+    def cached_page(self, key: str | None,
+                    render: Callable[[], tuple[str, bytes]]) -> tuple[str, bytes]:
+        """The page with cache key `key`: from the page cache, else rendered ahead by a
+        worker (`prefetched`), else rendered here and kept. A None key is never cached."""
+        if key is None or self.page_store is None:
+            return render()
+        if self.used_keys is not None:
+            self.used_keys.add(key)
         page = self.page_store.get(key)
         if page is None and self.prefetched is not None:
             page = self.prefetched.take(key)  # rendered ahead by a worker; not kept
             if page is not None:
                 return page
         if page is None:
-            page = render_note(self, note)
+            page = render()
             self.page_store[key] = page
         return page
 
@@ -284,10 +294,14 @@ def list_page_path(folder: str, number: int) -> str:
     return f"{folder}/index.html" if number == 1 else f"{folder}/index-{number}.html"
 
 
+# A page to render: its cache key (None: not cached) and how to render it.
+PagePlan = tuple[str | None, Callable[[], tuple[str, bytes]]]
+
+
 def paginate(site: Site, folder: str, notes: Sequence[AnyNote],
              render: Callable[[Sequence[AnyNote], Pager | None], tuple[str, bytes]]
-             ) -> Iterator[tuple[str, bytes]]:
-    """A list in pages of LIST_PAGE_SIZE notes, each page rendered only when what it shows changed.
+             ) -> Iterator[PagePlan]:
+    """A list in pages of LIST_PAGE_SIZE notes, each rendered only when what it shows changed.
 
     A page's cache key is made of its notes' page keys (which cover each note,
     its family, today, the project and the templates), its number and the page count.
@@ -297,26 +311,27 @@ def paginate(site: Site, folder: str, notes: Sequence[AnyNote],
     for number in range(1, count + 1):
         chunk = notes[(number - 1) * LIST_PAGE_SIZE:number * LIST_PAGE_SIZE]
         pager = Pager(number, list(enumerate(names, 1))) if count > 1 else None
-        if site.page_key is None or site.page_store is None:
-            yield render(chunk, pager)
-            continue
-        digest = hashlib.blake2b(f"{folder}\0{number}\0{count}".encode(), digest_size=20)
-        for note in chunk:
-            digest.update(site.page_key(note).encode())
-        key = "list:" + digest.hexdigest()
-        page = site.page_store.get(key)
-        if page is None:
-            page = render(chunk, pager)
-            site.page_store[key] = page
-        if site.used_keys is not None:
-            site.used_keys.add(key)
-        yield page
+        key = None
+        if site.page_key is not None:
+            digest = hashlib.blake2b(f"{folder}\0{number}\0{count}".encode(), digest_size=20)
+            for note in chunk:
+                digest.update(site.page_key(note).encode())
+            key = "list:" + digest.hexdigest()
+        yield key, functools.partial(render, chunk, pager)
 
 
 def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
     """The list page(s) of each note type, and the team page."""
+    for key, render in list_plans(site):
+        yield site.cached_page(key, render)
+
+
+def list_plans(site: Site) -> list[PagePlan]:
+    """The list page(s) of each note type, and the team page, ready to render in any order
+    (worker processes render them while this one writes)."""
     content, today, translate = site.content, site.today, site.translate
     links = Links(content, "../", translate)
+    plans: list[PagePlan] = []
 
     goals = goals_in_order(site.current)
 
@@ -325,7 +340,7 @@ def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
         return site.page("goals.html", list_page_path("goals", pager.number if pager else 1),
                          goals=goal_cards(content, shown, today, links, translate,
                                           site.goal_kpis), pager=pager)
-    yield from paginate(site, "goals", [goal.goal for goal in goals], goals_page)
+    plans.extend(paginate(site, "goals", [goal.goal for goal in goals], goals_page))
 
     changes = changes_in_order(content)
 
@@ -337,7 +352,7 @@ def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
             groups = [group for group in groups if group[1]]
         return site.page("changes.html", list_page_path("changes", pager.number if pager else 1),
                          groups=groups, pager=pager)
-    yield from paginate(site, "changes", changes, changes_page)
+    plans.extend(paginate(site, "changes", changes, changes_page))
 
     reviews = sorted_reviews(list(content.reviews.values()))
     months = month_strip(content, today, translate)
@@ -345,7 +360,7 @@ def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
     def reviews_page(chunk: Sequence[AnyNote], pager: Pager | None) -> tuple[str, bytes]:
         return site.page("reviews.html", list_page_path("reviews", pager.number if pager else 1),
                          reviews=list(chunk), months=months, pager=pager)
-    yield from paginate(site, "reviews", reviews, reviews_page)
+    plans.extend(paginate(site, "reviews", reviews, reviews_page))
 
     disputes = disputes_in_order(content, today)
 
@@ -358,8 +373,10 @@ def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
         return site.page("disputes.html",
                          list_page_path("disputes", pager.number if pager else 1),
                          groups=groups, pager=pager)
-    yield from paginate(site, "disputes", disputes, disputes_page)
-    yield site.page("team.html", "team/index.html", units=team_units(content))
+    plans.extend(paginate(site, "disputes", disputes, disputes_page))
+    plans.append((None, lambda: site.page("team.html", "team/index.html",
+                                          units=team_units(content))))
+    return plans
 
 
 def goals_in_order(current: Mapping[str, CurrentGoal]) -> list[CurrentGoal]:
