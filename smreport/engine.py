@@ -164,6 +164,10 @@ class Builder:
         self.published: dict[str, bytes] = {}  # page path -> the bytes object last published
         self.files: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}  # path -> stat, bytes
         self.listings: dict[str, FolderListing] = {}  # note folders as last listed
+        # The notes (as read_note names them) that may have changed since the last build,
+        # as the file watcher reported them; None: any may have.
+        self.changed_hint: frozenset[str] | None = None
+        self.read_names: set[str] = set()  # the notes read by the build under way
         self.validation = ValidationMemo()  # each note's reference problems, last time
         # Keys computed for the bytes object `read_note` returned, by note path: while a
         # file is unchanged the very same object comes back, and is not hashed again.
@@ -361,17 +365,40 @@ class Builder:
     # -- reading and parsing -------------------------------------------------
 
     def read_note(self, path: Path, max_bytes: int) -> bytes:
-        """A note's bytes, read again only when its size or time stamps changed."""
+        """A note's bytes, read again only when its size or time stamps changed.
+
+        While `changed_hint` holds what the file watcher reported, a note it does
+        not name is taken as unchanged without even a stat (see `stale_files`).
+        """
         if not self.in_place:  # one build: nothing is read twice, so nothing is kept
             return read_limited(path, max_bytes)
-        stat = path.stat()
+        name = str(path)
+        self.read_names.add(name)
+        known = self.files.get(name)
+        if known is not None and self.changed_hint is not None \
+                and name not in self.changed_hint and len(known[1]) <= max_bytes:
+            return known[1]
+        stat = os.stat(name)
         signature = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-        known = self.files.get(str(path))
         if known is not None and known[0] == signature and len(known[1]) <= max_bytes:
             return known[1]
         data = read_limited(path, max_bytes)
-        self.files[str(path)] = (signature, data)
+        self.files[name] = (signature, data)
         return data
+
+    def stale_files(self) -> set[str]:
+        """The notes read so far whose size or time stamps changed since: what a file
+        watcher missed (a full inotify queue), checked when it has been quiet a moment."""
+        stale = set()
+        for name, (signature, _data) in list(self.files.items()):
+            try:
+                stat = os.stat(name)
+            except OSError:
+                stale.add(name)
+                continue
+            if signature != (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino):
+                stale.add(name)
+        return stale
 
     def map_parse(self, parse: Parse, sources: Iterable[SourceFile]) -> Iterator[ParseResult]:
         """A `map` for `load_content`: cached results first, the rest parsed (in parallel)."""
@@ -399,6 +426,9 @@ class Builder:
                 self.bodies[body_key(note)] = html
                 self.stats["bodies"] += 1
         self.source_keys = {s.path: k for s, k in zip(sources, keys, strict=True)}
+        if len(self.files) > len(self.read_names):  # notes deleted: forget their bytes
+            self.files = {n: v for n, v in self.files.items() if n in self.read_names}
+        self.read_names = set()
         for key in keys:
             self.used_parsed.add(key)
             result = self.parsed[key]

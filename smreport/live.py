@@ -42,8 +42,19 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
     state = LiveState()
     server: PreviewServer | None = None
 
+    content_real = options.content.resolve()
+
+    def as_read(path: str) -> str:
+        """A reported path as the Builder names the notes it reads (under --content)."""
+        try:
+            return str(options.content / Path(path).relative_to(content_real))
+        except ValueError:
+            return path  # outside the content, or already named so (from `stale_files`)
+
     def rebuild(paths: set[str]) -> None:
         started = time.perf_counter()
+        # Trust the watcher for which notes changed; an idle check catches what it missed.
+        builder.changed_hint = frozenset(as_read(p) for p in paths) if paths else None
         try:
             result = build(options, builder)
         except PublishError as error:
@@ -87,7 +98,8 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
         log(f"smreport: {error}")
         return 1
     watch_dirs = [options.content, *template_dirs_for(options), default_template_dir()]
-    watcher = Watcher(watch_dirs, [options.out], rebuild, polling=polling, log=log)
+    watcher = Watcher(watch_dirs, [options.out], rebuild, polling=polling, log=log,
+                      audit=builder.stale_files)
     previous = signal.signal(signal.SIGTERM, _interrupt) \
         if threading.current_thread() is threading.main_thread() else None
     try:

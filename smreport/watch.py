@@ -94,7 +94,8 @@ class Watcher:
 
     def __init__(self, watch_dirs: Iterable[Path], ignore: Iterable[Path],
                  rebuild: Callable[[set[str]], None], polling: bool = False,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print,
+                 audit: Callable[[], set[str]] | None = None) -> None:
         self.watch_dirs = [d.resolve() for d in watch_dirs if d.is_dir()]
         ignore_list = []
         for path in ignore:
@@ -105,6 +106,9 @@ class Watcher:
         self.polling = polling
         self.observer: BaseObserver | None = None
         self.stopping = threading.Event()
+        # Run once things are quiet after a rebuild: the files changed that no event named.
+        self.audit = audit
+        self.audit_due = True
 
     def start_observer(self) -> None:
         """Start watching; fall back to polling when inotify cannot watch the tree."""
@@ -156,6 +160,12 @@ class Watcher:
                 paths = self.wait_for_changes()
                 if paths:
                     self.safe_rebuild(paths)
+                    self.audit_due = True
+                elif self.audit_due and self.audit is not None:
+                    self.audit_due = False
+                    missed = self.audit()
+                    if missed:
+                        self.safe_rebuild(missed)
         finally:
             self.close()
 

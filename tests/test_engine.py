@@ -286,3 +286,24 @@ def test_check_in_worker_processes_reports_what_a_plain_check_does(generated: Pa
     assert [p.format_text() for p in parallel.problems] == \
         [p.format_text() for p in plain.problems]
     assert {"broken-link", "unknown-person", "yaml-syntax"} <= {p.code for p in plain.problems}
+
+
+def test_read_note_trusts_the_watchers_report_and_stale_files_finds_the_rest(
+        tmp_path: Path) -> None:
+    note = tmp_path / "note.md"
+    note.write_bytes(b"one")
+    builder = Builder(None, jobs=1)
+    builder.in_place = True
+    assert builder.read_note(note, 100) == b"one"
+    note.write_bytes(b"two!")
+    builder.changed_hint = frozenset()  # the watcher reported no change to it
+    assert builder.read_note(note, 100) == b"one"  # trusted, without even a stat
+    assert builder.stale_files() == {str(note)}  # what the idle check then finds
+    builder.changed_hint = frozenset({str(note)})
+    assert builder.read_note(note, 100) == b"two!"
+    assert builder.stale_files() == set()
+    builder.changed_hint = None  # no report (the first build, a restart): stat everything
+    note.write_bytes(b"three")
+    assert builder.read_note(note, 100) == b"three"
+    note.unlink()
+    assert builder.stale_files() == {str(note)}
