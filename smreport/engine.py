@@ -164,6 +164,7 @@ class Builder:
         self.published: dict[str, bytes] = {}  # page path -> the bytes object last published
         self.files: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}  # path -> stat, bytes
         self.listings: dict[str, FolderListing] = {}  # note folders as last listed
+        self.body_keys: dict[tuple[str, str], str] = {}  # (source key, backend) -> body key
         # The notes (as read_note names them) that may have changed since the last build,
         # as the file watcher reported them; None: any may have.
         self.changed_hint: frozenset[str] | None = None
@@ -229,6 +230,7 @@ class Builder:
             self.used_pages = set()
             return
         self.parsed = {k: v for k, v in self.parsed.items() if k in self.used_parsed}
+        self.body_keys = {k: v for k, v in self.body_keys.items() if k[0] in self.used_parsed}
         self.known_keys = {path: known for path, known in self.known_keys.items()
                            if known[2] in self.used_parsed}
         self.bodies = {k: v for k, v in self.bodies.items() if k in self.used_bodies}
@@ -426,6 +428,7 @@ class Builder:
                 self.bodies[body_key(note)] = html
                 self.stats["bodies"] += 1
         self.source_keys = {s.path: k for s, k in zip(sources, keys, strict=True)}
+        backend = current_backend()
         if len(self.files) > len(self.read_names):  # notes deleted: forget their bytes
             self.files = {n: v for n, v in self.files.items() if n in self.read_names}
         self.read_names = set()
@@ -436,7 +439,11 @@ class Builder:
             if self.render_bodies and note is not None and not isinstance(note, UnparsedNote):
                 # Its page will show the body, perhaps rendered in a forked worker that
                 # cannot tell this process: count it as used here, so the cache keeps it.
-                self.used_bodies.add(body_key(note))
+                memo = (key, backend)
+                body = self.body_keys.get(memo)
+                if body is None:
+                    body = self.body_keys[memo] = body_key(note)
+                self.used_bodies.add(body)
             yield result
 
     def _source_key(self, source: SourceFile, settings: str) -> str:

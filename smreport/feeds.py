@@ -67,20 +67,17 @@ def fold(line: str, limit: int = 75) -> str:
 
     Continuation lines start with one space, which counts towards their limit.
     """
-    if len(line.encode("utf-8")) <= limit:
+    data = line.encode("utf-8")
+    if len(data) <= limit:
         return line
     parts: list[str] = []
-    current: list[str] = []
-    size = 0
-    room = limit
-    for char in line:
-        width = len(char.encode("utf-8"))
-        if size + width > room:
-            parts.append("".join(current))
-            current, size, room = [], 0, limit - 1
-        current.append(char)
-        size += width
-    parts.append("".join(current))
+    start, room = 0, limit
+    while start < len(data):
+        end = min(start + room, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # a UTF-8 continuation byte
+            end -= 1
+        parts.append(data[start:end].decode("utf-8"))
+        start, room = end, limit - 1
     return "\r\n ".join(parts)
 
 

@@ -8,6 +8,7 @@ the problems found (the last good site stays).
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
@@ -98,10 +99,18 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
         log(f"smreport: {error}")
         return 1
     watch_dirs = [options.content, *template_dirs_for(options), default_template_dir()]
+    def when_quiet() -> set[str]:
+        """Once things are quiet after a rebuild: collect its garbage (the collector walks
+        every object, so it never runs during a rebuild), and look for missed changes."""
+        gc.collect()
+        return builder.stale_files()
+
     watcher = Watcher(watch_dirs, [options.out], rebuild, polling=polling, log=log,
-                      audit=builder.stale_files)
+                      audit=when_quiet)
     previous = signal.signal(signal.SIGTERM, _interrupt) \
         if threading.current_thread() is threading.main_thread() else None
+    collecting = gc.isenabled()
+    gc.disable()  # see when_quiet
     try:
         # Watch before the first build, so a save during it is not missed.
         watcher.start_observer()
@@ -116,6 +125,8 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
     except KeyboardInterrupt:
         pass
     finally:
+        if collecting:
+            gc.enable()
         watcher.close()
         if server is not None:
             server.stop()

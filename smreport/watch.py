@@ -14,6 +14,7 @@ import os
 import queue
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ DEBOUNCE_SECONDS = 0.04
 # Once a note was closed after writing (inotify's IN_CLOSE_WRITE), the save is complete:
 # only an editor's tidying (a backup deleted, permissions set) may follow, at once.
 CLOSED_DEBOUNCE_SECONDS = 0.008
+# The audit (see Watcher) runs once things are quiet after each rebuild, and at least
+# this often while they stay quiet.
+AUDIT_SECONDS = 60.0
 POLL_SECONDS = 0.5
 
 
@@ -90,7 +94,11 @@ class ChangeCollector(FileSystemEventHandler):
 
 
 class Watcher:
-    """Runs `rebuild(paths)` after each burst of relevant changes."""
+    """Runs `rebuild(paths)` after each burst of relevant changes.
+
+    `audit()`, run once things are quiet after a rebuild and every AUDIT_SECONDS,
+    returns the paths that changed without an event (rebuilt as if reported).
+    """
 
     def __init__(self, watch_dirs: Iterable[Path], ignore: Iterable[Path],
                  rebuild: Callable[[set[str]], None], polling: bool = False,
@@ -109,6 +117,7 @@ class Watcher:
         # Run once things are quiet after a rebuild: the files changed that no event named.
         self.audit = audit
         self.audit_due = True
+        self.audited = time.monotonic()
 
     def start_observer(self) -> None:
         """Start watching; fall back to polling when inotify cannot watch the tree."""
@@ -161,8 +170,9 @@ class Watcher:
                 if paths:
                     self.safe_rebuild(paths)
                     self.audit_due = True
-                elif self.audit_due and self.audit is not None:
-                    self.audit_due = False
+                elif self.audit is not None and (
+                        self.audit_due or time.monotonic() - self.audited > AUDIT_SECONDS):
+                    self.audit_due, self.audited = False, time.monotonic()
                     missed = self.audit()
                     if missed:
                         self.safe_rebuild(missed)

@@ -119,3 +119,33 @@ def test_noise_only_bursts_cause_no_rebuild(tmp_path: Path) -> None:
     finally:
         watcher.stop()
         thread.join(timeout=5)
+
+
+def test_the_audit_runs_once_quiet_after_each_rebuild_and_rebuilds_what_it_finds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[set[str]] = []
+    audits: list[float] = []
+    missed = {str(tmp_path / "missed.md")}
+
+    def audit() -> set[str]:
+        audits.append(time.monotonic())
+        return missed if len(audits) == 2 else set()  # the second audit finds a change
+
+    monkeypatch.setattr(watch, "AUDIT_SECONDS", 1.0)
+    watcher = Watcher([tmp_path], [], calls.append, audit=audit)
+    watcher.start_observer()
+    thread = run_in_thread(watcher)
+    try:
+        wait_until(lambda: len(audits) == 1)  # quiet after the start: one audit, no rebuild
+        assert calls == []
+        (tmp_path / "a.md").write_text("1", encoding="utf-8")
+        wait_until(lambda: len(calls) == 2)  # the save, then what the next audit found
+        assert str(tmp_path / "a.md") in calls[0] and calls[1] == missed
+        wait_until(lambda: len(audits) == 3)  # quiet after that rebuild too
+        time.sleep(0.5)
+        assert len(audits) == 3  # no audit on every idle turn...
+        wait_until(lambda: len(audits) == 4, timeout=3)  # ...but at least every AUDIT_SECONDS
+        assert len(calls) == 2
+    finally:
+        watcher.stop()
+        thread.join(timeout=5)
