@@ -76,13 +76,13 @@ def watch_edits(content: Path, out: Path, edits: int) -> list[tuple[float, float
     for line in process.stdout:
         if line.startswith("Watching"):
             break
-    rebuilt: queue.SimpleQueue[float] = queue.SimpleQueue()
+    rebuilt: queue.SimpleQueue[tuple[float, str]] = queue.SimpleQueue()
 
     def read_lines() -> None:
         assert process.stdout is not None
         for line in process.stdout:
             if line.startswith(("Rebuilt", "Problems")):
-                rebuilt.put(time.perf_counter())
+                rebuilt.put((time.perf_counter(), line.strip()))
     threading.Thread(target=read_lines, daemon=True).start()
     goals = sorted((content / "goals").glob("*.md"))
     note = goals[len(goals) // 2]
@@ -105,11 +105,11 @@ def watch_edits(content: Path, out: Path, edits: int) -> list[tuple[float, float
                 except OSError:
                     pass
                 time.sleep(0.002)
-            site_done = rebuilt.get(timeout=30)
+            site_done, _line = rebuilt.get(timeout=30)
             timings.append((page_seen - started, site_done - started))
             time.sleep(0.3)
             if not rebuilt.empty():  # a second rebuild for one save would show here
-                raise SystemExit("one save gave more than one rebuild")
+                raise SystemExit(f"one save gave more than one rebuild: {rebuilt.get()[1]}")
     finally:
         note.write_text(original, encoding="utf-8")
         process.terminate()

@@ -29,8 +29,10 @@ DEBOUNCE_SECONDS = 0.04
 # Once a note was closed after writing (inotify's IN_CLOSE_WRITE), the save is complete:
 # only an editor's tidying (a backup deleted, permissions set) may follow, at once.
 CLOSED_DEBOUNCE_SECONDS = 0.008
-# The audit (see Watcher) runs once things are quiet after each rebuild, and at least
-# this often while they stay quiet.
+# The audit (see Watcher) runs once things have been quiet this long after a rebuild (not
+# between two quick saves: it collects garbage, which takes a moment), and at least every
+# AUDIT_SECONDS while they stay quiet.
+AUDIT_QUIET_SECONDS = 1.0
 AUDIT_SECONDS = 60.0
 POLL_SECONDS = 0.5
 
@@ -96,8 +98,9 @@ class ChangeCollector(FileSystemEventHandler):
 class Watcher:
     """Runs `rebuild(paths)` after each burst of relevant changes.
 
-    `audit()`, run once things are quiet after a rebuild and every AUDIT_SECONDS,
-    returns the paths that changed without an event (rebuilt as if reported).
+    `audit()`, run once things are quiet after a rebuild (AUDIT_QUIET_SECONDS) and
+    every AUDIT_SECONDS, returns the paths that changed without an event (rebuilt as
+    if reported).
     """
 
     def __init__(self, watch_dirs: Iterable[Path], ignore: Iterable[Path],
@@ -117,7 +120,7 @@ class Watcher:
         # Run once things are quiet after a rebuild: the files changed that no event named.
         self.audit = audit
         self.audit_due = True
-        self.audited = time.monotonic()
+        self.audited = self.rebuilt = time.monotonic()
 
     def start_observer(self) -> None:
         """Start watching; fall back to polling when inotify cannot watch the tree."""
@@ -167,15 +170,20 @@ class Watcher:
                     self.rebuild(set())  # anything may have changed meanwhile
                     continue
                 paths = self.wait_for_changes()
+                now = time.monotonic()
                 if paths:
                     self.safe_rebuild(paths)
-                    self.audit_due = True
+                    self.audit_due, self.rebuilt = True, time.monotonic()
                 elif self.audit is not None and (
-                        self.audit_due or time.monotonic() - self.audited > AUDIT_SECONDS):
-                    self.audit_due, self.audited = False, time.monotonic()
+                        (self.audit_due and now - self.rebuilt >= AUDIT_QUIET_SECONDS)
+                        or now - self.audited >= AUDIT_SECONDS):
+                    self.audit_due, self.audited = False, now
                     missed = self.audit()
+                    # A save made while the audit ran is both found and reported: one rebuild.
+                    missed |= self.wait_for_changes(timeout=0) or set()
                     if missed:
                         self.safe_rebuild(missed)
+                        self.rebuilt = time.monotonic()
         finally:
             self.close()
 
