@@ -185,7 +185,7 @@ def test_update_in_place_writes_only_what_changed(tmp_path: Path) -> None:
 def test_benchmark_runner_smoke(tmp_path: Path) -> None:
     """The benchmark must not rot: a tiny run of the real runner, figures printed."""
     run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--notes", "50",
-                          "--edits", "2", "--work", str(tmp_path / "bench")],
+                          "--edits", "2", "--repeat", "1", "--work", str(tmp_path / "bench")],
                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert run.returncode == 0, run.stderr + run.stdout
     for row in ("floor, 1 process", "cold full build", "warm full build", "check alone",
