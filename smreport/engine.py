@@ -7,6 +7,12 @@ per distinct content. Both are kept in memory between rebuilds; rendered bodies
 given: parsing again is as fast as unpickling parsed notes would be. Cache
 keys include a fingerprint of smreport's own code, so a new version never
 trusts an old entry.
+
+For `--watch` it also keeps what makes a rebuild cost little more than the
+changed note: each note's bytes (re-read only when the watcher names it or its
+time stamps change), folder listings, source, body and page keys, and the
+validation memo. A single build keeps none of that, nor the Markdown texts
+once rendered: its memory is the parsed notes and their HTML.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ for a short quiet spell (one save by an editor is a burst of events: temp
 file, rename, delete) and then rebuilds once. A rebuild that fails keeps the
 last good site. The observer thread is checked on every turn and restarted if
 it died; where inotify is unavailable or out of watches, polling takes over.
+Rebuilds trust the events; an audit once things are quiet (and every minute)
+finds any change they missed.
 """
 
 from __future__ import annotations
