@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from .model import Change, Content, CurrentGoal, Dispute, Goal, Kpi, Review
 
@@ -63,6 +63,12 @@ def _as_of(content: Content, today: dt.date) -> Content:
                                disputes=disputes)
 
 
+def same_objects(first: Sequence[object], second: Sequence[object]) -> bool:
+    """True if both hold the very same objects in the same order (memos keyed by identity:
+    an unchanged note is the same object from one rebuild to the next)."""
+    return len(first) == len(second) and all(a is b for a, b in zip(first, second, strict=True))
+
+
 def changes_by_goal(changes: Iterable[Change]) -> dict[str, list[Change]]:
     """Every change grouped under its goal id, each list by date, then id."""
     grouped: dict[str, list[Change]] = {}
@@ -105,8 +111,7 @@ def current_goals(content: Content) -> dict[str, CurrentGoal]:
     for goal_id, goal in content.goals.items():
         changes = tuple(grouped.get(goal_id, ()))
         known = remembered.get(goal_id)
-        if known is not None and known[0] is goal and len(known[1]) == len(changes) \
-                and all(a is b for a, b in zip(known[1], changes, strict=True)):
+        if known is not None and known[0] is goal and same_objects(known[1], changes):
             current[goal_id] = known[2]  # the same goal and changes as last time: the same
         else:
             current[goal_id] = current_goal(goal, changes)

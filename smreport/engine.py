@@ -99,18 +99,26 @@ def parse_and_render(parse: Parse, source: SourceFile, strip: bool = False) -> W
     if note is None or isinstance(note, UnparsedNote):
         return (note, problems), None
     html = None if body_key(note) in _KNOWN_BODIES else render_markdown(note.body, note.path)
-    if strip:
-        note = dataclasses.replace(note, body="")
-    return (note, problems), html
+    return (_without_body(note) if strip else note, problems), html
 
 
 def parse_only(parse: Parse, source: SourceFile) -> WorkResult:
     """Parse one note for `check`, which reads no bodies: the body is dropped (its links were
     noted while parsing), which halves what crosses between processes."""
     note, problems = parse(source)
-    if note is not None and not isinstance(note, UnparsedNote):
-        note = dataclasses.replace(note, body="")
-    return (note, problems), None
+    return (_without_body(note), problems), None
+
+
+def _without_body(note: AnyNote | UnparsedNote | None) -> AnyNote | UnparsedNote | None:
+    """The note without its Markdown text (its `body_digest` still stands for it)."""
+    if note is None or isinstance(note, UnparsedNote):
+        return note
+    return dataclasses.replace(note, body="")
+
+
+def _signature(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells a file's content changed without reading it: size, times, inode."""
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 # The work and the notes a forked parse worker runs (set just before the fork).
@@ -170,7 +178,6 @@ class Builder:
         self.published: dict[str, bytes] = {}  # page path -> the bytes object last published
         self.files: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}  # path -> stat, bytes
         self.listings: dict[str, FolderListing] = {}  # note folders as last listed
-        self.body_keys: dict[tuple[str, str], str] = {}  # (source key, backend) -> body key
         # The notes (as read_note names them) that may have changed since the last build,
         # as the file watcher reported them; None: any may have.
         self.changed_hint: frozenset[str] | None = None
@@ -236,7 +243,6 @@ class Builder:
             self.used_pages = set()
             return
         self.parsed = {k: v for k, v in self.parsed.items() if k in self.used_parsed}
-        self.body_keys = {k: v for k, v in self.body_keys.items() if k[0] in self.used_parsed}
         self.known_keys = {path: known for path, known in self.known_keys.items()
                            if known[2] in self.used_parsed}
         self.bodies = {k: v for k, v in self.bodies.items() if k in self.used_bodies}
@@ -325,10 +331,10 @@ class Builder:
                 or self.jobs < 2 or not hasattr(os, "fork"):
             yield
             return
-        from .render import list_plans, notes_in_order, render_note  # noqa: PLC0415
+        from .render import notes_in_order, render_note  # noqa: PLC0415
 
         store = site.page_store
-        plans = [(key, render) for key, render in list_plans(site) if key is not None]
+        plans = [(key, render) for key, render in site.list_pages if key is not None]
         plans += [(site.page_key(note), functools.partial(render_note, site, note))
                   for note in notes_in_order(site.content)]
         missing = [(key, render) for key, render in plans if key not in store]
@@ -386,8 +392,7 @@ class Builder:
         if known is not None and self.changed_hint is not None \
                 and name not in self.changed_hint and len(known[1]) <= max_bytes:
             return known[1]
-        stat = os.stat(name)
-        signature = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+        signature = _signature(os.stat(name))
         if known is not None and known[0] == signature and len(known[1]) <= max_bytes:
             return known[1]
         data = read_limited(path, max_bytes)
@@ -400,11 +405,9 @@ class Builder:
         stale = set()
         for name, (signature, _data) in list(self.files.items()):
             try:
-                stat = os.stat(name)
+                if signature != _signature(os.stat(name)):
+                    stale.add(name)
             except OSError:
-                stale.add(name)
-                continue
-            if signature != (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino):
                 stale.add(name)
         return stale
 
@@ -434,7 +437,6 @@ class Builder:
                 self.bodies[body_key(note)] = html
                 self.stats["bodies"] += 1
         self.source_keys = {s.path: k for s, k in zip(sources, keys, strict=True)}
-        backend = current_backend()
         if len(self.files) > len(self.read_names):  # notes deleted: forget their bytes
             self.files = {n: v for n, v in self.files.items() if n in self.read_names}
         self.read_names = set()
@@ -445,11 +447,7 @@ class Builder:
             if self.render_bodies and note is not None and not isinstance(note, UnparsedNote):
                 # Its page will show the body, perhaps rendered in a forked worker that
                 # cannot tell this process: count it as used here, so the cache keeps it.
-                memo = (key, backend)
-                body = self.body_keys.get(memo)
-                if body is None:
-                    body = self.body_keys[memo] = body_key(note)
-                self.used_bodies.add(body)
+                self.used_bodies.add(body_key(note))
             yield result
 
     def _source_key(self, source: SourceFile, settings: str) -> str:

@@ -183,6 +183,12 @@ class Site:
         return path, html.encode("utf-8")
 
     @cached_property
+    def list_pages(self) -> list[PagePlan]:
+        """The list pages (see `list_plans`), planned once: the page workers and
+        `render_lists` both need them."""
+        return list_plans(self)
+
+    @cached_property
     def changes_by_goal(self) -> dict[str, list[Change]]:
         """Every change under its goal id, by date; computed once, read by every goal page."""
         return changes_of(self.content)
@@ -322,7 +328,7 @@ def paginate(site: Site, folder: str, notes: Sequence[AnyNote],
 
 def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
     """The list page(s) of each note type, and the team page."""
-    for key, render in list_plans(site):
+    for key, render in site.list_pages:
         yield site.cached_page(key, render)
 
 

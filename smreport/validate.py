@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from .derive import changes_by_goal, known_kpis
+from .derive import changes_by_goal, known_kpis, same_objects
 from .model import AnyNote, Change, Content, Dispute, Goal, Problem, Reference, UnparsedNote
 
 
@@ -51,8 +51,7 @@ def validate_content(content: Content, present: Collection[str],
         changes = tuple(grouped.get(goal_id, ()))
         found_kpis = remembered_kpis.get(goal_id)
         if found_kpis is None or found_kpis[0] is not goal \
-                or len(found_kpis[1]) != len(changes) \
-                or any(a is not b for a, b in zip(found_kpis[1], changes, strict=True)):
+                or not same_objects(found_kpis[1], changes):
             found_kpis = (goal, changes, tuple(known_kpis(goal, changes)))
         memo.kpis[goal_id] = found_kpis
         kpis[goal_id] = found_kpis[2]

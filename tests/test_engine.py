@@ -307,3 +307,22 @@ def test_read_note_trusts_the_watchers_report_and_stale_files_finds_the_rest(
     assert builder.read_note(note, 100) == b"three"
     note.unlink()
     assert builder.stale_files() == {str(note)}
+
+
+def test_builds_pause_the_garbage_collector_and_restore_it(tmp_path: Path) -> None:
+    import gc
+
+    seen: list[bool] = []
+    with engine.collecting_garbage_later():
+        seen.append(gc.isenabled())
+        with engine.collecting_garbage_later():  # nested (check within build) stays paused
+            seen.append(gc.isenabled())
+        seen.append(gc.isenabled())
+    assert seen == [False, False, False] and gc.isenabled()
+    gc.disable()  # as --watch runs: a build must not turn it back on
+    try:
+        assert build(Options(content=copy_example(tmp_path), out=tmp_path / "site",
+                             today=TODAY, cache=False)).ok
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
