@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from .load import FolderListing, ParseResult, SourceFile, read_limited
 from .markup import current_backend, render_markdown
 from .model import AnyNote, UnparsedNote, digest_body
+from .publish import TreeWriter, Written
 from .validate import ValidationMemo
 
 if TYPE_CHECKING:
@@ -318,14 +319,18 @@ class Builder:
         site.used_keys = self.used_pages
 
     @contextlib.contextmanager
-    def prerendered_pages(self, site: Site) -> Iterator[None]:
+    def prerendered_pages(self, site: Site, folder: Path | None = None) -> Iterator[None]:
         """While open, the list and note pages the cache lacks are rendered ahead in workers.
 
         Workers are forked once the site is prepared, so they share it without
         copying; the site takes their pages in order as it renders (`Prefetch`),
-        so they are written as they come rather than held all at once. Not used
-        while watching (a forked process must not inherit the watcher's threads)
-        or for a handful of pages, where starting workers costs more.
+        so they are written as they come rather than held all at once. Given the
+        `folder` the site is being written into, the workers write the pages
+        there themselves and hand back only their digests (`Written`): creating
+        thousands of files is then shared by both cores, and no page's bytes
+        cross between processes. Not used while watching (a forked process must
+        not inherit the watcher's threads) or for a handful of pages, where
+        starting workers costs more.
         """
         if site.page_key is None or site.page_store is None or self.in_place \
                 or self.jobs < 2 or not hasattr(os, "fork"):
@@ -357,7 +362,7 @@ class Builder:
             def submit() -> None:
                 chunk = next(chunks, None)
                 if chunk is not None:
-                    pending.append((chunk, pool.apply_async(_render_chunk, (chunk,))))
+                    pending.append((chunk, pool.apply_async(_render_chunk, (chunk, folder))))
 
             for _ in range(self.jobs * PAGE_CHUNKS_AHEAD):
                 submit()
@@ -512,12 +517,20 @@ class Prefetch:
 
 # The pages a forked page worker renders (set just before the fork): it inherits them.
 _FORKED: list[Callable[[], tuple[str, bytes]]] | None = None
+_WRITERS: dict[Path, TreeWriter] = {}  # a page worker's writer for each folder
 
 
-def _render_chunk(indices: range) -> list[tuple[str, bytes]]:
-    """In a forked worker: render the pages at `indices`."""
+def _render_chunk(indices: range, folder: Path | None) -> list[tuple[str, bytes]]:
+    """In a forked worker: render the pages at `indices`; with a `folder`, write them
+    there and return them as `Written`."""
     assert _FORKED is not None
-    return [_FORKED[index]() for index in indices]
+    pages = [_FORKED[index]() for index in indices]
+    if folder is None:
+        return pages
+    writer = _WRITERS.get(folder) or _WRITERS.setdefault(folder, TreeWriter(folder))
+    for relative, data in pages:
+        writer.write(relative, data)
+    return [(relative, Written(page_digest(data))) for relative, data in pages]
 
 
 def templates_digest(template_dirs: Iterable[Path]) -> str:
@@ -542,7 +555,7 @@ def record_pages(pages: Iterable[tuple[str, bytes]], manifest: dict[str, str]
                  ) -> Iterator[tuple[str, bytes]]:
     """Pass pages through, noting each one's digest in `manifest`."""
     for path, data in pages:
-        manifest[path] = page_digest(data)
+        manifest[path] = data.digest if isinstance(data, Written) else page_digest(data)
         yield path, data
 
 

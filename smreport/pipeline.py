@@ -31,7 +31,7 @@ from .markup import use_backend
 from .model import AgendaItem, Content, Problem
 from .parse import parse_project
 from .progress import show_progress
-from .publish import MARKER, PublishError, check_output, output_lock, publish
+from .publish import MARKER, PublishError, check_output, output_lock, staged, write_tree
 from .render import default_template_dir, make_site, render_site, static_files
 from .validate import validate_content
 
@@ -189,17 +189,20 @@ def _build(options: Options, builder: Builder | None) -> Result:
     builder.attach_page_cache(site, (*template_dirs_for(options), default_template_dir()))
     files = list(static_files(site))
     files.extend((asset, options.content / asset) for asset in result.content.assets)
-    with output_lock(options.out), builder.prerendered_pages(site):
+    with output_lock(options.out):
         try:
-            pages = show_progress(render_site(site), len(site.content.notes()))
             if builder.in_place and builder.manifest is not None \
                     and (options.out / MARKER).is_file():
+                pages = show_progress(render_site(site), len(site.content.notes()))
                 result.files_written = update_in_place(options.out, pages, files,
                                                        builder.manifest, builder.published)
             else:
                 manifest: dict[str, str] = {}
-                result.files_written = publish(options.out, record_pages(pages, manifest),
-                                               files)
+                with staged(options.out) as staging, \
+                        builder.prerendered_pages(site, staging):
+                    pages = show_progress(render_site(site), len(site.content.notes()))
+                    result.files_written = write_tree(staging, record_pages(pages, manifest),
+                                                      files)
                 manifest.update((relative, page_digest(source.read_bytes()))
                                 for relative, source in files)
                 builder.manifest = manifest

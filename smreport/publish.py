@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -115,49 +116,103 @@ def _exchange(first: Path, second: Path) -> bool:
     return bool(result == 0)
 
 
+class Written(bytes):
+    """A page that a worker process already wrote into the staging folder.
+
+    It stands in for the page's bytes (it is empty) and carries their digest, so
+    the pages of a parallel build need not travel back to the main process.
+    """
+
+    digest: str
+
+    def __new__(cls, digest: str) -> Written:
+        page = super().__new__(cls)
+        page.digest = digest
+        return page
+
+
+class TreeWriter:
+    """Writes files into a fresh folder, refusing any path that leaves it.
+
+    A path is checked as text, and every folder on its way is either made here
+    or found to be a real folder, not a symbolic link, so no write can be
+    redirected. That is one mkdir and one open per page, which counts at
+    thousands of pages. Several processes may write into one folder at once.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = str(folder.resolve())
+        self.made = {self.folder}  # folders known to be real folders inside
+
+    def target(self, relative: str) -> str:
+        """The absolute path for `relative`, with its folders made."""
+        target = os.path.normpath(os.path.join(self.folder, relative))
+        if not target.startswith(self.folder + os.sep):
+            raise PublishError(f"refusing to write {relative!r} outside the output folder")
+        self._make(os.path.dirname(target), relative)
+        return target
+
+    def _make(self, folder: str, relative: str) -> None:
+        if folder in self.made:
+            return
+        self._make(os.path.dirname(folder), relative)
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                raise PublishError(f"refusing to write {relative!r}: a folder on its way is "
+                                   "a link or a file") from None
+        self.made.add(folder)
+
+    def write(self, relative: str, data: bytes) -> None:
+        descriptor = os.open(self.target(relative),
+                             os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with open(descriptor, "wb") as stream:
+            stream.write(data)
+
+    def copy(self, relative: str, source: Path) -> None:
+        target = self.target(relative)
+        if os.path.islink(target):
+            raise PublishError(f"refusing to write {relative!r} through a link")
+        shutil.copyfile(source, target)
+
+
 def write_tree(folder: Path, pages: Iterable[tuple[str, bytes]],
                files: Iterable[tuple[str, Path]]) -> int:
-    """Write pages and copy files into `folder`, refusing any path that leaves it."""
+    """Write pages and copy files into `folder`, refusing any path that leaves it.
+
+    A `Written` page is counted but not written: a worker wrote it already.
+    """
     count = 0
-    real = folder.resolve()
+    writer = TreeWriter(folder)
     for relative, data in pages:
-        target = _inside(real, relative)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        if not isinstance(data, Written):
+            writer.write(relative, data)
         count += 1
     for relative, source in files:
-        target = _inside(real, relative)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        writer.copy(relative, source)
         count += 1
     return count
 
 
-def _inside(folder: Path, relative: str) -> Path:
-    target = (folder / relative).resolve()
-    if target == folder or folder not in target.parents:
-        raise PublishError(f"refusing to write {relative!r} outside the output folder")
-    return target
+@contextlib.contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """A new empty folder to write a site into, swapped in for `out` when the block ends.
 
-
-def publish(out: Path, pages: Iterable[tuple[str, bytes]],
-            files: Iterable[tuple[str, Path]] = ()) -> int:
-    """Write a complete new site, then swap it in for `out`. Returns the file count.
-
-    If writing fails, `out` is left exactly as it was.
+    If the block raises, the folder is removed and `out` is left exactly as it was.
     """
     out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(out)
     staging = _make_beside(out, _NEW_PREFIX)
     try:
-        count = write_tree(staging, pages, files)
+        yield staging
         (staging / MARKER).write_text("This folder is written by smreport; it is replaced "
                                       "whole on every build.\n", encoding="utf-8")
         os.chmod(staging, 0o755)
         if out.exists() and _exchange(staging, out):
             shutil.rmtree(staging, ignore_errors=True)  # now holds the previous site
-            return count
+            return
         if out.exists():
             old = _make_beside(out, _OLD_PREFIX)
             os.rmdir(old)
@@ -166,7 +221,16 @@ def publish(out: Path, pages: Iterable[tuple[str, bytes]],
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(staging, out)
-        return count
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def publish(out: Path, pages: Iterable[tuple[str, bytes]],
+            files: Iterable[tuple[str, Path]] = ()) -> int:
+    """Write a complete new site, then swap it in for `out`. Returns the file count.
+
+    If writing fails, `out` is left exactly as it was.
+    """
+    with staged(out) as staging:
+        return write_tree(staging, pages, files)

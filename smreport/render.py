@@ -92,6 +92,9 @@ def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # The signature above already notices an edited template; without this, Jinja2
+        # would stat every template file each time a page includes it.
+        auto_reload=False,
     )
     _ENVIRONMENTS.clear()  # one at a time: an edited theme replaces the old one
     _ENVIRONMENTS[signature] = environment

@@ -326,3 +326,29 @@ def test_builds_pause_the_garbage_collector_and_restore_it(tmp_path: Path) -> No
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_page_workers_write_the_note_pages_and_the_manifest_holds_their_digests(
+        generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a parallel build the workers write note pages themselves: the main process writes
+    only the pages it rendered (briefing, feeds...), and records every page's digest."""
+    written_here: list[str] = []
+    original = engine.TreeWriter.write
+
+    def spy(self: engine.TreeWriter, relative: str, data: bytes) -> None:
+        written_here.append(relative)  # forked workers append to their own copy
+        original(self, relative, data)
+
+    monkeypatch.setattr(engine.TreeWriter, "write", spy)
+    builder = Builder(None, jobs=2)
+    out = tmp_path / "site"
+    result = build(Options(content=generated, out=out, today=TODAY, jobs=2, cache=False),
+                   builder)
+    assert result.ok
+    note_pages = [p for p in tree(out) if p.count("/") == 2 and p.endswith("/index.html")]
+    assert len(note_pages) > engine.PARALLEL_THRESHOLD  # (notes dated after today have none)
+    assert "index.html" in written_here
+    assert not set(note_pages) & set(written_here)
+    assert builder.manifest is not None
+    assert {path: builder.manifest[path] for path in note_pages} == {
+        path: engine.page_digest((out / path).read_bytes()) for path in note_pages}
