@@ -59,10 +59,24 @@ def rewrite_relative(url: str, note_path: str) -> str:
         return url
     # The note's own page is one folder deeper than its file: goals/x.md -> goals/x/
     page_folder = note_path[:-3] + "/" if note_path.endswith(".md") else note_folder
-    relative = posixpath.relpath(mapped, page_folder.rstrip("/") or ".")
+    relative = _relative(mapped.rstrip("/"), page_folder.rstrip("/"))
     if mapped.endswith("/"):  # a note's page: name its index.html, so disk reading works
-        relative = relative.rstrip("/") + "/index.html"
+        relative += "/index.html"
     return relative + (query_mark + query) + (hash_mark + fragment)
+
+
+_HEADINGS = frozenset({"heading_open", "heading_close"})
+
+
+def _relative(target: str, start: str) -> str:
+    """posixpath.relpath for two normalised paths inside the site, without its getcwd()."""
+    to, start_parts = target.split("/"), start.split("/") if start else []
+    common = 0
+    for a, b in zip(to, start_parts, strict=False):  # the shorter one ends the prefix
+        if a != b:
+            break
+        common += 1
+    return "/".join([".."] * (len(start_parts) - common) + to[common:]) or "."
 
 
 class _SafeRenderer(RendererHTML):
@@ -70,15 +84,18 @@ class _SafeRenderer(RendererHTML):
 
     def render(self, tokens: Sequence[Token], options: OptionsDict, env: EnvType) -> str:
         note_path = env.get("note_path", "")
-        for token in tokens:
-            self._fix(token, note_path)
+        fix = self._fix
+        for token in tokens:  # only headings and tokens with attributes need a look
+            if token.attrs or token.type in _HEADINGS:
+                fix(token, note_path)
             for child in token.children or ():
-                self._fix(child, note_path)
+                if child.attrs:
+                    fix(child, note_path)
         return super().render(tokens, options, env)
 
     @staticmethod
     def _fix(token: Token, note_path: str) -> None:
-        if token.type in ("heading_open", "heading_close"):
+        if token.type in _HEADINGS:
             level = min(6, int(token.tag[1]) + 1)  # the page's own title is the only h1
             token.tag = f"h{level}"
         if token.type in ("th_open", "td_open"):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import posixpath
 from pathlib import Path
 
 import pytest
 
-from smreport.markup import is_safe_url, render_markdown, rewrite_relative
+from smreport.markup import _relative, is_safe_url, render_markdown, rewrite_relative
 from tests.conftest import GOAL, ProjectFactory, run_cli
 
 
@@ -118,3 +120,12 @@ def test_a_link_to_a_missing_note_is_a_warning_with_its_line(make_project: Proje
     lines = (content / "goals" / "double-leads.md").read_text().splitlines()
     assert "old-goal.md" in lines[broken["line"] - 1]
     assert "goals/old-goal.md" in broken["message"]
+
+
+def test_relative_link_paths_match_posixpath_relpath() -> None:
+    """`_relative` stands in for posixpath.relpath (which calls getcwd for every link)."""
+    paths = ["goals/a", "goals/b", "changes/c", "assets/x.png", "assets/img/y.png",
+             "assets/img", "goals", "assets", "a/b/c", "a/b"]
+    for target, start in itertools.product(paths, [*paths, ""]):
+        assert _relative(target, start) == posixpath.relpath(target, start or "."), \
+            (target, start)
