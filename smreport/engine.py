@@ -260,7 +260,15 @@ class Builder:
         A note's page shows the note and its family (a goal and its changes),
         people from project.yml, today's date, the note's agenda items and its
         git history; the key covers exactly those, plus the templates and code.
+        That is for `--watch` (`in_place`): one build renders each page once.
         """
+        if not self.in_place:
+            # One build renders each page once and keeps none for another: a key need only
+            # tell this build's pages apart, and nothing may be reused from an earlier build.
+            self.pages, self.views, self.page_keys = {}, {}, {}
+            site.page_key = lambda note: f"note:{note.path}"
+            site.page_store, site.view_memo, site.used_keys = self.pages, self.views, None
+            return
         base = hashlib.blake2b(digest_size=20)
         base.update(f"{code_fingerprint()}\0{site.today}\0{current_backend()}\0".encode())
         base.update(templates_digest(template_dirs).encode())
@@ -504,10 +512,14 @@ class Prefetch:
 
     def __init__(self, pages: Iterator[tuple[str, tuple[str, bytes]]]) -> None:
         self.pages = pages
-        self.next: tuple[str, tuple[str, bytes]] | None = next(pages, None)
+        self.started = False  # the first page is awaited only when asked for: meanwhile
+        self.next: tuple[str, tuple[str, bytes]] | None = None  # the site renders its own
 
     def take(self, key: str) -> tuple[str, bytes] | None:
         """The next page if it is the one with `key` (pages come in the site's order)."""
+        if not self.started:
+            self.started = True
+            self.next = next(self.pages, None)
         if self.next is None or self.next[0] != key:
             return None
         page = self.next[1]
