@@ -12,13 +12,14 @@ import datetime as dt
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+from markupsafe import Markup
 
 from . import __version__
 from .derive import as_of, current_goals
@@ -136,6 +137,7 @@ class Site:
     used_keys: set[str] | None = None  # the Builder's record of the cache keys a build used
     prefetched: Prefetch | None = None  # note pages rendered ahead by worker processes
     view_memo: MutableMapping[str, Any] = field(default_factory=dict)
+    partials: dict[tuple[object, ...], Markup] = field(default_factory=dict)  # see `partial`
 
     def goal_kpis(self, goal: CurrentGoal) -> list[KpiView]:
         """A goal's KPI views (charts, progress in words), computed once per goal.
@@ -178,12 +180,28 @@ class Site:
     def page(self, template: str, path: str, **context: object) -> tuple[str, bytes]:
         """Render one page; `path` is its file path relative to the site root."""
         depth = path.count("/")
-        links = Links(self.content, "../" * depth, self.translate)
         html = self.environment.get_template(template).render(
-            site=self, project=self.content.project, t=self.translate, links=links,
-            root=links.root, today=self.today, version=__version__, page_path=path,
+            self._globals("../" * depth), page_path=path,
             section=path.split("/")[0] if depth else "index", **context)
         return path, html.encode("utf-8")
+
+    def _globals(self, root: str) -> dict[str, object]:
+        """What every template gets, for a page `root` (its "../" prefix) below the site."""
+        return {"site": self, "project": self.content.project, "t": self.translate,
+                "links": Links(self.content, root, self.translate), "root": root,
+                "today": self.today, "version": __version__}
+
+    def partial(self, name: str, root: str, **values: Hashable) -> Markup:
+        """The template `name` rendered once per distinct arguments, like Hugo's
+        partialCached: for what thousands of pages repeat (the header, the menu and
+        the footer differ only by the page's depth and section). The template sees
+        only the globals and `values`, so nothing else can vary it."""
+        key = (name, root, *sorted(values.items()))
+        html = self.partials.get(key)
+        if html is None:
+            html = self.partials[key] = Markup(  # noqa: S704 - an autoescaped template's output
+                self.environment.get_template(name).render(self._globals(root), **values))
+        return html
 
     @cached_property
     def list_pages(self) -> list[PagePlan]:

@@ -468,6 +468,26 @@ def test_each_note_page_renders_alone_as_in_the_whole_site(tmp_path: Path) -> No
         assert whole[path] == html, path
 
 
+def test_the_header_and_footer_are_rendered_once_per_depth_and_section(tmp_path: Path) -> None:
+    """`site.partial` caches what every page repeats: one entry per kind of page, not per
+    page, and each page still marks its own section in the menu."""
+    today = dt.date(2026, 11, 26)
+    result = check(Options(content=EXAMPLE, today=today, cache=False))
+    assert result.ok and result.content is not None
+    site = make_site(result.content, derive_agenda(result.content, today), today)
+    pages = dict(render_site(site))
+    assert len(pages) > 25
+    # briefing, team, 4 list pages, 4 kinds of note page (+ the footer at 3 depths)
+    assert len(site.partials) <= 15
+    current = re.compile(r'<a href="([^"]*)" aria-current="page">')
+    assert current.findall(pages["goals/index.html"].decode()) == ["../goals/index.html"]
+    assert current.findall(pages["index.html"].decode()) == ["index.html"]
+    assert current.findall(pages["team/index.html"].decode()) == ["../team/index.html"]
+    goal_page = next(p for p in pages if p.startswith("goals/") and p.count("/") == 2)
+    assert current.findall(pages[goal_page].decode()) == []
+    assert 'href="../../goals/index.html" class="is-section"' in pages[goal_page].decode()
+
+
 def test_the_briefing_summarises_a_long_list_of_goals(make_project: ProjectFactory,
                                                       tmp_path: Path) -> None:
     goals = {f"goals/goal-{number:02d}.md": GOAL.replace("Double qualified leads",
