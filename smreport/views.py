@@ -132,6 +132,7 @@ class KpiView:
     readings: tuple[Reading, ...]
     baseline_text: str
     target_text: str
+    rows: tuple[tuple[str, str], ...] = ()  # each reading's date and value, in words
 
 
 def kpi_summary(kpi: Kpi, latest: Reading | None, expected: float | None,
@@ -169,7 +170,9 @@ def kpi_views(goal: CurrentGoal, today: dt.date, tolerance: float,
         views.append(KpiView(kpi, latest, progress, expected, on_track, summary, chart,
                              kpi_sparkline(kpi, readings, goal.start, goal.due), readings,
                              translate.quantity(kpi.baseline, kpi.unit),
-                             translate.quantity(kpi.target, kpi.unit)))
+                             translate.quantity(kpi.target, kpi.unit),
+                             tuple((translate.date(r.date), translate.quantity(r.value, kpi.unit))
+                                   for r in readings)))
     return views
 
 
