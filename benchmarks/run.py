@@ -131,7 +131,7 @@ def watch_edits(content: Path, out: Path, edits: int) -> list[tuple[float, float
     return timings
 
 
-def hugo_build(hugo: str, content: Path, work: Path) -> dict[str, float]:
+def hugo_build(hugo: str, content: Path, work: Path, destination: Path) -> dict[str, float]:
     """Hugo building the same notes with one minimal template, cold."""
     site = work / "hugo"
     shutil.rmtree(site, ignore_errors=True)
@@ -143,8 +143,7 @@ def hugo_build(hugo: str, content: Path, work: Path) -> dict[str, float]:
     page = "<!doctype html><title>{{ .Title }}</title><h1>{{ .Title }}</h1>{{ .Content }}\n"
     for name in ("single.html", "list.html"):
         (site / "layouts" / "_default" / name).write_text(page, encoding="utf-8")
-    command = [hugo, "--source", str(site), "--destination", str(work / "hugo-site"),
-               "--quiet", "--cleanDestinationDir"]
+    command = [hugo, "--source", str(site), "--destination", str(destination), "--quiet"]
     # Through a small Python parent, whose children's peak memory is Hugo's alone.
     started = time.perf_counter()
     done = subprocess.run(
@@ -166,33 +165,45 @@ def main() -> None:
     args = parser.parse_args()
     content = generate(args.work / "content", args.notes)
     cache = args.work / ".smreport-cache"
-    out = args.work / "site"
-    common = ["--content", str(content), "--out", str(out), "--today", "2026-11-26"]
+    runs = args.work / "runs"
+    shutil.rmtree(runs, ignore_errors=True)
+    made = iter(range(1, 1_000_000))
+
+    def fresh(name: str) -> Path:
+        """A new folder name for one run's output. Nothing is deleted while measuring: on
+        this machine's journal-less ext4, creating files soon after deleting thousands
+        walks the freed inodes (ext4's recently_deleted), which adds seconds to whichever
+        tool happens to run next."""
+        return runs / f"{name}-{next(made)}"
+
+    def build_args(out: Path, *extra: str) -> list[str]:
+        return ["build", "--content", str(content), "--out", str(out), "--today", "2026-11-26",
+                *extra]
     measure("check", "--content", str(content))  # once, to write smreport's bytecode
-    floor_1 = best(args.repeat, lambda: floor(content, args.work / "floor-1", 1))
-    floor_2 = best(args.repeat, lambda: floor(content, args.work / "floor-2", 2))
+    floor_1 = best(args.repeat, lambda: floor(content, fresh("floor-1"), 1))
+    floor_2 = best(args.repeat, lambda: floor(content, fresh("floor-2"), 2))
     hugo_path = shutil.which("hugo")  # optional: apt-get install hugo
-    hugo = best(args.repeat, lambda: hugo_build(hugo_path, content, args.work)) \
-        if hugo_path else None
+    hugo = best(args.repeat, lambda: hugo_build(hugo_path, content, args.work,
+                                                fresh("hugo-site"))) if hugo_path else None
+    out = fresh("site")
 
     def cold_build() -> dict[str, float]:
-        shutil.rmtree(cache, ignore_errors=True)
-        shutil.rmtree(out, ignore_errors=True)
-        return measure("build", *common)
+        nonlocal out
+        shutil.rmtree(cache, ignore_errors=True)  # one file
+        out = fresh("site")
+        return measure(*build_args(out))
     cold = best(args.repeat, cold_build)
-    warm = best(args.repeat, lambda: measure("build", *common))
-    single = best(args.repeat, lambda: measure("build", *common, "--no-cache", "--jobs", "1"))
+    warm = best(args.repeat, lambda: measure(*build_args(out)))  # the last cold build's site
+    single = best(args.repeat, lambda: measure(*build_args(fresh("single"), "--no-cache",
+                                                           "--jobs", "1")))
     check = best(args.repeat, lambda: measure("check", "--content", str(content),
                                               "--today", "2026-11-26"))
     fast = None
     if importlib.util.find_spec("cmarkgfm") is not None:
-        def fast_build() -> dict[str, float]:
-            shutil.rmtree(args.work / "site-cm", ignore_errors=True)  # as Hugo starts: no site
-            return measure("build", "--content", str(content), "--out",
-                           str(args.work / "site-cm"), "--today", "2026-11-26", "--no-cache",
-                           "--markdown", "cmark-gfm")
-        fast = best(args.repeat, fast_build)
-    edits = watch_edits(content, out, args.edits) if args.edits else []
+        fast = best(args.repeat, lambda: measure(*build_args(
+            fresh("site-cm"), "--no-cache", "--markdown", "cmark-gfm")))
+    edits = watch_edits(content, fresh("watch"), args.edits) if args.edits else []
+    shutil.rmtree(runs, ignore_errors=True)
     rows = [
         ("floor, 1 process", floor_1["wall"], None),
         ("floor, 2 processes", floor_2["wall"], None),
