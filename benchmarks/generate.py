@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import random
 import shutil
 from pathlib import Path
@@ -73,7 +74,15 @@ def body(rng: random.Random, russian: bool, links: list[str]) -> str:
 
 
 def generate(out: Path, notes: int, seed: int = 1) -> Path:
-    """Write a project of about `notes` notes into `out` (replaced); returns the root."""
+    """Write a project of about `notes` notes into `out` (replaced); returns the root.
+
+    A project this generator already wrote there with the same arguments is kept as it
+    is: rewriting thousands of files would only disturb the measurements that follow.
+    """
+    stamp = out / ".generated"
+    recipe = f"{notes} {seed} {hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}"
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == recipe:
+        return out
     rng = random.Random(seed)
     if out.exists():
         shutil.rmtree(out)
@@ -169,6 +178,7 @@ def generate(out: Path, notes: int, seed: int = 1) -> Path:
                 f"  - {{ person: {second}, position: \"{sentence(rng, words, 8)}\" }}\n"
                 + decision + "---\n" + body(rng, russian, goal_links))
         (out / "disputes" / f"dispute-{i:05d}.md").write_text(text, encoding="utf-8")
+    stamp.write_text(recipe, encoding="utf-8")
     return out
 
 
