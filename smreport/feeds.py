@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -263,9 +264,9 @@ def note_entries(site: Site) -> list[Entry]:
             events = site.view_memo[memo] = note_events(site, note)
         return events
 
+    # Events compare as tuples: by day, then by entry key, which no two events share.
     newest = heapq.nlargest(FEED_NOTE_ENTRIES,
-                            (event for note in content.notes() for event in events_of(note)),
-                            key=lambda event: (event[0], event[1]))
+                            itertools.chain.from_iterable(map(events_of, content.notes())))
     entries = []
     for day, entry_key, note_type, note_id, key, by, extra, params in newest:
         if note_type == "goal" and key == "feed.goal_added":
