@@ -597,6 +597,8 @@ def update_in_place(out: Path, pages: Iterable[tuple[str, bytes]],
         os.replace(temporary, target)
 
     for relative, data in pages:
+        if isinstance(data, Written):  # a bug: only a staged build has pages written ahead
+            raise RuntimeError(f"{relative} was written by a worker, not given to update")
         seen.add(relative)
         if published is not None and published.get(relative) is data:
             continue  # the very page object published last time, from the page cache

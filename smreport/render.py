@@ -275,10 +275,11 @@ def render_site(site: Site) -> Iterator[tuple[str, bytes]]:
 
 def notes_in_order(content: Content) -> list[AnyNote]:
     """Every note, by type (goals, changes, reviews, disputes), then id."""
-    return sorted(content.notes(), key=lambda n: (NOTE_TYPES.index(n.type), n.id))
+    notes: list[AnyNote] = []
+    for by_id in (content.goals, content.changes, content.reviews, content.disputes):
+        notes.extend(by_id[note_id] for note_id in sorted(by_id))
+    return notes
 
-
-NOTE_TYPES = tuple(FOLDERS)
 
 
 def render_briefing(site: Site) -> tuple[str, bytes]:

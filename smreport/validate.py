@@ -16,7 +16,8 @@ class ValidationMemo:
 
     A note's entry is reused while the note is the same object (unchanged
     since it was parsed) and nothing its references could point at changed:
-    the people, the goals and their KPIs, the note files and the assets.
+    the people (with their units), the goals and their KPIs, the note files
+    and the assets.
     """
 
     targets: object = None
@@ -66,10 +67,10 @@ def validate_content(content: Content, present: Collection[str],
         else:
             found = [problem for reference in note.references
                      for problem in _check_reference(content, note, reference, kpis, present)]
+            if isinstance(note, Dispute):  # who may decide depends on the people's units
+                found.extend(_check_dispute_decider(content, note))
         memo.problems[note.path] = (note, found)
         problems.extend(found)
-    for dispute in content.disputes.values():
-        problems.extend(_check_dispute_decider(content, dispute))
     for change in content.changes.values():
         target = content.goals.get(change.goal)
         if target and change.set.due is not None and change.set.due <= target.start:

@@ -352,3 +352,13 @@ def test_page_workers_write_the_note_pages_and_the_manifest_holds_their_digests(
     assert builder.manifest is not None
     assert {path: builder.manifest[path] for path in note_pages} == {
         path: engine.page_digest((out / path).read_bytes()) for path in note_pages}
+
+
+def test_a_page_written_ahead_never_reaches_an_in_place_update(tmp_path: Path) -> None:
+    """`Written` stands in for bytes only in a staged build; an in-place update given one
+    would publish an empty page, so it refuses."""
+    out = tmp_path / "site"
+    out.mkdir()
+    with pytest.raises(RuntimeError, match="written by a worker"):
+        update_in_place(out, [("index.html", engine.Written("0" * 32))], [], {})
+    assert not (out / "index.html").exists()

@@ -13,6 +13,7 @@ from smreport import publish as publishing
 from smreport.publish import (
     MARKER,
     PublishError,
+    TreeWriter,
     check_output,
     clean_leftovers,
     output_lock,
@@ -96,6 +97,24 @@ def test_a_symlink_inside_the_staging_tree_cannot_redirect_a_write(tmp_path: Pat
     with pytest.raises(PublishError):
         write_tree(folder, [("goals/x/index.html", b"x")], [])
     assert list(target.iterdir()) == []
+
+
+def test_a_file_or_a_linked_page_in_the_way_is_refused_not_followed(tmp_path: Path) -> None:
+    folder = tmp_path / "folder"
+    (folder / "goals").mkdir(parents=True)
+    (folder / "changes").write_bytes(b"a file where a folder should be")
+    victim = tmp_path / "victim.html"
+    victim.write_bytes(b"untouched")
+    os.symlink(victim, folder / "goals" / "index.html")
+    writer = TreeWriter(folder)
+    with pytest.raises(PublishError, match="a link or a file"):
+        writer.write("changes/x/index.html", b"x")
+    with pytest.raises(OSError):  # the page's own name is a link: O_NOFOLLOW refuses it
+        writer.write("goals/index.html", b"evil")
+    assert victim.read_bytes() == b"untouched"
+    writer.write("goals/x/index.html", b"fine")  # and two writers share folders
+    TreeWriter(folder).write("goals/y/index.html", b"fine too")
+    assert (folder / "goals" / "y" / "index.html").read_bytes() == b"fine too"
 
 
 def test_leftovers_of_an_interrupted_build_are_removed(tmp_path: Path) -> None:
