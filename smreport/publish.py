@@ -131,6 +131,10 @@ class Written(bytes):
         return page
 
 
+# Never through a link at the page's own name (O_NOFOLLOW is POSIX; elsewhere 0).
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+
+
 class TreeWriter:
     """Writes files into a fresh folder, refusing any path that leaves it.
 
@@ -165,8 +169,7 @@ class TreeWriter:
         self.made.add(folder)
 
     def write(self, relative: str, data: bytes) -> None:
-        descriptor = os.open(self.target(relative),
-                             os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        descriptor = os.open(self.target(relative), _CREATE, 0o644)
         with open(descriptor, "wb") as stream:
             stream.write(data)
 
