@@ -235,7 +235,11 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
             before = [r for r in revisions.get(note.path, ()) if not starts_after(r.commit)]
             if before:
                 baselines[note.path] = before[-1]
-    wanted = [r.blob for n in trusted_notes for r in revisions.get(n.path, ())]
+    # A clean note's newest revision is its working tree, which is already loaded (see
+    # _Trace.version): only older versions are read, which at thousands of notes with one
+    # commit each is most of git's output spared.
+    wanted = [r.blob for n in trusted_notes
+              for r in _older_than_working_tree(revisions.get(n.path, []), n.path in uncommitted)]
     wanted += [r.blob for r in baselines.values()]
     try:
         blobs = _read_blobs(root, wanted)
@@ -462,6 +466,13 @@ def follow_renames(log: Log, staged_renames: Mapping[str, str] | None = None
     return {key: revisions[::-1] for key, revisions in found.items()}
 
 
+def _older_than_working_tree(revisions: Sequence[Revision], uncommitted: bool
+                             ) -> Sequence[Revision]:
+    """A note's revisions whose content differs from the working tree's (all of them when the
+    note has uncommitted changes)."""
+    return revisions if uncommitted else revisions[:-1]
+
+
 def _read_blobs(root: Path, oids: Iterable[str]) -> dict[str, bytes]:
     """The contents of many blobs, in one `git cat-file --batch` process."""
     wanted = sorted({oid for oid in oids if oid and oid != _ZERO_OID})
@@ -543,14 +554,18 @@ class _Trace:
         self.uncommitted = uncommitted
         block = _block(note)
         key = b"approved" if isinstance(note, Goal) else b"decision"
-        # The index of the first version whose block equals the current one.
+        # The index of the first version whose block equals the current one. The working
+        # tree's version (the newest, when clean) is the note itself, which has the block.
         self.base = next((index for index, revision in enumerate(revisions)
-                          if versions.mentions(revision, key)
+                          if (self.is_working_tree(index) or versions.mentions(revision, key))
                           and _block_of(self.version(index)) == block), None)
+
+    def is_working_tree(self, index: int) -> bool:
+        return index == len(self.revisions) - 1 and not self.uncommitted
 
     def version(self, index: int) -> AnyNote | None:
         """The note in revision `index`; None if that version cannot be parsed."""
-        if index == len(self.revisions) - 1 and not self.uncommitted:
+        if self.is_working_tree(index):
             return self.note  # the working tree is the last commit
         return self.versions.parse(self.note, self.revisions[index])
 

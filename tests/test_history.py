@@ -8,11 +8,13 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from html import unescape
 from pathlib import Path
 
 import pytest
 
+from smreport import history as history_module
 from smreport.catalog import MESSAGES
 from smreport.history import read_history
 from smreport.pipeline import Options, check
@@ -506,3 +508,33 @@ def test_a_body_edit_counts_as_edited_though_the_build_drops_the_text(tmp_path: 
     assert since is not None
     groups = {key: [(e.note_type, e.note_id) for e in entries] for key, entries in since.groups}
     assert groups["since.edited"] == [("change", "move-due")]
+
+
+def test_only_versions_older_than_the_working_tree_are_read_from_git(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean note's newest commit is its working tree, already loaded: git is asked only
+    for older versions (thousands of notes with one commit each would cost seconds)."""
+    repo = approved_goal(tmp_path, rules=VERIFY)
+    asked: list[str] = []
+    original = history_module._read_blobs
+
+    def spy(root: Path, oids: Iterable[str]) -> dict[str, bytes]:
+        oids = list(oids)
+        asked.extend(oids)
+        return original(root, oids)
+
+    monkeypatch.setattr(history_module, "_read_blobs", spy)
+    newest = repo.git("rev-parse", f"HEAD:content/{GOAL}").strip()
+    first = repo.git("rev-parse", f"HEAD~1:content/{GOAL}").strip()
+    result = check(Options(content=repo.content, today=dt.date(2026, 3, 1), cache=False))
+    assert result.ok and result.content is not None
+    clean = read_history(repo.content, result.content, dt.date(2026, 3, 1))
+    assert first in asked and newest not in asked
+    assert clean.of(GOAL).revisions  # the history is whole
+    assert GOAL not in clean.unverified  # and the approval, made in the newest commit, holds
+    asked.clear()
+    (repo.content / GOAL).write_text(goal_note().replace("Double", "Triple"), encoding="utf-8")
+    edited = check(Options(content=repo.content, today=dt.date(2026, 3, 1), cache=False))
+    assert edited.content is not None
+    read_history(repo.content, edited.content, dt.date(2026, 3, 1))
+    assert newest in asked  # an uncommitted edit: the newest commit is an old version now
