@@ -661,6 +661,7 @@ PLURALS: dict[str, dict[str, dict[str, str]]] = {
                        "other": "{n} more goals on the goals page"},
         "missed_months": {"one": "{n} month went without a review",
                           "other": "{n} months went without a review"},
+        "since_more": {"one": "and {n} more", "other": "and {n} more"},
     },
     "ru": {
         "days": {"one": "{n} день", "few": "{n} дня", "many": "{n} дней", "other": "{n} дня"},
@@ -697,5 +698,7 @@ PLURALS: dict[str, dict[str, dict[str, str]]] = {
                           "few": "{n} месяца прошли без проверки",
                           "many": "{n} месяцев прошло без проверки",
                           "other": "{n} месяца прошло без проверки"},
+        "since_more": {"one": "и ещё {n}", "few": "и ещё {n}", "many": "и ещё {n}",
+                       "other": "и ещё {n}"},
     },
 }

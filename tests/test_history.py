@@ -266,6 +266,29 @@ def test_since_your_last_review_lists_what_moved_after_it(tmp_path: Path) -> Non
     assert html.index('class="agenda-list"') < html.index('class="since-review"')
 
 
+@pytest.mark.parametrize(("language", "more"), [("en", "and 5 more"), ("ru", "и ещё 5")])
+def test_since_your_last_review_shows_25_notes_a_group_and_counts_the_rest(
+        tmp_path: Path, language: str, more: str) -> None:
+    """The briefing summarises: a month in which 30 goals were added lists 25 of them."""
+    repo = start_project(tmp_path / "repo", files={"reviews/review-2026-01.md": review_note(
+        month="2026-01", date="2026-01-31")})
+    project = repo.content / "project.yml"
+    project.write_text(project.read_text(encoding="utf-8").replace(
+        "language: en", f"language: {language}"), encoding="utf-8")
+    repo.commit({f"goals/goal-{n:02d}.md": goal_note(title=f"Goal number {n:02d}")
+                 for n in range(30)}, "2026-02-10")
+    out = tmp_path / "site"
+    result = build_at(repo.content, out, "2026-02-20")
+    assert result.history is not None and result.history.since is not None
+    groups = dict(result.history.since.groups)
+    assert len(groups["since.new_goals"]) == len(groups["since.decisions"]) == 30  # approved
+    html = (out / "index.html").read_text(encoding="utf-8")
+    section = html[html.index('class="since-review"'):]
+    section = section[:section.index("</section>")]
+    assert section.count("<li>") == 2 * 25
+    assert section.count(f'<li class="muted">{more}</li>') == 2
+
+
 def test_since_a_date_or_a_revision(tmp_path: Path) -> None:
     repo, before = reviewed_project(tmp_path)
     by_date = build_at(repo.content, tmp_path / "a", "2026-03-10", since="2026-01-01").history
