@@ -266,10 +266,10 @@ def test_since_your_last_review_lists_what_moved_after_it(tmp_path: Path) -> Non
     assert html.index('class="agenda-list"') < html.index('class="since-review"')
 
 
-@pytest.mark.parametrize(("language", "more"), [("en", "and 5 more"), ("ru", "и ещё 5")])
-def test_since_your_last_review_shows_25_notes_a_group_and_counts_the_rest(
+@pytest.mark.parametrize(("language", "more"), [("en", "and 18 more"), ("ru", "и ещё 18")])
+def test_since_your_last_review_shows_12_notes_a_group_and_counts_the_rest(
         tmp_path: Path, language: str, more: str) -> None:
-    """The briefing summarises: a month in which 30 goals were added lists 25 of them."""
+    """The briefing summarises: a month in which 30 goals were added lists 12 of them."""
     repo = start_project(tmp_path / "repo", files={"reviews/review-2026-01.md": review_note(
         month="2026-01", date="2026-01-31")})
     project = repo.content / "project.yml"
@@ -285,7 +285,7 @@ def test_since_your_last_review_shows_25_notes_a_group_and_counts_the_rest(
     html = (out / "index.html").read_text(encoding="utf-8")
     section = html[html.index('class="since-review"'):]
     section = section[:section.index("</section>")]
-    assert section.count("<li>") == 2 * 25
+    assert section.count("<li>") == 2 * 12
     assert section.count(f'<li class="muted">{more}</li>') == 2
 
 
