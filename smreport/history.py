@@ -211,22 +211,22 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
     """
     project = content.project
     try:
-        _toplevel, prefix, has_commits = _find_repository(root)
+        _toplevel, prefix, head = _find_repository(root)
     except GitUnavailable as error:
         return _without_git(content, str(error))
     zone = _zone(project.timezone)
     people = {person.email.casefold(): person.id for person in project.people.values()
               if person.email}
     try:
-        log = _read_log(root, zone, people) if has_commits else []
+        log = _read_log(root, zone, people, head) if head else []
         uncommitted, staged_renames = _read_status(root, prefix)
     except GitUnavailable as error:
         return _without_git(content, str(error))
-    revisions = follow_renames(log, staged_renames)
+    revisions = _LOG_MEMO.revisions(log, staged_renames)
 
     notes = sorted(content.notes(), key=lambda n: (_TYPE_ORDER[n.type], n.id))
     trusted_notes = [note for note in notes if _block(note) is not None]
-    since_review = _since_start(root, as_of(content, today), since, has_commits) \
+    since_review = _since_start(root, as_of(content, today), since, bool(head)) \
         if want_since else None
     baselines: dict[str, Revision] = {}
     if since_review is not None:
@@ -325,8 +325,9 @@ def _first_line(data: bytes) -> str:
     return lines[0].removeprefix("fatal: ") if lines else "no message"
 
 
-def _find_repository(root: Path) -> tuple[Path, str, bool]:
-    """(the work tree's top folder, the content root inside it, whether it has commits)."""
+def _find_repository(root: Path) -> tuple[Path, str, str]:
+    """(the work tree's top folder, the content root inside it, HEAD's commit id or "" when
+    there is no commit yet)."""
     done = _git(root, "rev-parse", "--is-inside-work-tree", "--is-shallow-repository",
                 "--show-toplevel", "--show-prefix")
     if done.returncode != 0:
@@ -341,7 +342,7 @@ def _find_repository(root: Path) -> tuple[Path, str, bool]:
         raise GitUnavailable("the repository is a shallow clone, whose history is cut short "
                              "(run `git fetch --unshallow` for the full history)")
     head = _git(root, "rev-parse", "-q", "--verify", "HEAD^{commit}")
-    return Path(lines[2]), lines[3], head.returncode == 0
+    return Path(lines[2]), lines[3], _decode(head.stdout).strip() if head.returncode == 0 else ""
 
 
 def _zone(name: str) -> dt.tzinfo:
@@ -361,11 +362,42 @@ Log = list[tuple[Commit, list[LogEntry]]]
 _LOG_FORMAT = "--format=%x01%H%x00%an%x00%ae%x00%aI%x00%s"
 
 
-def _read_log(root: Path, zone: dt.tzinfo, people: Mapping[str, str]) -> Log:
+class _LogMemo:
+    """The last log read and the revisions found in it, kept while HEAD is the same commit
+    (what `git log` says of a commit never changes): a `--watch` save re-reads only
+    `git status`, and unchanged notes keep the very same Revision objects, which makes
+    comparing their pages' inputs cheap."""
+
+    def __init__(self) -> None:
+        self.key: tuple[object, ...] | None = None
+        self.log: Log = []
+        self.found: dict[tuple[tuple[str, str], ...], dict[str, list[Revision]]] = {}
+
+    def read(self, root: Path, zone: dt.tzinfo, people: Mapping[str, str], head: str) -> Log:
+        key = (str(root.absolute()), head, str(zone), tuple(sorted(people.items())))
+        if key != self.key:
+            data = _git_output(root, "log", "-M", "--raw", "-z", "--no-abbrev", "--relative",
+                               "--date-order", "--no-color", _LOG_FORMAT, "--", ".")
+            self.key, self.log, self.found = key, parse_log(data, zone, people), {}
+        return self.log
+
+    def revisions(self, log: Log, staged_renames: Mapping[str, str]
+                  ) -> dict[str, list[Revision]]:
+        if log is not self.log:
+            return follow_renames(log, staged_renames)
+        renames = tuple(sorted(staged_renames.items()))
+        found = self.found.get(renames)
+        if found is None:
+            found = self.found[renames] = follow_renames(log, staged_renames)
+        return found
+
+
+_LOG_MEMO = _LogMemo()
+
+
+def _read_log(root: Path, zone: dt.tzinfo, people: Mapping[str, str], head: str) -> Log:
     """Every commit touching the root, newest first, with the files it changed (one process)."""
-    data = _git_output(root, "log", "-M", "--raw", "-z", "--no-abbrev", "--relative",
-                       "--date-order", "--no-color", _LOG_FORMAT, "--", ".")
-    return parse_log(data, zone, people)
+    return _LOG_MEMO.read(root, zone, people, head)
 
 
 def parse_log(data: bytes, zone: dt.tzinfo, people: Mapping[str, str] | None = None) -> Log:
@@ -707,7 +739,8 @@ def check_since(root: Path, since: str) -> None:
         dt.date.fromisoformat(since)
     except ValueError:
         try:
-            _toplevel, _prefix, has_commits = _find_repository(root)
+            _toplevel, _prefix, head = _find_repository(root)
+            has_commits = bool(head)
         except GitUnavailable:
             return
         _since_revision(root, since, has_commits)

@@ -561,3 +561,34 @@ def test_only_versions_older_than_the_working_tree_are_read_from_git(
     assert edited.content is not None
     read_history(repo.content, edited.content, dt.date(2026, 3, 1))
     assert newest in asked  # an uncommitted edit: the newest commit is an old version now
+
+
+def test_the_log_is_read_again_only_when_head_moves(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--watch` reads history on every save: while HEAD is the same commit, `git log` is
+    not run again and unchanged notes keep the very same revisions."""
+    repo = approved_goal(tmp_path)
+    logs: list[tuple[str, ...]] = []
+    original = history_module._git_output
+
+    def spy(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
+        if args[0] == "log":
+            logs.append(args)
+        return original(root, *args, stdin=stdin)
+
+    monkeypatch.setattr(history_module, "_git_output", spy)
+    today = dt.date(2026, 3, 1)
+
+    def history() -> tuple[object, ...]:
+        result = check(Options(content=repo.content, today=today, cache=False))
+        assert result.content is not None
+        return read_history(repo.content, result.content, today).of(GOAL).revisions
+
+    first = history()
+    (repo.content / GOAL).write_text(goal_note().replace("Double", "Triple"), encoding="utf-8")
+    second = history()  # a save: the working tree changed, HEAD did not
+    assert len(logs) == 1 and second == first
+    assert all(a is b for a, b in zip(first, second, strict=True))
+    repo.commit({}, "2026-02-01", message="Reword the goal")
+    third = history()
+    assert len(logs) == 2 and len(third) == len(first) + 1
