@@ -235,10 +235,22 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
             before = [r for r in revisions.get(note.path, ()) if not starts_after(r.commit)]
             if before:
                 baselines[note.path] = before[-1]
+    # A note traced at the last read, and still the same object with the same revisions
+    # and status, has the same history: it is not traced again (a --watch save).
+    settings = (project, project.rules.max_note_bytes, project.rules.verify_approvals)
+    remembered = _LOG_MEMO.traced if log is _LOG_MEMO.log and settings == _LOG_MEMO.settings \
+        else {}
+    known: dict[str, _Traced] = {}
+    for note in notes:
+        traced = remembered.get(note.path)
+        if traced is not None and traced.note is note and \
+                traced.revisions is revisions.get(note.path) and \
+                traced.uncommitted == (note.path in uncommitted):
+            known[note.path] = traced
     # A clean note's newest revision is its working tree, which is already loaded (see
     # _Trace.version): only older versions are read, which at thousands of notes with one
     # commit each is most of git's output spared.
-    wanted = [r.blob for n in trusted_notes
+    wanted = [r.blob for n in trusted_notes if n.path not in known
               for r in _older_than_working_tree(revisions.get(n.path, []), n.path in uncommitted)]
     wanted += [r.blob for r in baselines.values()]
     try:
@@ -251,21 +263,16 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
     edits: dict[str, tuple[FieldEdit, ...]] = {}
     unverified: dict[str, Unverified] = {}
     for note in notes:
-        note_revisions = tuple(revisions.get(note.path, ()))
-        changed = note.path in uncommitted
-        trace = _Trace(note, note_revisions, versions, changed) \
-            if _block(note) is not None else None
-        note_edits = _edits(note, trace) if trace is not None else ()
-        histories[note.path] = NoteHistory(note.path, note_revisions, changed,
-                                           _timeline(note_revisions, trace, note_edits))
-        if trace is None:
-            continue
-        if note_edits:
-            edits[note.path] = note_edits
-        if project.rules.verify_approvals:
-            failed = _verify(note, trace, content)
-            if failed is not None:
-                unverified[note.path] = failed
+        traced = known.get(note.path)
+        if traced is None:
+            traced = known[note.path] = _trace_note(
+                note, revisions.get(note.path), note.path in uncommitted, versions, content)
+        histories[note.path] = traced.history
+        if traced.edits:
+            edits[note.path] = traced.edits
+        if traced.failed is not None:
+            unverified[note.path] = traced.failed
+    _LOG_MEMO.traced, _LOG_MEMO.settings = known, settings
     section = None
     if since_review is not None:
         starts_after, label_date, label_revision, review_id, month = since_review
@@ -275,6 +282,32 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
                                             review_id))
     problems = tuple(_unverified_problem(item, content) for item in unverified.values())
     return History(True, "", histories, edits, unverified, problems, section)
+
+
+@dataclass(frozen=True)
+class _Traced:
+    """What one note's revisions say: kept while the note, its revisions and its status
+    are the same (see `_LogMemo`)."""
+
+    note: AnyNote
+    revisions: list[Revision] | None
+    uncommitted: bool
+    history: NoteHistory
+    edits: tuple[FieldEdit, ...]
+    failed: Unverified | None
+
+
+def _trace_note(note: AnyNote, revisions: list[Revision] | None, uncommitted: bool,
+                versions: _Versions, content: Content) -> _Traced:
+    note_revisions = tuple(revisions or ())
+    trace = _Trace(note, note_revisions, versions, uncommitted) \
+        if _block(note) is not None else None
+    note_edits = _edits(note, trace) if trace is not None else ()
+    history = NoteHistory(note.path, note_revisions, uncommitted,
+                          _timeline(note_revisions, trace, note_edits))
+    failed = _verify(note, trace, content) \
+        if trace is not None and content.project.rules.verify_approvals else None
+    return _Traced(note, revisions, uncommitted, history, note_edits, failed)
 
 
 def _without_git(content: Content, reason: str) -> History:
@@ -372,6 +405,9 @@ class _LogMemo:
         self.key: tuple[object, ...] | None = None
         self.log: Log = []
         self.found: dict[tuple[tuple[str, str], ...], dict[str, list[Revision]]] = {}
+        # Each note's history as last traced, and the project settings it was traced with.
+        self.traced: dict[str, _Traced] = {}
+        self.settings: object = None
 
     def read(self, root: Path, zone: dt.tzinfo, people: Mapping[str, str], head: str) -> Log:
         key = (str(root.absolute()), head, str(zone), tuple(sorted(people.items())))

@@ -16,7 +16,7 @@ import pytest
 
 from smreport import history as history_module
 from smreport.catalog import MESSAGES
-from smreport.history import read_history
+from smreport.history import History, read_history
 from smreport.pipeline import Options, check
 from tests.agenda.notes import (
     change_note,
@@ -592,3 +592,36 @@ def test_the_log_is_read_again_only_when_head_moves(tmp_path: Path,
     repo.commit({}, "2026-02-01", message="Reword the goal")
     third = history()
     assert len(logs) == 2 and len(third) == len(first) + 1
+
+
+def test_a_save_traces_again_only_the_note_it_changed(tmp_path: Path) -> None:
+    """Between `--watch` saves, a note that is the same object, with the same revisions and
+    status, keeps its history; the saved note is traced again."""
+    from smreport.engine import Builder
+    repo = approved_goal(tmp_path, rules=VERIFY)
+    repo.commit({"goals/other.md": goal_note(title="Another goal")}, "2026-01-20",
+                author=PETROV)
+    builder = Builder(None, jobs=1)
+    builder.in_place = True  # keeps parse results: unchanged notes stay the same objects
+    options = Options(content=repo.content, today=dt.date(2026, 3, 1), cache=False)
+
+    def history() -> History:
+        result = check(options, builder)
+        assert result.content is not None
+        return read_history(repo.content, result.content, options.today or dt.date.min)
+
+    first = history()
+    second = history()
+    assert second.of(GOAL) is first.of(GOAL) and second.of("goals/other.md") is \
+        first.of("goals/other.md")
+    (repo.content / GOAL).write_text(goal_note().replace("Double", "Triple"), encoding="utf-8")
+    third = history()
+    assert third.of("goals/other.md") is first.of("goals/other.md")
+    assert third.of(GOAL) is not first.of(GOAL) and third.of(GOAL).uncommitted
+    assert third.edits.get(GOAL)  # the approved title was edited after the approval
+    assert not first.edits.get(GOAL)
+    # Still uncommitted, same revisions, but the title is back as approved: only the note
+    # being another object tells that its history must be traced again.
+    (repo.content / GOAL).write_text(goal_note() + "A new last line.\n", encoding="utf-8")
+    fourth = history()
+    assert fourth.of(GOAL).uncommitted and not fourth.edits.get(GOAL)
