@@ -263,11 +263,12 @@ class Builder:
         That is for `--watch` (`in_place`): one build renders each page once.
         """
         if not self.in_place:
-            # One build renders each page once and keeps none for another: a key need only
-            # tell this build's pages apart, and nothing may be reused from an earlier build.
+            # One build renders each page once and keeps none (no page cache: at 50,000
+            # notes with --jobs 1 that would be every page's bytes at once); a key need only
+            # tell this build's pages apart, for the workers' pages and the KPI views.
             self.pages, self.views, self.page_keys = {}, {}, {}
             site.page_key = lambda note: f"note:{note.path}"
-            site.page_store, site.view_memo, site.used_keys = self.pages, self.views, None
+            site.page_store, site.view_memo, site.used_keys = None, self.views, None
             return
         base = hashlib.blake2b(digest_size=20)
         base.update(f"{code_fingerprint()}\0{site.today}\0{current_backend()}\0".encode())
@@ -340,13 +341,12 @@ class Builder:
         not inherit the watcher's threads) or for a handful of pages, where
         starting workers costs more.
         """
-        if site.page_key is None or site.page_store is None or self.in_place \
-                or self.jobs < 2 or not hasattr(os, "fork"):
+        if site.page_key is None or self.in_place or self.jobs < 2 or not hasattr(os, "fork"):
             yield
             return
         from .render import notes_in_order, render_note  # noqa: PLC0415
 
-        store = site.page_store
+        store = site.page_store or {}
         plans = [(key, render) for key, render in site.list_pages if key is not None]
         plans += [(site.page_key(note), functools.partial(render_note, site, note))
                   for note in notes_in_order(site.content)]

@@ -161,20 +161,21 @@ class Site:
 
     def cached_page(self, key: str | None,
                     render: Callable[[], tuple[str, bytes]]) -> tuple[str, bytes]:
-        """The page with cache key `key`: from the page cache, else rendered ahead by a
-        worker (`prefetched`), else rendered here and kept. A None key is never cached."""
-        if key is None or self.page_store is None:
+        """The page with key `key`: from the page cache, else rendered ahead by a worker
+        (`prefetched`), else rendered here (and kept, when there is a page cache)."""
+        if key is None:
             return render()
         if self.used_keys is not None:
             self.used_keys.add(key)
-        page = self.page_store.get(key)
+        page = self.page_store.get(key) if self.page_store is not None else None
         if page is None and self.prefetched is not None:
             page = self.prefetched.take(key)  # rendered ahead by a worker; not kept
             if page is not None:
                 return page
         if page is None:
             page = render()
-            self.page_store[key] = page
+            if self.page_store is not None:
+                self.page_store[key] = page
         return page
 
     def page(self, template: str, path: str, **context: object) -> tuple[str, bytes]:

@@ -132,7 +132,7 @@ class KpiView:
     readings: tuple[Reading, ...]
     baseline_text: str
     target_text: str
-    rows: tuple[tuple[str, str], ...] = ()  # each reading's date and value, in words
+    rows: tuple[tuple[str, str], ...]  # each reading's date and value, in words
 
 
 def kpi_summary(kpi: Kpi, latest: Reading | None, expected: float | None,

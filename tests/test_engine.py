@@ -362,3 +362,16 @@ def test_a_page_written_ahead_never_reaches_an_in_place_update(tmp_path: Path) -
     with pytest.raises(RuntimeError, match="written by a worker"):
         update_in_place(out, [("index.html", engine.Written("0" * 32))], [], {})
     assert not (out / "index.html").exists()
+
+
+def test_one_build_keeps_no_page_it_wrote(tmp_path: Path) -> None:
+    """Only --watch reuses pages: one build, in one process or with workers, holds none
+    (at 50,000 notes with --jobs 1 that would be every page's bytes at once)."""
+    root = copy_example(tmp_path)
+    for jobs in (1, 2):
+        builder = Builder(None, jobs=jobs)
+        out = tmp_path / f"site-{jobs}"
+        assert build(Options(content=root, out=out, today=TODAY, jobs=jobs, cache=False),
+                     builder).ok
+        assert builder.pages == {}
+        assert len(list(out.rglob("index.html"))) > 20
