@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
@@ -153,6 +153,22 @@ def collecting_garbage_later() -> Iterator[None]:
             gc.enable()
 
 
+@dataclasses.dataclass(frozen=True)
+class PageInputs:
+    """What the last build's page keys were computed from (see `attach_page_cache`)."""
+
+    sources: dict[str, str] = dataclasses.field(default_factory=dict)  # path -> source key
+    histories: Mapping[str, object] = dataclasses.field(default_factory=dict)  # path -> git
+    unverified: dict[str, object] = dataclasses.field(default_factory=dict)
+    agenda: dict[tuple[str, str], list[str]] = dataclasses.field(default_factory=dict)
+    goals: dict[str, str | None] = dataclasses.field(default_factory=dict)  # path -> family
+
+
+def _goal_of(note: AnyNote) -> str | None:
+    """The goal whose family a note's page shows: a goal's own, a change's goal."""
+    return note.id if note.type == "goal" else getattr(note, "goal", None)
+
+
 class Builder:
     """Parses and renders notes once per content, across rebuilds and (with a cache) runs."""
 
@@ -171,8 +187,10 @@ class Builder:
         self.pages: dict[str, tuple[str, bytes]] = {}  # page key -> (path, bytes)
         self.views: dict[str, object] = {}  # page key + ":kind" -> view models (KPI charts)
         self.used_pages: set[str] = set()
-        # Each note's page key as last computed, with the objects it was computed from.
-        self.page_keys: dict[str, tuple[str, tuple[object, ...], str]] = {}
+        # Each note's page key as last computed, (the keys' common part, the key), and what
+        # the last build's keys were computed from, to tell what changed since.
+        self.page_keys: dict[str, tuple[str, str]] = {}
+        self.last_inputs = PageInputs()
         # What the last build published, page path -> digest; None until one did.
         self.manifest: dict[str, str] | None = None
         self.in_place = False  # update the published site file by file (--watch)
@@ -267,6 +285,7 @@ class Builder:
             # notes with --jobs 1 that would be every page's bytes at once); a key need only
             # tell this build's pages apart, for the workers' pages and the KPI views.
             self.pages, self.views, self.page_keys = {}, {}, {}
+            self.last_inputs = PageInputs()
             site.page_key = lambda note: f"note:{note.path}"
             site.page_store, site.view_memo, site.used_keys = None, self.views, None
             return
@@ -279,14 +298,36 @@ class Builder:
             if item.subject is not None:
                 agenda.setdefault((item.subject.type, item.subject.id), []).append(repr(item))
         history = site.history
-        unverified = getattr(history, "unverified", {}) if history is not None else {}
+        notes = history.notes if history is not None else {}
+        unverified = history.unverified if history is not None else {}
         source_keys = self.source_keys
 
         def shown(path: str) -> tuple[object, ...]:
             """What a page shows of one note: its exact source, its git history."""
             if history is None:
                 return (path, source_keys.get(path))
-            return (path, source_keys.get(path), history.of(path), unverified.get(path))
+            return (path, source_keys.get(path), notes.get(path), unverified.get(path))
+
+        # What changed since the last build, found by comparing cheap things once: a page
+        # whose note, family and agenda items are all unchanged keeps its key untouched.
+        last = self.last_inputs
+        changed = {path for path, source in source_keys.items()
+                   if last.sources.get(path) != source}
+        changed.update(path for path in last.sources if path not in source_keys)
+        if last.histories is not notes:
+            changed.update(path for path in {*notes, *last.histories}
+                           if notes.get(path) != last.histories.get(path))
+        if last.unverified != unverified:
+            changed.update(path for path in {*unverified, *last.unverified}
+                           if unverified.get(path) != last.unverified.get(path))
+        # A changed note changes its family's pages: the family it was in and the one it is in.
+        goals = {note.path: _goal_of(note) for note in site.content.notes()}
+        changed_goals = {last.goals.get(path) for path in changed}
+        changed_goals.update(goals.get(path) for path in changed)
+        changed_goals.discard(None)
+        changed_subjects = {subject for subject in {*agenda, *last.agenda}
+                            if agenda.get(subject) != last.agenda.get(subject)}
+        self.last_inputs = PageInputs(dict(source_keys), notes, dict(unverified), agenda, goals)
 
         families: dict[str, tuple[object, ...]] = {}
 
@@ -307,17 +348,19 @@ class Builder:
             known = keys.get(note.path)
             if known is not None:
                 return known
-            goal_id = note.id if note.type == "goal" else getattr(note, "goal", None)
-            inputs = (family(goal_id) if goal_id is not None else (), shown(note.path),
-                      agenda.get((note.type, note.id)))
-            last = remembered.get(note.path)
-            if last is not None and last[0] == base_key and last[1] == inputs:
-                page_key = last[2]  # nothing the page shows has changed since the last build
+            goal_id = _goal_of(note)
+            before = remembered.get(note.path)
+            if before is not None and before[0] == base_key and note.path not in changed \
+                    and goal_id not in changed_goals \
+                    and (note.type, note.id) not in changed_subjects:
+                page_key = before[1]  # nothing the page shows has changed since the last build
             else:
+                inputs = (family(goal_id) if goal_id is not None else (), shown(note.path),
+                          agenda.get((note.type, note.id)))
                 digest = base.copy()
                 digest.update(repr(inputs).encode())
                 page_key = digest.hexdigest()
-            self.page_keys[note.path] = (base_key, inputs, page_key)
+            self.page_keys[note.path] = (base_key, page_key)
             self.used_pages.add(page_key)
             keys[note.path] = page_key
             return page_key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import shutil
@@ -15,7 +16,9 @@ import pytest
 
 from smreport import engine
 from smreport.engine import Builder, update_in_place
+from smreport.model import AgendaItem
 from smreport.pipeline import Options, build, check
+from smreport.render import default_template_dir, make_site
 
 from .conftest import REPO, run_build_py
 
@@ -199,7 +202,8 @@ def test_benchmark_runner_smoke(tmp_path: Path) -> None:
 
 def test_a_day_of_edits_in_place_matches_a_fresh_build_after_each(tmp_path: Path) -> None:
     """--watch keeps listings, parse results, reference checks, dated goals and page keys
-    between rebuilds; after every kind of edit the result must be what a fresh build gives."""
+    between rebuilds; after every kind of edit the result must be what a fresh build gives.
+    A page key is reused while its note, its family and its agenda items are unchanged."""
     root = copy_example(tmp_path)
     builder = Builder(None, jobs=1)
     builder.in_place = True
@@ -228,6 +232,11 @@ def test_a_day_of_edits_in_place_matches_a_fresh_build_after_each(tmp_path: Path
          lambda: (root / "changes" / "telegram-new.md").write_text(
              "---\ntitle: Stop the Telegram goal\ngoal: grow-telegram\nproposed_by: belov\n"
              "date: 2026-11-20\nset:\n  status: dropped\n---\nWhy.\n", encoding="utf-8")),
+        # Both goals' pages list the change: the one it left and the one it joined.
+        ("the new change moved to another goal",
+         lambda: rewrite("changes/telegram-new.md", "goal: grow-telegram",
+                         "goal: winter-gift-boxes")),
+        ("the new change deleted", lambda: (root / "changes" / "telegram-new.md").unlink()),
         ("a dispute deleted", lambda: (root / "disputes" / "maps-reviews.md").unlink()),
         ("a review's body", lambda: rewrite("reviews/review-2026-10.md", "\n---\n",
                                             "\n---\nA new first line.\n")),
@@ -375,3 +384,32 @@ def test_one_build_keeps_no_page_it_wrote(tmp_path: Path) -> None:
                      builder).ok
         assert builder.pages == {}
         assert len(list(out.rglob("index.html"))) > 20
+
+
+def test_a_page_key_changes_when_only_its_agenda_items_change(tmp_path: Path) -> None:
+    """The page-key memo compares each subject's agenda items: an item that changes while
+    its note and family stay the same (as a git-only edit can) gives that note a new key,
+    and no other note's."""
+    root = copy_example(tmp_path)
+    builder = Builder(None, jobs=1)
+    builder.in_place = True
+    options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
+    result = build(options, builder)
+    assert result.ok and result.content is not None
+
+    def keys(agenda: list[AgendaItem]) -> dict[str, str]:
+        assert result.content is not None
+        site = make_site(result.content, agenda, TODAY)
+        builder.attach_page_cache(site, (default_template_dir(),))
+        assert site.page_key is not None
+        return {note.path: site.page_key(note) for note in site.content.notes()}
+
+    before = keys(result.agenda)
+    assert keys(result.agenda) == before  # nothing changed: every key is reused
+    item = next(i for i in result.agenda if i.subject is not None)
+    later = dataclasses.replace(item, due=item.due + dt.timedelta(days=1))
+    after = keys([later if i is item else i for i in result.agenda])
+    assert item.subject is not None
+    subject = next(n for n in result.content.notes()
+                   if (n.type, n.id) == (item.subject.type, item.subject.id))
+    assert {path for path in before if before[path] != after[path]} == {subject.path}
