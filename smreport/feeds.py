@@ -13,7 +13,7 @@ import datetime as dt
 import heapq
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from . import __version__
 from .i18n import Month
-from .model import FOLDERS, AgendaItem, Change, Content, Dispute, Goal, NoteType, Review
+from .model import FOLDERS, AgendaItem, AnyNote, Change, Content, Dispute, Goal, NoteType, Review
 from .scaffold import make_id
 
 if TYPE_CHECKING:
@@ -250,23 +250,12 @@ def note_entries(site: Site) -> list[Entry]:
     """An entry per note added and per decision taken, as of today: the newest ones.
 
     Every event is listed cheaply first (and, with a Builder's page cache, kept
-    per note between rebuilds); only the newest are worded, as a big log has thousands.
+    per note between rebuilds; see `newest_events`); only the newest are worded,
+    as a big log has thousands.
     """
     t, content = site.translate, site.content
     person = content.project.person_name
-
-    def events_of(note: Goal | Change | Review | Dispute) -> list[NoteEvent]:
-        if site.page_key is None:
-            return note_events(site, note)
-        memo = f"{site.page_key(note)}:feed"
-        events: list[NoteEvent] | None = site.view_memo.get(memo)
-        if events is None:
-            events = site.view_memo[memo] = note_events(site, note)
-        return events
-
-    # Events compare as tuples: by day, then by entry key, which no two events share.
-    newest = heapq.nlargest(FEED_NOTE_ENTRIES,
-                            itertools.chain.from_iterable(map(events_of, content.notes())))
+    newest = newest_events(site, content.notes())
     entries = []
     for day, entry_key, note_type, note_id, key, by, extra, params in newest:
         if note_type == "goal" and key == "feed.goal_added":
@@ -276,6 +265,51 @@ def note_entries(site: Site) -> list[Entry]:
         entries.append(Entry(entry_key, day, t(key, **params), f"{summary}\n{extra}".strip(),
                              _note_url(note_type, note_id), entry_key.rsplit("/", 1)[1]))
     return entries
+
+
+# Where a rebuild finds the last build's newest events (see `newest_events`).
+NEWEST_MEMO = "feed-newest"
+
+
+def newest_events(site: Site, notes: Iterable[AnyNote]) -> list[NoteEvent]:
+    """The FEED_NOTE_ENTRIES newest events of all notes, newest first.
+
+    Events compare as tuples: by day, then by entry key, which no two events
+    share. With a Builder's page cache, each note's events are kept under its
+    page key, and the newest with the keys they were chosen from: a rebuild in
+    which no note that gave one of the newest changed or went away takes the
+    newest of the last newest and the changed notes' events alone.
+    """
+    if site.page_key is None:
+        return heapq.nlargest(FEED_NOTE_ENTRIES, itertools.chain.from_iterable(
+            note_events(site, note) for note in notes))
+    page_key = site.page_key
+
+    def events_of(note: AnyNote) -> list[NoteEvent]:
+        memo = f"{page_key(note)}:feed"
+        events: list[NoteEvent] | None = site.view_memo.get(memo)
+        if events is None:
+            events = site.view_memo[memo] = note_events(site, note)
+        return events
+
+    notes = list(notes)
+    keys = {note.path: (page_key(note), note.type, note.id) for note in notes}
+    last: tuple[dict[str, tuple[str, str, str]], list[NoteEvent]] | None = \
+        site.view_memo.get(NEWEST_MEMO)
+    if last is not None:
+        last_keys, last_newest = last
+        changed = [note for note in notes if last_keys.get(note.path) != keys[note.path]]
+        gone = {(known[1], known[2]) for path, known in last_keys.items()
+                if keys.get(path) != known}  # changed or deleted since, as they were
+        if not gone.intersection((event[2], event[3]) for event in last_newest):
+            newest = heapq.nlargest(FEED_NOTE_ENTRIES, itertools.chain(
+                last_newest, *map(events_of, changed)))
+            site.view_memo[NEWEST_MEMO] = (keys, newest)
+            return newest
+    newest = heapq.nlargest(FEED_NOTE_ENTRIES,
+                            itertools.chain.from_iterable(map(events_of, notes)))
+    site.view_memo[NEWEST_MEMO] = (keys, newest)
+    return newest
 
 
 def atom_feed(site: Site) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -413,3 +414,54 @@ def test_a_page_key_changes_when_only_its_agenda_items_change(tmp_path: Path) ->
     subject = next(n for n in result.content.notes()
                    if (n.type, n.id) == (item.subject.type, item.subject.id))
     assert {path for path in before if before[path] != after[path]} == {subject.path}
+
+
+def test_the_feeds_newest_entries_after_each_edit_match_a_fresh_build(generated: Path,
+                                                                      tmp_path: Path) -> None:
+    """--watch keeps the feed's newest events between rebuilds and lists again only the
+    changed notes while none of the newest changed; after each edit, feed.xml must be
+    what a fresh build writes."""
+    root = tmp_path / "content"
+    shutil.copytree(generated, root)
+    builder = Builder(None, jobs=1)
+    builder.in_place = True
+    options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
+    assert build(options, builder).ok
+
+    def in_feed(relative: str) -> bool:
+        folder, _slash, name = relative.partition("/")
+        feed = (tmp_path / "site" / "feed.xml").read_text(encoding="utf-8")
+        return f"/{folder}/{name.removesuffix('.md')}/" in feed
+
+    changes = sorted(p.relative_to(root).as_posix() for p in (root / "changes").glob("*.md"))
+    old = next(c for c in changes if not in_feed(c))
+    shown = next(c for c in changes if in_feed(c))
+
+    def redate(relative: str) -> None:  # proposed today, undecided: the newest event of all
+        path = root / relative
+        text = re.sub(r"^decision:\n(?:  .*\n)*", "", path.read_text(encoding="utf-8"),
+                      flags=re.M)
+        path.write_text(re.sub(r"^date: .*$", f"date: {TODAY}", text, count=1, flags=re.M)
+                        .replace("title: ", 'title: "Brought forward"\n# was: ', 1),
+                        encoding="utf-8")
+
+    steps: list[tuple[str, Callable[[], None], bool]] = [
+        ("an old change's title, not in the feed", lambda: (root / old).write_text(
+            (root / old).read_text(encoding="utf-8").replace(
+                "title: ", 'title: "Renamed"\n# was: ', 1), encoding="utf-8"), False),
+        ("an old change proposed today instead", lambda: redate(old), True),
+        ("a change in the feed deleted", lambda: (root / shown).unlink(), False),
+        ("a new change", lambda: (root / "changes" / "brand-new.md").write_text(
+            (root / old).read_text(encoding="utf-8"), encoding="utf-8"), True),
+    ]
+    for what, edit, shown_after in steps:
+        time.sleep(0.05)  # a tick of the file system's clock, as between two saves
+        edit()
+        assert build(options, builder).ok, what
+        fresh = build(Options(content=root, out=tmp_path / "fresh", today=TODAY, jobs=1,
+                              cache=False))
+        assert fresh.ok, what
+        assert (tmp_path / "site" / "feed.xml").read_bytes() == \
+            (tmp_path / "fresh" / "feed.xml").read_bytes(), what
+        assert in_feed(old) == shown_after or what == "a change in the feed deleted", what
+    assert not in_feed(shown)
