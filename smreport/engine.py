@@ -34,7 +34,15 @@ from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .load import FolderListing, ParseResult, SourceFile, read_limited
+from .load import (
+    FolderListing,
+    Loaded,
+    ParseResult,
+    SourceFile,
+    load_content,
+    parse_source,
+    read_limited,
+)
 from .markup import current_backend, render_markdown
 from .model import AnyNote, UnparsedNote, digest_body
 from .publish import TreeWriter, Written
@@ -197,6 +205,10 @@ class Builder:
         self.published: dict[str, bytes] = {}  # page path -> the bytes object last published
         self.files: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}  # path -> stat, bytes
         self.listings: dict[str, FolderListing] = {}  # note folders as last listed
+        # While watching, the last load, and its notes by file name as read_note names them
+        # (see `load`).
+        self.last_loaded: Loaded | None = None
+        self.note_names: dict[str, AnyNote] = {}
         # The notes (as read_note names them) that may have changed since the last build,
         # as the file watcher reported them; None: any may have.
         self.changed_hint: frozenset[str] | None = None
@@ -469,10 +481,27 @@ class Builder:
 
     def map_parse(self, parse: Parse, sources: Iterable[SourceFile]) -> Iterator[ParseResult]:
         """A `map` for `load_content`: cached results first, the rest parsed (in parallel)."""
-        self.load_cache()
         self.used_parsed = set()
         self.used_bodies = set()
         sources = list(sources)
+        keys = self._parse_sources(parse, sources)
+        self.source_keys = {s.path: k for s, k in zip(sources, keys, strict=True)}
+        if len(self.files) > len(self.read_names):  # notes deleted: forget their bytes
+            self.files = {n: v for n, v in self.files.items() if n in self.read_names}
+        self.read_names = set()
+        for key in keys:
+            self.used_parsed.add(key)
+            result = self.parsed[key]
+            note = result[0]
+            if self.render_bodies and note is not None and not isinstance(note, UnparsedNote):
+                # Its page will show the body, perhaps rendered in a forked worker that
+                # cannot tell this process: count it as used here, so the cache keeps it.
+                self.used_bodies.add(body_key(note))
+            yield result
+
+    def _parse_sources(self, parse: Parse, sources: list[SourceFile]) -> list[str]:
+        """Each source's key, parsing (in parallel) those the cache lacks."""
+        self.load_cache()
         settings = repr(getattr(parse, "keywords", ""))
         keys = [self._source_key(s, settings) for s in sources]
         missing = [(s, k) for s, k in zip(sources, keys, strict=True) if k not in self.parsed]
@@ -492,19 +521,75 @@ class Builder:
             if note is not None and not isinstance(note, UnparsedNote) and html is not None:
                 self.bodies[body_key(note)] = html
                 self.stats["bodies"] += 1
-        self.source_keys = {s.path: k for s, k in zip(sources, keys, strict=True)}
-        if len(self.files) > len(self.read_names):  # notes deleted: forget their bytes
-            self.files = {n: v for n, v in self.files.items() if n in self.read_names}
+        return keys
+
+    def load(self, root: Path) -> Loaded:
+        """Everything under `root`, loaded (see `load_content`) or patched.
+
+        While watching, when the file watcher names only notes that were loaded
+        last time and still parse as the same notes, the last load is patched
+        with them instead: nothing else is listed, read or looked up. A name it
+        does not know (a new, deleted or renamed file, project.yml, an asset, a
+        template) or a note that now fails to parse means a full load.
+        """
+        patched = self._patched_load(root)
+        if patched is not None:
+            return patched
+        self.last_loaded = None
+        loaded = load_content(root, self.map_parse, self.read_note, self.listings)
+        if self.in_place and loaded.content is not None:
+            self.last_loaded = loaded
+            self.note_names = {str(root / note.path): note for note in loaded.content.notes()}
+        return loaded
+
+    def _patched_load(self, root: Path) -> Loaded | None:
+        last, hint = self.last_loaded, self.changed_hint
+        if last is None or last.content is None or not hint or not self.in_place \
+                or not all(name in self.note_names for name in hint):
+            return None
+        max_bytes = last.content.project.rules.max_note_bytes
+        sources = []
+        for name in sorted(hint):
+            old = self.note_names[name]
+            try:
+                data = self.read_note(Path(name), max_bytes)
+            except OSError:
+                return None
+            if len(data) > max_bytes:
+                return None
+            sources.append(SourceFile(old.type, old.path, data))
         self.read_names = set()
-        for key in keys:
+        keys = self._parse_sources(functools.partial(parse_source, max_bytes=max_bytes),
+                                   sources)
+        previous = last.content
+        notes: dict[str, dict[str, AnyNote]] = {
+            "goal": dict(previous.goals), "change": dict(previous.changes),
+            "review": dict(previous.reviews), "dispute": dict(previous.disputes)}
+        source_keys = dict(self.source_keys)
+        # The problems their last parse found give way to what this one finds.
+        last_results = [self.parsed.get(source_keys.get(source.path, "")) for source in sources]
+        if any(result is None for result in last_results):
+            return None
+        replaced = {id(problem) for result in last_results if result for problem in result[1]}
+        problems = [problem for problem in last.problems if id(problem) not in replaced]
+        for name, source, key in zip(sorted(hint), sources, keys, strict=True):
+            old, (note, note_problems) = self.note_names[name], self.parsed[key]
+            if note is None or isinstance(note, UnparsedNote) \
+                    or (note.type, note.id) != (old.type, old.id):
+                return None  # now broken: a full load reports it as a first load would
+            notes[note.type][note.id] = self.note_names[name] = note
+            problems.extend(note_problems)
+            self.used_parsed.discard(source_keys.get(source.path, ""))
             self.used_parsed.add(key)
-            result = self.parsed[key]
-            note = result[0]
-            if self.render_bodies and note is not None and not isinstance(note, UnparsedNote):
-                # Its page will show the body, perhaps rendered in a forked worker that
-                # cannot tell this process: count it as used here, so the cache keeps it.
+            if self.render_bodies:
                 self.used_bodies.add(body_key(note))
-            yield result
+            source_keys[source.path] = key
+        self.source_keys = source_keys
+        content = dataclasses.replace(
+            previous, goals=notes["goal"], changes=notes["change"],  # type: ignore[arg-type]
+            reviews=notes["review"], disputes=notes["dispute"])  # type: ignore[arg-type]
+        self.last_loaded = dataclasses.replace(last, content=content, problems=tuple(problems))
+        return self.last_loaded
 
     def _source_key(self, source: SourceFile, settings: str) -> str:
         known = self.known_keys.get(source.path)

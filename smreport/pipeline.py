@@ -103,10 +103,7 @@ def check(options: Options, builder: Builder | None = None) -> Result:
 
 
 def _check(options: Options, builder: Builder | None) -> Result:
-    loaded: Loaded = load_content(options.content,
-                                  builder.map_parse if builder else map,
-                                  builder.read_note if builder else None,
-                                  builder.listings if builder else None)
+    loaded: Loaded = builder.load(options.content) if builder else load_content(options.content)
     problems = list(loaded.problems)
     content = loaded.content
     if content is not None:

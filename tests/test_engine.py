@@ -465,3 +465,59 @@ def test_the_feeds_newest_entries_after_each_edit_match_a_fresh_build(generated:
             (tmp_path / "fresh" / "feed.xml").read_bytes(), what
         assert in_feed(old) == shown_after or what == "a change in the feed deleted", what
     assert not in_feed(shown)
+
+
+def test_a_watched_save_patches_the_last_load_and_matches_a_fresh_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the watcher names only notes loaded last time, the last load is patched with
+    them (no listing, no reading of the rest); a name it does not know, or a note that no
+    longer parses, means a full load. Problems and pages always match a fresh build."""
+    root = copy_example(tmp_path)
+    builder = Builder(None, jobs=1)
+    builder.in_place = True
+    options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
+    assert build(options, builder).ok
+    full_loads: list[Path] = []
+    real_load = engine.load_content
+    monkeypatch.setattr(engine, "load_content",
+                        lambda root, *rest: full_loads.append(root) or real_load(root, *rest))
+
+    def rewrite(relative: str, old: str, new: str) -> Callable[[], None]:
+        def edit() -> None:
+            path = root / relative
+            text = path.read_text(encoding="utf-8")
+            assert old in text, (relative, old)
+            path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        return edit
+
+    goal, change = "goals/grow-telegram.md", "changes/care-public-replies.md"
+    steps = [
+        ("a goal's title", goal, rewrite(goal, "title:", 'title: "Renamed"\n# was:'), True),
+        ("an unknown key: a warning", goal, rewrite(goal, "\n---\n", "\ncolour: blue\n---\n"),
+         True),
+        ("the warning gone", goal, rewrite(goal, "\ncolour: blue\n", "\n"), True),
+        ("a change's body", change, rewrite(change, "\n---\n", "\n---\nA new first line.\n"),
+         True),
+        ("the goal broken", goal, rewrite(goal, 'title: "Renamed"', "title: [Renamed"), False),
+        ("the goal mended: it was not loaded last time", goal,
+         rewrite(goal, "title: [Renamed", 'title: "Renamed"'), False),
+        ("its title again", goal, rewrite(goal, 'title: "Renamed"', 'title: "Again"'), True),
+        ("project.yml", "project.yml", rewrite("project.yml", "Lena Frolova", "Elena Frolova"),
+         False),
+    ]
+    for what, relative, edit, patched in steps:
+        time.sleep(0.05)  # a tick of the file system's clock, as between two saves
+        edit()
+        builder.changed_hint = frozenset({str(root / relative)})
+        loads = len(full_loads)
+        result = build(options, builder)
+        assert (len(full_loads) == loads) == patched, what
+        fresh = build(Options(content=root, out=tmp_path / "fresh", today=TODAY, jobs=1,
+                              cache=False))
+        assert [p.format_text() for p in result.problems] == \
+            [p.format_text() for p in fresh.problems], what
+        assert result.ok == fresh.ok == (what != "the goal broken"), what
+        assert ("unknown-key" in {p.code for p in result.problems}) == \
+            what.startswith("an unknown key"), what
+        if fresh.ok:
+            assert tree(tmp_path / "site") == tree(tmp_path / "fresh"), what
