@@ -195,9 +195,11 @@ class Builder:
         self.pages: dict[str, tuple[str, bytes]] = {}  # page key -> (path, bytes)
         self.views: dict[str, object] = {}  # page key + ":kind" -> view models (KPI charts)
         self.used_pages: set[str] = set()
-        # Each note's page key as last computed, (the keys' common part, the key), and what
-        # the last build's keys were computed from, to tell what changed since.
-        self.page_keys: dict[str, tuple[str, str]] = {}
+        # Each note's page key as last computed, the keys' common part (code, templates,
+        # project, today), and what the last build's keys were computed from, to tell what
+        # changed since (see `attach_page_cache`).
+        self.page_keys: dict[str, str] = {}
+        self.page_keys_base = ""
         self.last_inputs = PageInputs()
         # What the last build published, page path -> digest; None until one did.
         self.manifest: dict[str, str] | None = None
@@ -333,13 +335,17 @@ class Builder:
             changed.update(path for path in {*unverified, *last.unverified}
                            if unverified.get(path) != last.unverified.get(path))
         # A changed note changes its family's pages: the family it was in and the one it is in.
-        goals = {note.path: _goal_of(note) for note in site.content.notes()}
+        goals: dict[str, str | None] = {}
+        subjects: dict[tuple[str, str], str] = {}
+        for note in site.content.notes():
+            goals[note.path] = _goal_of(note)
+            subjects[(note.type, note.id)] = note.path
         changed_goals = {last.goals.get(path) for path in changed}
         changed_goals.update(goals.get(path) for path in changed)
         changed_goals.discard(None)
-        changed_subjects = {subject for subject in {*agenda, *last.agenda}
-                            if agenda.get(subject) != last.agenda.get(subject)}
-        self.last_inputs = PageInputs(dict(source_keys), notes, dict(unverified), agenda, goals)
+        changed.update(subjects[subject] for subject in {*agenda, *last.agenda}
+                       if agenda.get(subject) != last.agenda.get(subject) and subject in subjects)
+        self.last_inputs = PageInputs(source_keys, notes, dict(unverified), agenda, goals)
 
         families: dict[str, tuple[object, ...]] = {}
 
@@ -352,29 +358,27 @@ class Builder:
                 known = families[goal_id] = tuple(shown(m.path) for m in members)
             return known
 
-        keys: dict[str, str] = {}  # this build's keys, by note path: each is computed once
+        # This build's keys by note path: first every key kept from the last build whose
+        # page shows nothing that changed, then each of the others when first asked for.
         base_key = base.hexdigest()
-        remembered, self.page_keys = self.page_keys, {}
+        keys: dict[str, str] = {}
+        if base_key == self.page_keys_base:
+            keys = {path: page_key for path, page_key in self.page_keys.items()
+                    if path not in changed and goals.get(path) not in changed_goals}
+            self.used_pages.update(keys.values())
+        self.page_keys, self.page_keys_base = keys, base_key
 
         def key(note: AnyNote) -> str:
             known = keys.get(note.path)
             if known is not None:
                 return known
             goal_id = _goal_of(note)
-            before = remembered.get(note.path)
-            if before is not None and before[0] == base_key and note.path not in changed \
-                    and goal_id not in changed_goals \
-                    and (note.type, note.id) not in changed_subjects:
-                page_key = before[1]  # nothing the page shows has changed since the last build
-            else:
-                inputs = (family(goal_id) if goal_id is not None else (), shown(note.path),
-                          agenda.get((note.type, note.id)))
-                digest = base.copy()
-                digest.update(repr(inputs).encode())
-                page_key = digest.hexdigest()
-            self.page_keys[note.path] = (base_key, page_key)
+            inputs = (family(goal_id) if goal_id is not None else (), shown(note.path),
+                      agenda.get((note.type, note.id)))
+            digest = base.copy()
+            digest.update(repr(inputs).encode())
+            page_key = keys[note.path] = digest.hexdigest()
             self.used_pages.add(page_key)
-            keys[note.path] = page_key
             return page_key
 
         site.page_key = key
@@ -532,7 +536,7 @@ class Builder:
         does not know (a new, deleted or renamed file, project.yml, an asset, a
         template) or a note that now fails to parse means a full load.
         """
-        patched = self._patched_load(root)
+        patched = self._patched_load(root) if self.changed_hint is not None else None
         if patched is not None:
             return patched
         self.last_loaded = None
@@ -544,7 +548,7 @@ class Builder:
 
     def _patched_load(self, root: Path) -> Loaded | None:
         last, hint = self.last_loaded, self.changed_hint
-        if last is None or last.content is None or not hint or not self.in_place \
+        if last is None or last.content is None or hint is None or not self.in_place \
                 or not all(name in self.note_names for name in hint):
             return None
         max_bytes = last.content.project.rules.max_note_bytes
