@@ -204,6 +204,26 @@ class Site:
                 self.environment.get_template(name).render(self._globals(root), **values))
         return html
 
+    def note_partial(self, name: str, note: AnyNote, root: str, **values: object) -> Markup:
+        """The template `name` showing one note in a list (a goal's card), kept with the
+        note's page key between rebuilds: a list page with a hundred notes renders again
+        only the rows of notes whose page changed.
+
+        The key covers everything the note's own page shows, so `values` must be
+        made from that alone (the note, its family, its agenda items, the project
+        and today). The template sees only the globals and `values`.
+        """
+        def render() -> Markup:
+            return Markup(  # noqa: S704 - an autoescaped template's output
+                self.environment.get_template(name).render(self._globals(root), **values))
+        if self.page_key is None or self.page_store is None:  # one build: each row once
+            return render()
+        key = f"{self.page_key(note)}:{name}:{root}"
+        html: Markup | None = self.view_memo.get(key)
+        if html is None:
+            html = self.view_memo[key] = render()
+        return html
+
     @cached_property
     def list_pages(self) -> list[PagePlan]:
         """The list pages (see `list_plans`), planned once: the page workers and

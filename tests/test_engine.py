@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import jinja2
 import pytest
 
 from smreport import engine
@@ -521,3 +522,34 @@ def test_a_watched_save_patches_the_last_load_and_matches_a_fresh_build(
             what.startswith("an unknown key"), what
         if fresh.ok:
             assert tree(tmp_path / "site") == tree(tmp_path / "fresh"), what
+
+
+def test_a_rebuild_renders_again_only_the_edited_goals_card(generated: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """A goals list page's rows are kept with each goal's page key between rebuilds."""
+    root = tmp_path / "content"
+    shutil.copytree(generated, root)
+    builder = Builder(None, jobs=1)
+    builder.in_place = True
+    options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
+    rendered: list[str] = []
+    real_render = jinja2.Template.render
+
+    def render(self: jinja2.Template, *args: object, **kwargs: object) -> str:
+        if self.name == "partials/goal_card.html":
+            rendered.append(str(kwargs["card"].goal.id))  # type: ignore[attr-defined]
+        return real_render(self, *args, **kwargs)
+    monkeypatch.setattr(jinja2.Template, "render", render)
+    assert build(options, builder).ok
+    goals = sorted((root / "goals").glob("*.md"))
+    assert len(rendered) == len(goals) > 1  # the first build: every card
+    rendered.clear()
+    goal = goals[len(goals) // 2]
+    goal.write_text(goal.read_text(encoding="utf-8").replace(
+        "title: ", 'title: "A new title"\n# was: ', 1), encoding="utf-8")
+    builder.changed_hint = frozenset({str(goal)})
+    assert build(options, builder).ok
+    assert rendered == [goal.stem]
+    assert "A new title" in "".join(
+        p.read_text(encoding="utf-8") for p in (tmp_path / "site" / "goals").glob("index*.html"))
