@@ -200,6 +200,7 @@ class Builder:
         # changed since (see `attach_page_cache`).
         self.page_keys: dict[str, str] = {}
         self.page_keys_base = ""
+        self.generation = 0  # builds with a page cache so far
         self.last_inputs = PageInputs()
         # What the last build published, page path -> digest; None until one did.
         self.manifest: dict[str, str] | None = None
@@ -367,6 +368,8 @@ class Builder:
                     if path not in changed and goals.get(path) not in changed_goals}
             self.used_pages.update(keys.values())
         self.page_keys, self.page_keys_base = keys, base_key
+        self.generation += 1
+        site.kept_pages, site.generation = frozenset(keys), self.generation
 
         def key(note: AnyNote) -> str:
             known = keys.get(note.path)

@@ -276,9 +276,9 @@ def newest_events(site: Site, notes: Iterable[AnyNote]) -> list[NoteEvent]:
 
     Events compare as tuples: by day, then by entry key, which no two events
     share. With a Builder's page cache, each note's events are kept under its
-    page key, and the newest with the keys they were chosen from: a rebuild in
-    which no note that gave one of the newest changed or went away takes the
-    newest of the last newest and the changed notes' events alone.
+    page key, and the newest from one build to the next: when the last build
+    chose them and none of the notes that gave them changed or went away since,
+    the newest are the newest of those and of the changed notes' events alone.
     """
     if site.page_key is None:
         return heapq.nlargest(FEED_NOTE_ENTRIES, itertools.chain.from_iterable(
@@ -292,23 +292,23 @@ def newest_events(site: Site, notes: Iterable[AnyNote]) -> list[NoteEvent]:
             events = site.view_memo[memo] = note_events(site, note)
         return events
 
-    notes = list(notes)
-    keys = {note.path: (page_key(note), note.type, note.id) for note in notes}
-    last: tuple[dict[str, tuple[str, str, str]], list[NoteEvent]] | None = \
-        site.view_memo.get(NEWEST_MEMO)
-    if last is not None:
-        last_keys, last_newest = last
-        changed = [note for note in notes if last_keys.get(note.path) != keys[note.path]]
-        gone = {(known[1], known[2]) for path, known in last_keys.items()
-                if keys.get(path) != known}  # changed or deleted since, as they were
-        if not gone.intersection((event[2], event[3]) for event in last_newest):
-            newest = heapq.nlargest(FEED_NOTE_ENTRIES, itertools.chain(
-                last_newest, *map(events_of, changed)))
-            site.view_memo[NEWEST_MEMO] = (keys, newest)
-            return newest
-    newest = heapq.nlargest(FEED_NOTE_ENTRIES,
-                            itertools.chain.from_iterable(map(events_of, notes)))
-    site.view_memo[NEWEST_MEMO] = (keys, newest)
+    kept = site.kept_pages
+    last: tuple[int, list[NoteEvent], set[str]] | None = site.view_memo.get(NEWEST_MEMO)
+    if last is not None and kept is not None and last[0] == site.generation - 1 \
+            and last[2] <= kept:
+        changed = [note for note in notes if note.path not in kept]
+        newest = heapq.nlargest(FEED_NOTE_ENTRIES, itertools.chain(
+            last[1], *map(events_of, changed)))
+    else:
+        newest = heapq.nlargest(FEED_NOTE_ENTRIES,
+                                itertools.chain.from_iterable(map(events_of, notes)))
+    note = site.content.note
+    paths = set()
+    for _day, _key, note_type, note_id, *_rest in newest:
+        shown = note(note_type, note_id)
+        if shown is not None:
+            paths.add(shown.path)
+    site.view_memo[NEWEST_MEMO] = (site.generation, newest, paths)
     return newest
 
 

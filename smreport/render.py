@@ -135,6 +135,10 @@ class Site:
     page_key: Callable[[AnyNote], str] | None = None
     page_store: MutableMapping[str, tuple[str, bytes]] | None = None
     used_keys: set[str] | None = None  # the Builder's record of the cache keys a build used
+    # With a page cache: the paths of the notes whose page key was kept from the last
+    # build (nothing their pages show changed), and which build this is (see newest_events).
+    kept_pages: frozenset[str] | None = None
+    generation: int = 0
     prefetched: Prefetch | None = None  # note pages rendered ahead by worker processes
     view_memo: MutableMapping[str, Any] = field(default_factory=dict)
     partials: dict[tuple[object, ...], Markup] = field(default_factory=dict)  # see `partial`

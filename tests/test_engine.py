@@ -19,7 +19,7 @@ import pytest
 from smreport import engine
 from smreport.engine import Builder, update_in_place
 from smreport.model import AgendaItem
-from smreport.pipeline import Options, build, check
+from smreport.pipeline import Options, PublishError, build, check
 from smreport.render import default_template_dir, make_site
 
 from .conftest import REPO, run_build_py
@@ -424,6 +424,9 @@ def test_the_feeds_newest_entries_after_each_edit_match_a_fresh_build(generated:
     what a fresh build writes."""
     root = tmp_path / "content"
     shutil.copytree(generated, root)
+    (tmp_path / "templates").mkdir()  # beside the content: a user's template, used by both
+    (tmp_path / "templates" / "index.html").write_text(
+        '{{ boom if site.content.changes.get("trigger") else "briefing" }}', encoding="utf-8")
     builder = Builder(None, jobs=1)
     builder.in_place = True
     options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
@@ -466,6 +469,17 @@ def test_the_feeds_newest_entries_after_each_edit_match_a_fresh_build(generated:
             (tmp_path / "fresh" / "feed.xml").read_bytes(), what
         assert in_feed(old) == shown_after or what == "a change in the feed deleted", what
     assert not in_feed(shown)
+    # A build that fails after the page keys and before the feed (the briefing's template
+    # fails on a note named "trigger"): the next build must still see what changed in it.
+    later = next(c for c in changes if not in_feed(c) and (root / c).exists())
+    redate(later)
+    trigger = root / "changes" / "trigger.md"
+    trigger.write_text((root / old).read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(PublishError):
+        build(options, builder)
+    trigger.unlink()
+    assert build(options, builder).ok
+    assert in_feed(later)
 
 
 def test_a_watched_save_patches_the_last_load_and_matches_a_fresh_build(
