@@ -277,9 +277,12 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
     if since_review is not None:
         starts_after, label_date, label_revision, review_id, month = since_review
         now = as_of(without_unverified(content, frozenset(unverified)), today)
+        since_settings = (log, settings, label_date, label_revision, review_id)
+        if since_settings != _LOG_MEMO.since_settings:
+            _LOG_MEMO.since, _LOG_MEMO.since_settings = {}, since_settings
         section = SinceReview(label_date, label_revision, review_id, month,
                               _since_groups(now, histories, baselines, versions, starts_after,
-                                            review_id))
+                                            review_id, _LOG_MEMO.since))
     problems = tuple(_unverified_problem(item, content) for item in unverified.values())
     return History(True, "", histories, edits, unverified, problems, section)
 
@@ -408,6 +411,10 @@ class _LogMemo:
         # Each note's history as last traced, and the project settings it was traced with.
         self.traced: dict[str, _Traced] = {}
         self.settings: object = None
+        # Each note's "Since your last review" entries, with the note, history and baseline
+        # they were found from, and what the section started from (see `_since_groups`).
+        self.since: dict[str, tuple[AnyNote, NoteHistory, Revision | None, _Entries]] = {}
+        self.since_settings: object = None
 
     def read(self, root: Path, zone: dt.tzinfo, people: Mapping[str, str], head: str) -> Log:
         key = (str(root.absolute()), head, str(zone), tuple(sorted(people.items())))
@@ -808,53 +815,79 @@ def _essence(note: AnyNote, **same: object) -> object:
                                **same)  # type: ignore[arg-type]
 
 
+# One note's entries in "Since your last review": (group's heading key, entry).
+_Entries = list[tuple[str, SinceEntry]]
+
+
 def _since_groups(now: Content, histories: Mapping[str, NoteHistory],
                   baselines: Mapping[str, Revision], versions: _Versions,
-                  starts_after: StartsAfter, review_id: str
+                  starts_after: StartsAfter, review_id: str,
+                  memo: dict[str, tuple[AnyNote, NoteHistory, Revision | None, _Entries]]
                   ) -> tuple[tuple[str, tuple[SinceEntry, ...]], ...]:
+    """The section's groups. A note's entries are kept in `memo` (valid for one log and
+    one start of the section) while the note, its history and its baseline are the very
+    same objects: a --watch save finds again only the saved note's entries."""
     groups: dict[str, list[SinceEntry]] = {key: [] for key in (
         "since.new_goals", "since.new_changes", "since.new_disputes", "since.decisions",
         "since.readings", "since.new_reviews", "since.edited")}
+    remembered = dict(memo)
+    memo.clear()
     for note in sorted(now.notes(), key=lambda n: (_TYPE_ORDER[n.type], n.id)):
         history = histories.get(note.path)
         if history is None or (note.type == "review" and note.id == review_id):
             continue
-        recent = [r for r in history.revisions if starts_after(r.commit)]
-        if not recent and not history.uncommitted:
-            continue
-        latest = recent[-1].commit if recent else None
         baseline = baselines.get(note.path)
-        before = versions.parse(note, baseline) if baseline else None
-        if baseline is None:
-            groups[f"since.new_{note.type}s"].append(SinceEntry(
-                note.type, note.id, recent[0].commit.date if recent else None,
-                _person_of(note)))
-        block = _block(note)
-        if block is not None and (before is None or _block(before) != block):
-            groups["since.decisions"].append(SinceEntry(
-                note.type, note.id, block.date, block.by, *_decision_words(note)))
-        if baseline is None:
-            continue
-        same: dict[str, object] = {}
-        if isinstance(note, Goal):
-            added = Counter(note.readings) - Counter(before.readings  # type: ignore[union-attr]
-                                                     if before else ())
-            if added:
-                kpis = {kpi.id: kpi.name for kpi in note.kpis}
-                names = list(dict.fromkeys(kpis.get(r.kpi, r.kpi) for r in added.elements()))
-                groups["since.readings"].append(SinceEntry(
-                    note.type, note.id, latest.date if latest else None, "",
-                    "since.readings_added",
-                    {"count": Count("readings", sum(added.values())), "kpis": names}))
-            same = {"readings": note.readings, "approved": note.approved}
-        elif isinstance(note, Change | Dispute):
-            same = {"decision": note.decision}
-        if before is None or _essence(before, **same) != _essence(note):
-            groups["since.edited"].append(SinceEntry(
-                note.type, note.id, latest.date if latest else None, "",
-                "since.edited_by" if latest else "since.uncommitted",
-                {"author": latest.author} if latest else {}))
+        known = remembered.get(note.path)
+        if known is not None and known[0] is note and known[1] is history \
+                and known[2] is baseline:
+            entries = known[3]
+        else:
+            entries = _since_entries(note, history, baseline, versions, starts_after)
+        memo[note.path] = (note, history, baseline, entries)
+        for key, entry in entries:
+            groups[key].append(entry)
     return tuple((key, tuple(entries)) for key, entries in groups.items() if entries)
+
+
+def _since_entries(note: AnyNote, history: NoteHistory, baseline: Revision | None,
+                   versions: _Versions, starts_after: StartsAfter) -> _Entries:
+    """What one note adds to "Since your last review"."""
+    found: _Entries = []
+    recent = [r for r in history.revisions if starts_after(r.commit)]
+    if not recent and not history.uncommitted:
+        return found
+    latest = recent[-1].commit if recent else None
+    before = versions.parse(note, baseline) if baseline else None
+    if baseline is None:
+        found.append((f"since.new_{note.type}s", SinceEntry(
+            note.type, note.id, recent[0].commit.date if recent else None,
+            _person_of(note))))
+    block = _block(note)
+    if block is not None and (before is None or _block(before) != block):
+        found.append(("since.decisions", SinceEntry(
+            note.type, note.id, block.date, block.by, *_decision_words(note))))
+    if baseline is None:
+        return found
+    same: dict[str, object] = {}
+    if isinstance(note, Goal):
+        added = Counter(note.readings) - Counter(before.readings  # type: ignore[union-attr]
+                                                 if before else ())
+        if added:
+            kpis = {kpi.id: kpi.name for kpi in note.kpis}
+            names = list(dict.fromkeys(kpis.get(r.kpi, r.kpi) for r in added.elements()))
+            found.append(("since.readings", SinceEntry(
+                note.type, note.id, latest.date if latest else None, "",
+                "since.readings_added",
+                {"count": Count("readings", sum(added.values())), "kpis": names})))
+        same = {"readings": note.readings, "approved": note.approved}
+    elif isinstance(note, Change | Dispute):
+        same = {"decision": note.decision}
+    if before is None or _essence(before, **same) != _essence(note):
+        found.append(("since.edited", SinceEntry(
+            note.type, note.id, latest.date if latest else None, "",
+            "since.edited_by" if latest else "since.uncommitted",
+            {"author": latest.author} if latest else {})))
+    return found
 
 
 def _person_of(note: AnyNote) -> str:

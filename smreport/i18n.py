@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
@@ -31,12 +32,12 @@ class Term(str):
     """A message key to be looked up, used as a parameter of another message."""
 
 
+@dataclass(frozen=True)
 class Count:
     """A number with a noun, formatted with the language's plural rules."""
 
-    def __init__(self, key: str, count: int) -> None:
-        self.key = key
-        self.count = count
+    key: str
+    count: int
 
 
 class Translator:

@@ -625,3 +625,42 @@ def test_a_save_traces_again_only_the_note_it_changed(tmp_path: Path) -> None:
     (repo.content / GOAL).write_text(goal_note() + "A new last line.\n", encoding="utf-8")
     fourth = history()
     assert fourth.of(GOAL).uncommitted and not fourth.edits.get(GOAL)
+
+
+def test_a_save_finds_again_only_the_saved_notes_since_review_entries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Since your last review" keeps each note's entries between --watch saves while the
+    note, its history and its baseline are the same objects; what it shows after a save
+    is what a reading without any memo shows."""
+    from smreport.engine import Builder
+    repo, _before = reviewed_project(tmp_path)
+    builder = Builder(None, jobs=1)
+    builder.in_place = True  # keeps parse results: unchanged notes stay the same objects
+    today = dt.date(2026, 3, 10)
+    options = Options(content=repo.content, today=today, cache=False)
+    found: list[str] = []
+    original = history_module._since_entries
+
+    def spy(note: object, *args: object) -> object:
+        found.append(note.path)  # type: ignore[attr-defined]
+        return original(note, *args)  # type: ignore[arg-type]
+    monkeypatch.setattr(history_module, "_since_entries", spy)
+
+    def groups() -> object:
+        result = check(options, builder)
+        assert result.content is not None
+        since = read_history(repo.content, result.content, today).since
+        assert since is not None
+        return since.groups
+
+    first = groups()
+    assert GOAL in found and len(found) >= 4
+    found.clear()
+    assert groups() == first and found == []  # nothing changed: nothing found again
+    (repo.content / GOAL).write_text(goal_note(readings=[
+        reading("2026-02-26", 140), reading("2026-03-02", 150), reading("2026-03-03", 155),
+        reading("2026-03-06", 160)]), encoding="utf-8")
+    saved = groups()
+    assert found == [GOAL]
+    monkeypatch.setattr(history_module, "_LOG_MEMO", history_module._LogMemo())
+    assert saved == groups() != first  # the same as without a memo: 3 readings now
