@@ -558,6 +558,8 @@ class Builder:
         sources = []
         for name in sorted(hint):
             old = self.note_names[name]
+            if os.path.islink(name):  # the inventory decides whether a link may be followed
+                return None
             try:
                 data = self.read_note(Path(name), max_bytes)
             except OSError:
