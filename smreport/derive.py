@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 
 from .model import Change, Content, CurrentGoal, Dispute, Goal, Kpi, Review
@@ -69,12 +70,25 @@ def same_objects(first: Sequence[object], second: Sequence[object]) -> bool:
     return len(first) == len(second) and all(a is b for a, b in zip(first, second, strict=True))
 
 
-def changes_by_goal(changes: Iterable[Change]) -> dict[str, list[Change]]:
-    """Every change grouped under its goal id, each list by date, then id."""
+def changes_by_goal(changes: Iterable[Change]) -> Mapping[str, Sequence[Change]]:
+    """Every change grouped under its goal id, each list by date, then id.
+
+    The last answer is kept with the very changes it was made from: validation,
+    the agenda and the site each ask, mostly for the same changes. Read-only.
+    """
+    global _last_grouped
+    changes = tuple(changes)
+    if _last_grouped is not None and len(_last_grouped[0]) == len(changes) \
+            and all(map(operator.is_, _last_grouped[0], changes)):
+        return _last_grouped[1]
     grouped: dict[str, list[Change]] = {}
-    for change in sorted(changes, key=lambda c: (c.date, c.id)):
+    for change in sorted(changes, key=operator.attrgetter("date", "id")):
         grouped.setdefault(change.goal, []).append(change)
+    _last_grouped = (changes, grouped)
     return grouped
+
+
+_last_grouped: tuple[tuple[Change, ...], dict[str, list[Change]]] | None = None
 
 
 def approved_in_order(changes: Iterable[Change]) -> list[Change]:

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Hashable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -235,7 +236,7 @@ class Site:
         return list_plans(self)
 
     @cached_property
-    def changes_by_goal(self) -> dict[str, list[Change]]:
+    def changes_by_goal(self) -> Mapping[str, Sequence[Change]]:
         """Every change under its goal id, by date; computed once, read by every goal page."""
         return changes_of(self.content)
 
@@ -440,16 +441,19 @@ def goals_in_order(current: Mapping[str, CurrentGoal]) -> list[CurrentGoal]:
 
 def changes_in_order(content: Content) -> list[Change]:
     """Changes waiting for a decision (oldest first), then decided ones (latest first)."""
-    changes = sorted(content.changes.values(), key=lambda c: (c.date, c.id))
+    changes = sorted(content.changes.values(), key=operator.attrgetter("date", "id"))
     return [c for c in changes if c.decision is None] + \
         [c for c in reversed(changes) if c.decision is not None]
 
 
 def disputes_in_order(content: Content, today: dt.date) -> list[Dispute]:
     """Open cross-unit disputes, open within-unit ones, then decided ones (latest first)."""
-    disputes = sorted(content.disputes.values(), key=lambda d: (d.date, d.id))
-    open_cross = [d for d in disputes if d.decision is None and is_cross_unit(d, content)]
-    open_within = [d for d in disputes if d.decision is None and not is_cross_unit(d, content)]
+    disputes = sorted(content.disputes.values(), key=operator.attrgetter("date", "id"))
+    open_cross: list[Dispute] = []
+    open_within: list[Dispute] = []
+    for dispute in disputes:
+        if dispute.decision is None:
+            (open_cross if is_cross_unit(dispute, content) else open_within).append(dispute)
     decided = sorted((d for d in disputes if d.decision is not None),
                      key=lambda d: (d.decision.date if d.decision else today, d.id),
                      reverse=True)

@@ -619,7 +619,7 @@ def team_units(content: Content) -> list[UnitView]:
     return units
 
 
-def changes_of(content: Content) -> dict[str, list[Change]]:
+def changes_of(content: Content) -> Mapping[str, Sequence[Change]]:
     """Every change grouped under its goal id, by date."""
     return changes_by_goal(content.changes.values())
 
