@@ -336,16 +336,17 @@ class Builder:
             changed.update(path for path in {*unverified, *last.unverified}
                            if unverified.get(path) != last.unverified.get(path))
         # A changed note changes its family's pages: the family it was in and the one it is in.
-        goals: dict[str, str | None] = {}
-        subjects: dict[tuple[str, str], str] = {}
-        for note in site.content.notes():
-            goals[note.path] = _goal_of(note)
-            subjects[(note.type, note.id)] = note.path
+        content = site.content
+        goals: dict[str, str | None] = {goal.path: goal.id for goal in content.goals.values()}
+        goals.update((change.path, change.goal) for change in content.changes.values())
         changed_goals = {last.goals.get(path) for path in changed}
         changed_goals.update(goals.get(path) for path in changed)
         changed_goals.discard(None)
-        changed.update(subjects[subject] for subject in {*agenda, *last.agenda}
-                       if agenda.get(subject) != last.agenda.get(subject) and subject in subjects)
+        for subject in {*agenda, *last.agenda}:
+            if agenda.get(subject) != last.agenda.get(subject):
+                note = content.note(*subject)  # type: ignore[arg-type]
+                if note is not None:
+                    changed.add(note.path)
         self.last_inputs = PageInputs(source_keys, notes, dict(unverified), agenda, goals)
 
         families: dict[str, tuple[object, ...]] = {}
