@@ -190,14 +190,18 @@ def test_update_in_place_writes_only_what_changed(tmp_path: Path) -> None:
 def test_benchmark_runner_smoke(tmp_path: Path) -> None:
     """The benchmark must not rot: a tiny run of the real runner, figures printed."""
     run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--notes", "50",
-                          "--edits", "2", "--repeat", "1", "--work", str(tmp_path / "bench")],
+                          "--edits", "2", "--repeat", "2", "--work", str(tmp_path / "bench")],
                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert run.returncode == 0, run.stderr + run.stdout
     for row in ("floor, 1 process", "cold full build", "warm full build", "check alone",
                 "--markdown cmark-gfm",  # cmarkgfm is a test dependency
                 "one-note edit under --watch to the edited note's page, median",
-                "one-note edit under --watch to the whole site, 95th percentile"):
+                "one-note edit under --watch to the whole site, 95th percentile",
+                "--watch, median to the whole site in each round: "):
         assert row in run.stdout
+    # Every edit reached the edited note's page (a timeout would show as 30,000 ms).
+    page = re.search(r"edited note's page, 95th percentile \| (\d+) ms", run.stdout)
+    assert page is not None and int(page.group(1)) < 30_000, run.stdout
     if shutil.which("hugo"):
         assert "Hugo, one minimal template, same notes" in run.stdout
 
