@@ -46,11 +46,19 @@ def _as_of(content: Content, today: dt.date) -> Content:
         _dated_goals[goal_id] = (goal, today, dated)
         goals[goal_id] = dated
     changes: dict[str, Change] = {}
+    global _pending_changes
+    remembered_changes, _pending_changes = _pending_changes, {}
     for change_id, change in content.changes.items():
         if change.date > today:
             continue
         if change.decision and change.decision.date > today:
-            change = dataclasses.replace(change, decision=None)
+            known_change = remembered_changes.get(change_id)
+            if known_change is not None and known_change[0] is change:
+                pending = known_change[1]  # the same view as last time, as for goals
+            else:
+                pending = dataclasses.replace(change, decision=None)
+            _pending_changes[change_id] = (change, pending)
+            change = pending
         changes[change_id] = change
     reviews: dict[str, Review] = {k: r for k, r in content.reviews.items() if r.date <= today}
     disputes: dict[str, Dispute] = {}
@@ -73,22 +81,22 @@ def same_objects(first: Sequence[object], second: Sequence[object]) -> bool:
 def changes_by_goal(changes: Iterable[Change]) -> Mapping[str, Sequence[Change]]:
     """Every change grouped under its goal id, each list by date, then id.
 
-    The last answer is kept with the very changes it was made from: validation,
-    the agenda and the site each ask, mostly for the same changes. Read-only.
+    The last two answers are kept with the very changes they were made from:
+    validation asks for the changes as written, the agenda and the site for
+    them as of today (where a decision dated later is not yet taken). Read-only.
     """
-    global _last_grouped
     changes = tuple(changes)
-    if _last_grouped is not None and len(_last_grouped[0]) == len(changes) \
-            and all(map(operator.is_, _last_grouped[0], changes)):
-        return _last_grouped[1]
-    grouped: dict[str, list[Change]] = {}
+    for known, grouped in _last_grouped:
+        if len(known) == len(changes) and all(map(operator.is_, known, changes)):
+            return grouped
+    grouped = {}
     for change in sorted(changes, key=operator.attrgetter("date", "id")):
         grouped.setdefault(change.goal, []).append(change)
-    _last_grouped = (changes, grouped)
+    _last_grouped[:] = [(changes, grouped), *_last_grouped[:1]]
     return grouped
 
 
-_last_grouped: tuple[tuple[Change, ...], dict[str, list[Change]]] | None = None
+_last_grouped: list[tuple[tuple[Change, ...], dict[str, list[Change]]]] = []
 
 
 def approved_in_order(changes: Iterable[Change]) -> list[Change]:
@@ -139,6 +147,9 @@ _last_current: tuple[Content, dict[str, CurrentGoal]] | None = None
 # made from: a --watch rebuild changes one note, and the other goals are not redone.
 _dated_goals: dict[str, tuple[Goal, dt.date, Goal]] = {}
 _current_by_goal: dict[str, tuple[Goal, tuple[Change, ...], CurrentGoal]] = {}
+# Changes decided after today, as pending views, likewise: so the changes as of today are
+# the very same objects from one rebuild to the next, which the memos above rely on.
+_pending_changes: dict[str, tuple[Change, Change]] = {}
 
 
 def known_kpis(goal: Goal, changes: Iterable[Change]) -> Mapping[str, Kpi]:

@@ -221,3 +221,27 @@ def test_the_dated_view_and_current_goals_are_computed_once_per_content() -> Non
     assert as_of(content, day - dt.timedelta(days=1)) is not dated  # another day, another view
     first, second = current_goals(dated), current_goals(dated)
     assert first == second and first is not second  # callers may change their own copy
+
+
+def test_a_change_decided_after_today_is_the_same_pending_view_from_build_to_build() -> None:
+    """As of a day before its decision a change is pending: a view without the decision,
+    made once per change object, so the memos keyed by identity hold across rebuilds."""
+    import dataclasses
+
+    from smreport.load import load_content
+    from tests.conftest import EXAMPLE
+
+    content = load_content(EXAMPLE).content
+    assert content is not None
+    change = next(c for c in content.changes.values() if c.decision is not None)
+    assert change.decision is not None
+    before = change.decision.date - dt.timedelta(days=1)
+    # Another content object with the same notes, as a rebuild loads it.
+    first = as_of(content, before).changes[change.id]
+    again = as_of(dataclasses.replace(content), before).changes[change.id]
+    assert first.decision is None and again is first
+    edited = dataclasses.replace(change, title="Edited")
+    later = dataclasses.replace(content, changes={**content.changes, change.id: edited})
+    pending = as_of(later, before).changes[change.id]
+    assert pending is not first and pending.title == "Edited" and pending.decision is None
+    assert as_of(later, change.decision.date).changes[change.id] is edited  # decided by then
