@@ -162,7 +162,13 @@ class Site:
         """A note's page, from the page cache when nothing it shows has changed."""
         if self.page_key is None:
             return render_note(self, note)
-        return self.cached_page(self.page_key(note), functools.partial(render_note, self, note))
+        key = self.page_key(note)
+        page = self.page_store.get(key) if self.page_store is not None else None
+        if page is not None:  # most pages on a rebuild: straight from the page cache
+            if self.used_keys is not None:
+                self.used_keys.add(key)
+            return page
+        return self.cached_page(key, functools.partial(render_note, self, note))
 
     def cached_page(self, key: str | None,
                     render: Callable[[], tuple[str, bytes]]) -> tuple[str, bytes]:
