@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, MutableMappin
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jinja2
 from markupsafe import Markup
@@ -65,6 +65,8 @@ if TYPE_CHECKING:
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CSS_NAME = "smreport.css"
+
+T = TypeVar("T")
 
 
 def default_template_dir() -> Path:
@@ -235,6 +237,20 @@ class Site:
             html = self.view_memo[key] = render()
         return html
 
+    def reuse(self, name: str, inputs: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """`compute()`, or with a Builder's page cache (--watch) the last build's answer
+        under `name` when it was computed from the very same `inputs` objects: what a
+        rebuild recomputes for every note (a list's order) mostly meets the same notes."""
+        if self.page_store is None:
+            return compute()
+        known = self.view_memo.get(name)
+        if known is not None and len(known[0]) == len(inputs) \
+                and all(map(operator.is_, known[0], inputs)):
+            return known[1]  # type: ignore[no-any-return]
+        result = compute()
+        self.view_memo[name] = (inputs, result)
+        return result
+
     @cached_property
     def list_pages(self) -> list[PagePlan]:
         """The list pages (see `list_plans`), planned once: the page workers and
@@ -402,7 +418,8 @@ def list_plans(site: Site) -> list[PagePlan]:
                                           site.goal_kpis), pager=pager)
     plans.extend(paginate(site, "goals", [goal.goal for goal in goals], goals_page))
 
-    changes = changes_in_order(content)
+    changes = site.reuse(f"changes-in-order:{today}", tuple(content.changes.values()),
+                         lambda: changes_in_order(content))
 
     def changes_page(chunk: Sequence[AnyNote], pager: Pager | None) -> tuple[str, bytes]:
         shown = dataclasses.replace(content, changes={c.id: c for c in chunk
@@ -422,7 +439,9 @@ def list_plans(site: Site) -> list[PagePlan]:
                          reviews=list(chunk), months=months, pager=pager)
     plans.extend(paginate(site, "reviews", reviews, reviews_page))
 
-    disputes = disputes_in_order(content, today)
+    disputes = site.reuse(f"disputes-in-order:{today}",
+                          (content.project, *content.disputes.values()),
+                          lambda: disputes_in_order(content, today))
 
     def disputes_page(chunk: Sequence[AnyNote], pager: Pager | None) -> tuple[str, bytes]:
         shown = dataclasses.replace(content, disputes={d.id: d for d in chunk
