@@ -163,7 +163,11 @@ def collecting_garbage_later() -> Iterator[None]:
 
 @dataclasses.dataclass(frozen=True)
 class PageInputs:
-    """What the last build's page keys were computed from (see `attach_page_cache`)."""
+    """What the last build's page keys were computed from (see `attach_page_cache`).
+
+    The mappings are the very objects the build used, not copies: a load makes a
+    new `source_keys` and git a new history rather than changing the old ones.
+    """
 
     sources: dict[str, str] = dataclasses.field(default_factory=dict)  # path -> source key
     histories: Mapping[str, object] = dataclasses.field(default_factory=dict)  # path -> git
