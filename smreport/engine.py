@@ -575,22 +575,29 @@ class Builder:
         self.read_names = set()
         keys = self._parse_sources(functools.partial(parse_source, max_bytes=max_bytes),
                                    sources)
+        names = sorted(hint)
+        parsed = [self.parsed[key] for key in keys]
+        if any(note is None or isinstance(note, UnparsedNote)
+               or (note.type, note.id) != (self.note_names[name].type, self.note_names[name].id)
+               for name, (note, _problems) in zip(names, parsed, strict=True)):
+            return None  # now broken: a full load reports it as a first load would
+        # The problems their last parse found give way to what this one finds.
+        last_results = [self.parsed.get(self.source_keys.get(source.path, ""))
+                        for source in sources]
+        if any(result is None for result in last_results):
+            return None
+        replaced = {id(problem) for result in last_results if result for problem in result[1]}
+        problems = [problem for problem in last.problems if id(problem) not in replaced]
+        # Every saved note is known good: only now do the Builder's records of the load
+        # change (a refusal above leaves them for the full load that follows).
         previous = last.content
         notes: dict[str, dict[str, AnyNote]] = {
             "goal": dict(previous.goals), "change": dict(previous.changes),
             "review": dict(previous.reviews), "dispute": dict(previous.disputes)}
         source_keys = dict(self.source_keys)
-        # The problems their last parse found give way to what this one finds.
-        last_results = [self.parsed.get(source_keys.get(source.path, "")) for source in sources]
-        if any(result is None for result in last_results):
-            return None
-        replaced = {id(problem) for result in last_results if result for problem in result[1]}
-        problems = [problem for problem in last.problems if id(problem) not in replaced]
-        for name, source, key in zip(sorted(hint), sources, keys, strict=True):
-            old, (note, note_problems) = self.note_names[name], self.parsed[key]
-            if note is None or isinstance(note, UnparsedNote) \
-                    or (note.type, note.id) != (old.type, old.id):
-                return None  # now broken: a full load reports it as a first load would
+        for name, source, key, (note, note_problems) in zip(names, sources, keys, parsed,
+                                                             strict=True):
+            assert note is not None and not isinstance(note, UnparsedNote)  # checked above
             notes[note.type][note.id] = self.note_names[name] = note
             problems.extend(note_problems)
             self.used_parsed.discard(source_keys.get(source.path, ""))
