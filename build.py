@@ -3,7 +3,7 @@
 
 import sys
 
-from smreport.cli import main
+from smreport.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main(["build", *sys.argv[1:]]))
+    run(["build", *sys.argv[1:]])

@@ -34,7 +34,8 @@ sys.path.insert(0, str(HERE))
 from generate import generate  # noqa: E402
 
 MEASURE = """
-import json, resource, sys, time
+import gc, json, resource, sys, time
+gc.disable()  # as the smreport command does for its whole process (cli.run)
 sys.argv = ["smreport", *{args!r}]
 from smreport.cli import main
 started = time.perf_counter()

@@ -272,3 +272,24 @@ def test_a_today_outside_the_supported_years_is_a_command_line_error(day: str,
     assert run.returncode == 2
     assert "outside 1900-2999" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize("entry", ["python -m smreport", "build.py"])
+def test_the_command_keeps_the_garbage_collector_off_for_its_whole_process(
+        entry: str, tmp_path: Path) -> None:
+    """`smreport`, `python -m smreport` and build.py run `cli.run`: the process ends after
+    one build or check, so no collection walks what it made only to exit."""
+    common = ["--content", "content", "--today", "2026-11-26"]
+    if entry == "build.py":
+        argv = ["build.py", "--out", str(tmp_path / "site"), *common]
+        start = "runpy.run_path('build.py', run_name='__main__')"
+    else:
+        argv = ["smreport", "check", *common]
+        start = "runpy.run_module('smreport', run_name='__main__')"
+    script = ("import atexit, gc, runpy, sys\n"
+              "atexit.register(lambda: print('collector', 'on' if gc.isenabled() else 'off'))\n"
+              f"sys.argv = {argv!r}\n{start}\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "collector off"
