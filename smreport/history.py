@@ -250,9 +250,10 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
     # A clean note's newest revision is its working tree, which is already loaded (see
     # _Trace.version): only older versions are read, which at thousands of notes with one
     # commit each is most of git's output spared.
+    # (The baselines of "Since your last review" are read later, only for the notes whose
+    # entries are not kept from the last read: see _since_groups.)
     wanted = [r.blob for n in trusted_notes if n.path not in known
               for r in _older_than_working_tree(revisions.get(n.path, []), n.path in uncommitted)]
-    wanted += [r.blob for r in baselines.values()]
     try:
         blobs = _read_blobs(root, wanted)
     except GitUnavailable as error:
@@ -280,9 +281,13 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
         since_settings = (log, settings, label_date, label_revision, review_id)
         if since_settings != _LOG_MEMO.since_settings:
             _LOG_MEMO.since, _LOG_MEMO.since_settings = {}, since_settings
-        section = SinceReview(label_date, label_revision, review_id, month,
-                              _since_groups(now, histories, baselines, versions, starts_after,
-                                            review_id, _LOG_MEMO.since))
+        try:
+            groups = _since_groups(now, histories, baselines, versions, starts_after,
+                                   review_id, _LOG_MEMO.since,
+                                   lambda oids: _read_blobs(root, oids))
+        except GitUnavailable as error:
+            return _without_git(content, str(error))
+        section = SinceReview(label_date, label_revision, review_id, month, groups)
     problems = tuple(_unverified_problem(item, content) for item in unverified.values())
     return History(True, "", histories, edits, unverified, problems, section)
 
@@ -574,9 +579,13 @@ class _Versions:
     """Old versions of notes, parsed once per blob."""
 
     def __init__(self, blobs: Mapping[str, bytes], max_bytes: int) -> None:
-        self.blobs = blobs
+        self.blobs = dict(blobs)
         self.max_bytes = max_bytes
         self.parsed: dict[tuple[str, str, str], AnyNote | None] = {}
+
+    def add(self, blobs: Mapping[str, bytes]) -> None:
+        """More versions, read later."""
+        self.blobs.update(blobs)
 
     def mentions(self, revision: Revision, key: bytes) -> bool:
         """Whether the version's bytes hold `key` at all: a cheap test before parsing."""
@@ -822,26 +831,32 @@ _Entries = list[tuple[str, SinceEntry]]
 def _since_groups(now: Content, histories: Mapping[str, NoteHistory],
                   baselines: Mapping[str, Revision], versions: _Versions,
                   starts_after: StartsAfter, review_id: str,
-                  memo: dict[str, tuple[AnyNote, NoteHistory, Revision | None, _Entries]]
+                  memo: dict[str, tuple[AnyNote, NoteHistory, Revision | None, _Entries]],
+                  read_blobs: Callable[[Iterable[str]], Mapping[str, bytes]]
                   ) -> tuple[tuple[str, tuple[SinceEntry, ...]], ...]:
     """The section's groups. A note's entries are kept in `memo` (valid for one log and
     one start of the section) while the note, its history and its baseline are the very
-    same objects: a --watch save finds again only the saved note's entries."""
+    same objects: a --watch save finds again only the saved note's entries, and reads
+    (`read_blobs`) only the baselines of the notes it finds again."""
     groups: dict[str, list[SinceEntry]] = {key: [] for key in (
         "since.new_goals", "since.new_changes", "since.new_disputes", "since.decisions",
         "since.readings", "since.new_reviews", "since.edited")}
     remembered = dict(memo)
     memo.clear()
+    shown: list[tuple[AnyNote, NoteHistory, Revision | None, _Entries | None]] = []
     for note in sorted(now.notes(), key=lambda n: (_TYPE_ORDER[n.type], n.id)):
         history = histories.get(note.path)
         if history is None or (note.type == "review" and note.id == review_id):
             continue
         baseline = baselines.get(note.path)
         known = remembered.get(note.path)
-        if known is not None and known[0] is note and known[1] is history \
-                and known[2] is baseline:
-            entries = known[3]
-        else:
+        kept = known is not None and known[0] is note and known[1] is history \
+            and known[2] is baseline
+        shown.append((note, history, baseline, known[3] if known and kept else None))
+    versions.add(read_blobs(baseline.blob for _note, _history, baseline, entries in shown
+                            if entries is None and baseline is not None))
+    for note, history, baseline, entries in shown:
+        if entries is None:
             entries = _since_entries(note, history, baseline, versions, starts_after)
         memo[note.path] = (note, history, baseline, entries)
         for key, entry in entries:

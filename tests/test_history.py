@@ -653,14 +653,27 @@ def test_a_save_finds_again_only_the_saved_notes_since_review_entries(
         assert since is not None
         return since.groups
 
+    asked: list[str] = []
+    read_blobs = history_module._read_blobs
+
+    def spy_blobs(root: Path, oids: Iterable[str]) -> dict[str, bytes]:
+        oids = list(oids)
+        asked.extend(oids)
+        return read_blobs(root, oids)
+    monkeypatch.setattr(history_module, "_read_blobs", spy_blobs)
+
     first = groups()
     assert GOAL in found and len(found) >= 4
+    baseline = repo.git("rev-parse", f"HEAD~5:content/{GOAL}").strip()  # before the review
+    assert baseline in asked
     found.clear()
+    asked.clear()
     assert groups() == first and found == []  # nothing changed: nothing found again
+    assert asked == []  # and no old version read from git
     (repo.content / GOAL).write_text(goal_note(readings=[
         reading("2026-02-26", 140), reading("2026-03-02", 150), reading("2026-03-03", 155),
         reading("2026-03-06", 160)]), encoding="utf-8")
     saved = groups()
-    assert found == [GOAL]
+    assert found == [GOAL] and baseline in asked
     monkeypatch.setattr(history_module, "_LOG_MEMO", history_module._LogMemo())
     assert saved == groups() != first  # the same as without a memo: 3 readings now
