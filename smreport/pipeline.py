@@ -102,7 +102,9 @@ def check(options: Options, builder: Builder | None = None) -> Result:
         return _check(options, builder)
 
 
-def _check(options: Options, builder: Builder | None) -> Result:
+def _check(options: Options, builder: Builder | None, for_build: bool = False) -> Result:
+    """`check`; `for_build`: git's history, when read for verify_approvals, is read whole
+    (with "Since your last review"), as the build reads it, so the build reads it once."""
     loaded: Loaded = builder.load(options.content) if builder else load_content(options.content)
     problems = list(loaded.problems)
     content = loaded.content
@@ -114,7 +116,8 @@ def _check(options: Options, builder: Builder | None) -> Result:
         today = today_in(content.project.timezone)
     history = None
     if content is not None and today is not None and content.project.rules.verify_approvals:
-        history = read_history(options.content, content, today, want_since=False)
+        history = read_history(options.content, content, today, options.since,
+                               want_since=for_build)
         problems.extend(history.problems)
     problems.sort(key=Problem.sort_key)
     return Result(problems, content, today, history=history)
@@ -171,12 +174,14 @@ def _build(options: Options, builder: Builder | None) -> Result:
         if isinstance(unchanged, Result):
             unchanged.unchanged = True
             return unchanged
-    result = check(options, builder)
+    result = _check(options, builder, for_build=True)  # already collecting garbage later
     if not result.ok or result.content is None or result.today is None:
         return result
     check_output(options.out, options.content)
-    result.history = history = read_history(options.content, result.content, result.today,
-                                            options.since)
+    history = result.history  # read whole by the check when verify_approvals needed it
+    if history is None:
+        result.history = history = read_history(options.content, result.content,
+                                                 result.today, options.since)
     # An approval or decision not committed by its approver does not count (verify_approvals).
     content = without_unverified(result.content, history.unverified_paths)
     result.agenda = derive_agenda(content, result.today, history.agenda_edits,

@@ -340,6 +340,29 @@ def test_an_approval_committed_by_the_executive_counts(tmp_path: Path) -> None:
     assert result.history is not None and dict(result.history.unverified) == {}
 
 
+def test_a_build_with_verify_approvals_reads_the_history_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check needs the history (whose commits count) and the build needs it whole:
+    read once, with "Since your last review", not twice."""
+    import smreport.pipeline as pipeline_module
+    repo = approved_goal(tmp_path, rules=VERIFY, approver=SMIRNOVA)
+    repo.commit({"reviews/review-2026-01.md": review_note("2026-01", "2026-01-31")},
+                "2026-01-31", author=PETROV)
+    reads: list[bool] = []
+    real = pipeline_module.read_history
+
+    def spy(*args: object, **kwargs: object) -> History:
+        reads.append(bool(kwargs.get("want_since", True)))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+    monkeypatch.setattr(pipeline_module, "read_history", spy)
+    result = build_at(repo.content, tmp_path / "site", "2026-02-05")
+    assert reads == [True]
+    assert result.history is not None and result.history.since is not None
+    assert GOAL in result.history.unverified  # what the check found counts in the build
+    [item] = of_code(result.agenda, "approve-goal")
+    assert item.why.startswith("Approval not verified:")
+
+
 def test_an_approval_committed_by_a_teammate_does_not(tmp_path: Path) -> None:
     repo = approved_goal(tmp_path, rules=VERIFY, approver=SMIRNOVA)
     out = tmp_path / "site"
