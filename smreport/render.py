@@ -52,6 +52,7 @@ from .views import (
     glance,
     goal_cards,
     goal_history,
+    goals_in_order,
     is_cross_unit,
     kpi_views,
     month_strip,
@@ -456,12 +457,6 @@ def list_plans(site: Site) -> list[PagePlan]:
     plans.append((None, lambda: site.page("team.html", "team/index.html",
                                           units=team_units(content))))
     return plans
-
-
-def goals_in_order(current: Mapping[str, CurrentGoal]) -> list[CurrentGoal]:
-    """Goals as the goals page lists them: active first, then by due date."""
-    order = {"active": 0, "achieved": 1, "dropped": 2}
-    return sorted(current.values(), key=lambda g: (order[g.status], g.due, g.id))
 
 
 def changes_in_order(content: Content) -> list[Change]:

@@ -235,6 +235,12 @@ class GoalCard:
 KpiViews = Callable[[CurrentGoal], list[KpiView]]
 
 
+def goals_in_order(current: Mapping[str, CurrentGoal]) -> list[CurrentGoal]:
+    """Goals as the goals page and the glance list them: active first, then by due date."""
+    order = {"active": 0, "achieved": 1, "dropped": 2}
+    return sorted(current.values(), key=lambda g: (order[g.status], g.due, g.id))
+
+
 def goal_cards(content: Content, current: Mapping[str, CurrentGoal], today: dt.date,
                links: Links, translate: Translator, kpis: KpiViews | None = None,
                limit: int | None = None) -> list[GoalCard]:
@@ -247,10 +253,8 @@ def goal_cards(content: Content, current: Mapping[str, CurrentGoal], today: dt.d
     if kpis is None:
         def kpis(goal: CurrentGoal) -> list[KpiView]:
             return kpi_views(goal, today, tolerance, translate)
-    order = {"active": 0, "achieved": 1, "dropped": 2}
     cards = []
-    goals = sorted(current.values(), key=lambda g: (order[g.status], g.due, g.id))
-    for goal in goals[:limit]:
+    for goal in goals_in_order(current)[:limit]:
         cards.append(GoalCard(
             goal, kpis(goal),
             links.person(goal.goal.owner, with_unit=True),
