@@ -22,12 +22,14 @@ from markdown_it.utils import EnvType, OptionsDict
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 _SAFE_SCHEMES = {"http", "https", "mailto"}
+# What a browser skips in a URL's scheme: controls, spaces and DEL.
+_IGNORED_IN_URL = re.compile("[\x00-\x20\x7f]")
 NOTE_FOLDERS = ("goals", "changes", "reviews", "disputes")
 
 
 def is_safe_url(url: str) -> bool:
     """Only http(s), mailto, relative and in-page links may reach a page."""
-    cleaned = "".join(ch for ch in url if ch > " " and ch != "\x7f").strip()
+    cleaned = _IGNORED_IN_URL.sub("", url).strip()
     match = _SCHEME.match(cleaned)
     if match is None:
         return not cleaned.startswith("//")  # protocol-relative would load another host
@@ -65,9 +67,6 @@ def rewrite_relative(url: str, note_path: str) -> str:
     return relative + (query_mark + query) + (hash_mark + fragment)
 
 
-_HEADINGS = frozenset({"heading_open", "heading_close"})
-
-
 def _relative(target: str, start: str) -> str:
     """posixpath.relpath for two normalised paths inside the site, without its getcwd()."""
     to, start_parts = target.split("/"), start.split("/") if start else []
@@ -80,40 +79,60 @@ def _relative(target: str, start: str) -> str:
 
 
 class _SafeRenderer(RendererHTML):
-    """Drops unsafe URLs, rewrites note links, and shifts headings one level down."""
+    """Drops unsafe URLs, rewrites note links, and shifts headings one level down.
 
-    def render(self, tokens: Sequence[Token], options: OptionsDict, env: EnvType) -> str:
-        note_path = env.get("note_path", "")
-        fix = self._fix
-        for token in tokens:  # only headings and tokens with attributes need a look
-            if token.attrs or token.type in _HEADINGS:
-                fix(token, note_path)
-            for child in token.children or ():
-                if child.attrs:
-                    fix(child, note_path)
-        return super().render(tokens, options, env)
+    Each fix is a render rule for the few token types that need one, so the
+    other tokens (most of a body) are rendered as markdown-it-py renders them,
+    with no pass of our own over the token stream.
+    """
 
-    @staticmethod
-    def _fix(token: Token, note_path: str) -> None:
-        if token.type in _HEADINGS:
-            level = min(6, int(token.tag[1]) + 1)  # the page's own title is the only h1
-            token.tag = f"h{level}"
-        if token.type in ("th_open", "td_open"):
-            # Column alignment as a class: the pages' CSP blocks inline style attributes.
+    def link_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict,
+                  env: EnvType) -> str:
+        token = tokens[idx]
+        _fix_url(token, "href", env)
+        if str(token.attrGet("href") or "").startswith(("http://", "https://")):
+            token.attrSet("rel", "noopener noreferrer")
+        return self.renderToken(tokens, idx, options, env)
+
+    def image(self, tokens: Sequence[Token], idx: int, options: OptionsDict,
+              env: EnvType) -> str:
+        _fix_url(tokens[idx], "src", env)
+        return super().image(tokens, idx, options, env)
+
+    def heading_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict,
+                     env: EnvType) -> str:
+        _shift_heading(tokens[idx])
+        return self.renderToken(tokens, idx, options, env)
+
+    heading_close = heading_open
+
+    def th_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict,
+                env: EnvType) -> str:
+        # Column alignment as a class: the pages' CSP blocks inline style attributes.
+        token = tokens[idx]
+        if token.attrs:
             style = str(token.attrs.pop("style", ""))
             if style.startswith("text-align:"):
                 token.attrSet("class", "align-" + style.removeprefix("text-align:"))
-        for attribute in ("href", "src"):
-            value = token.attrGet(attribute)
-            if value is None:
-                continue
-            if not is_safe_url(str(value)):
-                token.attrs.pop(attribute, None)
-            elif note_path:
-                token.attrSet(attribute, rewrite_relative(str(value), note_path))
-        if token.type == "link_open" and str(token.attrGet("href") or "").startswith(
-                ("http://", "https://")):
-            token.attrSet("rel", "noopener noreferrer")
+        return self.renderToken(tokens, idx, options, env)
+
+    td_open = th_open
+
+
+def _shift_heading(token: Token) -> None:
+    """The page's own title is the only h1: a body's headings go one level down."""
+    token.tag = f"h{min(6, int(token.tag[1]) + 1)}"
+
+
+def _fix_url(token: Token, attribute: str, env: EnvType) -> None:
+    """Drop an unsafe URL; make a link relative to the note's file relative to its page."""
+    value = token.attrGet(attribute)
+    if value is None:
+        return
+    if not is_safe_url(str(value)):
+        token.attrs.pop(attribute, None)
+    elif note_path := env.get("note_path", ""):
+        token.attrSet(attribute, rewrite_relative(str(value), note_path))
 
 
 @lru_cache(maxsize=1)
