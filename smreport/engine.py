@@ -36,12 +36,14 @@ from typing import TYPE_CHECKING
 
 from .load import (
     FolderListing,
+    Inventory,
     Loaded,
     ParseResult,
     SourceFile,
     load_content,
     parse_source,
     read_limited,
+    take_inventory,
 )
 from .markup import current_backend, render_markdown
 from .model import AnyNote, UnparsedNote, digest_body
@@ -220,6 +222,7 @@ class Builder:
         # as the file watcher reported them; None: any may have.
         self.changed_hint: frozenset[str] | None = None
         self.read_names: set[str] = set()  # the notes read by the build under way
+        self.preread: Inputs | None = None  # what the build's input digest read, for its load
         self.validation = ValidationMemo()  # each note's reference problems, last time
         # Keys computed for the bytes object `read_note` returned, by note path: while a
         # file is unchanged the very same object comes back, and is not hashed again.
@@ -465,7 +468,10 @@ class Builder:
         not name is taken as unchanged without even a stat (see `stale_files`).
         """
         if not self.in_place:  # one build: nothing is read twice, so nothing is kept
-            return read_limited(path, max_bytes)
+            data = self.preread.notes.pop(str(path), None) if self.preread else None
+            if data is None:
+                return read_limited(path, max_bytes)
+            return data if len(data) <= max_bytes else data[:max_bytes + 1]
         name = str(path)
         self.read_names.add(name)
         known = self.files.get(name)
@@ -548,7 +554,10 @@ class Builder:
         if patched is not None:
             return patched
         self.last_loaded = None
-        loaded = load_content(root, self.map_parse, self.read_note, self.listings)
+        preread = self.preread if self.preread and self.preread.inventory.root == root else None
+        loaded = load_content(root, self.map_parse, self.read_note, self.listings,
+                              preread.inventory if preread else None)
+        self.preread = None
         if self.in_place and loaded.content is not None:
             self.last_loaded = loaded
             self.note_names = {str(root / note.path): note for note in loaded.content.notes()}
@@ -801,19 +810,36 @@ def _git_state(root: Path) -> bytes:
     return b""
 
 
-def input_digest(content_root: Path, template_dirs: Iterable[Path], settings: str) -> str | None:
-    """A digest of everything a build reads; None if something could not be read."""
-    from .load import take_inventory  # noqa: PLC0415 - load imports nothing from here
+@dataclasses.dataclass
+class Inputs:
+    """What `input_digest` read: the inventory and every note's bytes by path.
 
+    Handed to the Builder (`Builder.preread`), the load that follows takes
+    them instead of listing and reading the content a second time; the build
+    is then made from exactly the bytes its digest stands for.
+    """
+
+    inventory: Inventory
+    notes: dict[str, bytes]
+
+
+def input_digest(content_root: Path, template_dirs: Iterable[Path], settings: str,
+                 keep: Inputs | None = None) -> str | None:
+    """A digest of everything a build reads; None if something could not be read.
+
+    With `keep`, the inventory and the notes' bytes are left in it (see `Inputs`).
+    """
     digest = hashlib.blake2b(digest_size=20)
     digest.update(f"{code_fingerprint()}\0{settings}\0{current_backend()}\0".encode())
     inventory = take_inventory(content_root)
+    notes: dict[str, bytes] = {}
     try:
         if inventory.project is not None:
             digest.update(inventory.project.read_bytes())
         for note_type, relative, path in inventory.notes:
             digest.update(f"\0{note_type}\0{relative}\0".encode())
-            digest.update(path.read_bytes())
+            notes[str(path)] = data = path.read_bytes()
+            digest.update(data)
         for asset in inventory.assets:
             stat = (content_root / asset).stat()
             digest.update(f"\0{asset}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
@@ -823,6 +849,8 @@ def input_digest(content_root: Path, template_dirs: Iterable[Path], settings: st
         digest.update(_git_state(content_root))
     except OSError:
         return None
+    if keep is not None:
+        keep.inventory, keep.notes = inventory, notes
     return digest.hexdigest()
 
 

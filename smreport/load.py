@@ -365,14 +365,17 @@ def parse_source(source: SourceFile, max_bytes: int = Rules.max_note_bytes) -> P
 
 def load_content(root: Path, map_function: MapFunction = map,
                  read: Callable[[Path, int], bytes] | None = None,
-                 listings: dict[str, FolderListing] | None = None) -> Loaded:
+                 listings: dict[str, FolderListing] | None = None,
+                 inventory: Inventory | None = None) -> Loaded:
     """Read and parse everything under `root`; every problem of every file is reported.
 
     `read(path, max_bytes)` reads a note (a Builder passes one that skips files
-    whose size and time stamps have not changed since it last read them), and
-    `listings` the note folders as last listed (see `take_inventory`).
+    whose size and time stamps have not changed since it last read them),
+    `listings` the note folders as last listed (see `take_inventory`), and
+    `inventory` one just taken of `root`, not to take it again.
     """
-    inventory = take_inventory(root, listings)
+    if inventory is None:
+        inventory = take_inventory(root, listings)
     problems = list(inventory.problems)
     project: Project | None = None
     if inventory.project is not None:

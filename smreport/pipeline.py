@@ -18,6 +18,7 @@ import jinja2
 from .agenda import derive_agenda
 from .engine import (
     Builder,
+    Inputs,
     Stamp,
     collecting_garbage_later,
     input_digest,
@@ -26,7 +27,7 @@ from .engine import (
     update_in_place,
 )
 from .history import History, read_history, without_unverified
-from .load import Loaded, load_content
+from .load import Inventory, Loaded, load_content
 from .markup import use_backend
 from .model import AgendaItem, Content, Problem
 from .parse import parse_project
@@ -167,8 +168,12 @@ def _build(options: Options, builder: Builder | None) -> Result:
         if options.today is None:  # fix "today" first: it is one of the build's inputs
             options = dataclasses.replace(options, today=project_today(options.content))
         dirs = (*template_dirs_for(options), default_template_dir())
+        inputs = Inputs(Inventory(options.content, None), {})
         digest = input_digest(options.content, dirs,
-                              f"{options.out.absolute()}\0{options.today}\0{options.since}")
+                              f"{options.out.absolute()}\0{options.today}\0{options.since}",
+                              inputs)
+        if digest is not None:  # the load takes the notes the digest read
+            builder.preread = inputs
         stamp = Stamp(cache_folder, options.out)
         unchanged = stamp.load(digest) if digest else None
         if isinstance(unchanged, Result):

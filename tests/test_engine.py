@@ -82,6 +82,41 @@ def test_unchanged_inputs_skip_the_build(generated: Path, tmp_path: Path) -> Non
     assert not third.unchanged
 
 
+def test_a_build_reads_each_note_once_the_bytes_its_digest_stands_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The input digest reads every note; the load takes those bytes instead of listing
+    and reading the content again (about 0.45 s of a cold build at 5,000 notes)."""
+    root = copy_example(tmp_path)
+    notes = sorted(root.glob("*/*.md"))
+    opened: list[Path] = []
+    inventories: list[Path] = []
+    real_read_bytes, real_read_limited = Path.read_bytes, engine.read_limited
+    real_inventory = engine.take_inventory
+
+    def read_bytes(path: Path) -> bytes:
+        opened.append(path)
+        return real_read_bytes(path)
+
+    def read_limited(path: Path, max_bytes: int) -> bytes:
+        opened.append(path)
+        return real_read_limited(path, max_bytes)
+
+    def take_inventory(*args: object, **kwargs: object) -> object:
+        inventories.append(Path(str(args[0])))
+        return real_inventory(*args, **kwargs)  # type: ignore[arg-type]
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(engine, "read_limited", read_limited)
+    monkeypatch.setattr(engine, "take_inventory", take_inventory)
+    monkeypatch.setattr("smreport.load.take_inventory", take_inventory)
+    options = Options(content=root, out=tmp_path / "site", today=TODAY, jobs=1,
+                      cache_dir=tmp_path / "cache")
+    assert build(options).ok
+    assert sorted(path for path in opened if path in notes) == notes  # each once
+    assert inventories == [root]
+    monkeypatch.undo()
+    assert tree(tmp_path / "site") == plain_build(root, tmp_path / "plain")
+
+
 def copy_example(tmp_path: Path) -> Path:
     root = tmp_path / "content"
     shutil.copytree(REPO / "content", root)
