@@ -835,10 +835,10 @@ def input_digest(content_root: Path, template_dirs: Iterable[Path], settings: st
     notes: dict[str, bytes] = {}
     try:
         if inventory.project is not None:
-            digest.update(inventory.project.read_bytes())
+            digest.update(read_limited(inventory.project))
         for note_type, relative, path in inventory.notes:
             digest.update(f"\0{note_type}\0{relative}\0".encode())
-            notes[str(path)] = data = path.read_bytes()
+            notes[str(path)] = data = read_limited(path)
             digest.update(data)
         for asset in inventory.assets:
             stat = (content_root / asset).stat()

@@ -97,7 +97,7 @@ def test_a_build_reads_each_note_once_the_bytes_its_digest_stands_for(
         opened.append(path)
         return real_read_bytes(path)
 
-    def read_limited(path: Path, max_bytes: int) -> bytes:
+    def read_limited(path: Path, max_bytes: int | None = None) -> bytes:
         opened.append(path)
         return real_read_limited(path, max_bytes)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from smreport import load
-from smreport.load import FolderListing, load_content, take_inventory
+from smreport.load import FolderListing, load_content, read_limited, take_inventory
 from smreport.model import Problem
 from tests.conftest import GOAL, ProjectFactory
 
@@ -273,3 +273,13 @@ def test_a_folder_changed_moments_ago_is_never_trusted(make_project: ProjectFact
     listings.clear()
     take_inventory(root, listings)
     assert str(root / "goals") not in listings
+
+
+@pytest.mark.parametrize("size", [0, 1, 5, 65_535, 65_536, 65_537, 300_000])
+def test_read_limited_reads_all_or_one_byte_over_the_limit(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "note.md"
+    data = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    path.write_bytes(data)
+    assert read_limited(path) == data
+    for limit in (0, 4, 5, 6, 65_536, 400_000):
+        assert read_limited(path, limit) == data[:limit + 1]
