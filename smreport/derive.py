@@ -6,12 +6,14 @@ import dataclasses
 import datetime as dt
 import operator
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from .model import Change, Content, CurrentGoal, Dispute, Goal, Kpi, Review
 
 # The last view `as_of` made, keyed by the content object itself (which it keeps alive,
 # so identity is safe): a build asks for the same view twice, for the agenda and the site.
 _last_as_of: tuple[Content, dt.date, Content] | None = None
+N = TypeVar("N", Change, Dispute)
 
 
 def as_of(content: Content, today: dt.date) -> Content:
@@ -45,20 +47,24 @@ def _as_of(content: Content, today: dt.date) -> Content:
                 dated = dataclasses.replace(goal, readings=readings, approved=approved)
         _dated_goals[goal_id] = (goal, today, dated)
         goals[goal_id] = dated
+    global _pending
+    remembered_pending, _pending = _pending, {}
+
+    def pending(note: N) -> N:
+        """A note decided after today as it stood today: the decision not yet made."""
+        known = remembered_pending.get((note.type, note.id))
+        if known is not None and known[0] is note:
+            view = known[1]  # the same view as last time, as for goals
+        else:
+            view = dataclasses.replace(note, decision=None)
+        _pending[(note.type, note.id)] = (note, view)
+        return view  # type: ignore[return-value]
     changes: dict[str, Change] = {}
-    global _pending_changes
-    remembered_changes, _pending_changes = _pending_changes, {}
     for change_id, change in content.changes.items():
         if change.date > today:
             continue
         if change.decision and change.decision.date > today:
-            known_change = remembered_changes.get(change_id)
-            if known_change is not None and known_change[0] is change:
-                pending = known_change[1]  # the same view as last time, as for goals
-            else:
-                pending = dataclasses.replace(change, decision=None)
-            _pending_changes[change_id] = (change, pending)
-            change = pending
+            change = pending(change)
         changes[change_id] = change
     reviews: dict[str, Review] = {k: r for k, r in content.reviews.items() if r.date <= today}
     disputes: dict[str, Dispute] = {}
@@ -66,7 +72,7 @@ def _as_of(content: Content, today: dt.date) -> Content:
         if dispute.date > today:
             continue
         if dispute.decision and dispute.decision.date > today:
-            dispute = dataclasses.replace(dispute, decision=None)
+            dispute = pending(dispute)
         disputes[dispute_id] = dispute
     return dataclasses.replace(content, goals=goals, changes=changes, reviews=reviews,
                                disputes=disputes)
@@ -147,9 +153,10 @@ _last_current: tuple[Content, dict[str, CurrentGoal]] | None = None
 # made from: a --watch rebuild changes one note, and the other goals are not redone.
 _dated_goals: dict[str, tuple[Goal, dt.date, Goal]] = {}
 _current_by_goal: dict[str, tuple[Goal, tuple[Change, ...], CurrentGoal]] = {}
-# Changes decided after today, as pending views, likewise: so the changes as of today are
-# the very same objects from one rebuild to the next, which the memos above rely on.
-_pending_changes: dict[str, tuple[Change, Change]] = {}
+# Changes and disputes decided after today, as pending views, likewise, by (type, id): so
+# the notes as of today are the very same objects from one rebuild to the next, which the
+# memos above and the lists' orders (Site.reuse) rely on.
+_pending: dict[tuple[str, str], tuple[Change | Dispute, Change | Dispute]] = {}
 
 
 def known_kpis(goal: Goal, changes: Iterable[Change]) -> Mapping[str, Kpi]:

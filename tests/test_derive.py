@@ -6,6 +6,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from smreport.derive import as_of, current_goal, current_goals
 from smreport.model import Content
 from smreport.pipeline import Options, check
@@ -223,9 +225,12 @@ def test_the_dated_view_and_current_goals_are_computed_once_per_content() -> Non
     assert first == second and first is not second  # callers may change their own copy
 
 
-def test_a_change_decided_after_today_is_the_same_pending_view_from_build_to_build() -> None:
-    """As of a day before its decision a change is pending: a view without the decision,
-    made once per change object, so the memos keyed by identity hold across rebuilds."""
+@pytest.mark.parametrize("kind", ["changes", "disputes"])
+def test_a_note_decided_after_today_is_the_same_pending_view_from_build_to_build(
+        kind: str) -> None:
+    """As of a day before its decision a change or dispute is pending: a view without the
+    decision, made once per note object, so the memos keyed by identity (and the lists'
+    orders, see Site.reuse) hold across rebuilds."""
     import dataclasses
 
     from smreport.load import load_content
@@ -233,15 +238,15 @@ def test_a_change_decided_after_today_is_the_same_pending_view_from_build_to_bui
 
     content = load_content(EXAMPLE).content
     assert content is not None
-    change = next(c for c in content.changes.values() if c.decision is not None)
-    assert change.decision is not None
-    before = change.decision.date - dt.timedelta(days=1)
+    notes = getattr(content, kind)
+    note = next(n for n in notes.values() if n.decision is not None and n.decision.date > n.date)
+    before = note.decision.date - dt.timedelta(days=1)
     # Another content object with the same notes, as a rebuild loads it.
-    first = as_of(content, before).changes[change.id]
-    again = as_of(dataclasses.replace(content), before).changes[change.id]
+    first = getattr(as_of(content, before), kind)[note.id]
+    again = getattr(as_of(dataclasses.replace(content), before), kind)[note.id]
     assert first.decision is None and again is first
-    edited = dataclasses.replace(change, title="Edited")
-    later = dataclasses.replace(content, changes={**content.changes, change.id: edited})
-    pending = as_of(later, before).changes[change.id]
+    edited = dataclasses.replace(note, title="Edited")
+    later = dataclasses.replace(content, **{kind: {**notes, note.id: edited}})
+    pending = getattr(as_of(later, before), kind)[note.id]
     assert pending is not first and pending.title == "Edited" and pending.decision is None
-    assert as_of(later, change.decision.date).changes[change.id] is edited  # decided by then
+    assert getattr(as_of(later, note.decision.date), kind)[note.id] is edited  # decided
