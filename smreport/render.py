@@ -52,7 +52,7 @@ from .views import (
     glance,
     goal_cards,
     goal_history,
-    goals_in_order,
+    goal_order,
     is_cross_unit,
     kpi_views,
     month_strip,
@@ -252,6 +252,33 @@ class Site:
         self.view_memo[name] = (inputs, result)
         return result
 
+    def reuse_order(self, name: str, items: Sequence[T], key: Callable[[T], Any]) -> list[T]:
+        """`sorted(items, key=key)`; with a Builder's page cache (--watch), the last build's
+        order under `name` with the items that changed put in place, when they are few
+        and their sort keys did not change. A sort is stable, so that is the same list.
+        Callers must not change the list."""
+        if self.page_store is None:
+            return sorted(items, key=key)
+        known = self.view_memo.get(name)
+        if known is not None and len(known[0]) == len(items):
+            before, order = known
+            changed = [i for i, same in enumerate(map(operator.is_, before, items)) if not same]
+            if len(changed) <= REORDER_LIMIT \
+                    and all(key(before[i]) == key(items[i]) for i in changed):
+                if changed:
+                    swap = {id(before[i]): items[i] for i in changed}
+                    order = [swap.get(id(item), item) for item in order]
+                self.view_memo[name] = (tuple(items), order)
+                return order  # type: ignore[no-any-return]
+        order = sorted(items, key=key)
+        self.view_memo[name] = (tuple(items), order)
+        return order
+
+    @cached_property
+    def goals_in_order(self) -> list[CurrentGoal]:
+        """Every current goal as the glance and the goals page list them, sorted once."""
+        return self.reuse_order("goals-in-order", list(self.current.values()), goal_order)
+
     @cached_property
     def list_pages(self) -> list[PagePlan]:
         """The list pages (see `list_plans`), planned once: the page workers and
@@ -343,9 +370,13 @@ def render_briefing(site: Site) -> tuple[str, bytes]:
         heading += ", " + translate.plural(key, len(overdue))
     return site.page("index.html", "index.html", agenda=views, heading=heading,
                      overdue=overdue, upcoming=[v for v in views if not v.item.overdue],
-                     glance=glance(content, site.current, site.today, links, translate,
+                     glance=glance(content, site.goals_in_order, site.today, links, translate,
                                    site.goal_kpis))
 
+
+# At most this many changed items are put in place in a kept order (Site.reuse_order);
+# more, and the list is sorted again.
+REORDER_LIMIT = 16
 
 # A list page shows at most this many notes; the rest follow on index-2.html, index-3.html...
 LIST_PAGE_SIZE = 100
@@ -410,14 +441,13 @@ def list_plans(site: Site) -> list[PagePlan]:
     links = Links(content, "../", translate)
     plans: list[PagePlan] = []
 
-    goals = goals_in_order(site.current)
-
     def goals_page(chunk: Sequence[AnyNote], pager: Pager | None) -> tuple[str, bytes]:
-        shown = {goal.id: site.current[goal.id] for goal in chunk}
+        shown = [site.current[goal.id] for goal in chunk]
         return site.page("goals.html", list_page_path("goals", pager.number if pager else 1),
                          goals=goal_cards(content, shown, today, links, translate,
                                           site.goal_kpis), pager=pager)
-    plans.extend(paginate(site, "goals", [goal.goal for goal in goals], goals_page))
+    plans.extend(paginate(site, "goals", [goal.goal for goal in site.goals_in_order],
+                          goals_page))
 
     changes = site.reuse(f"changes-in-order:{today}", tuple(content.changes.values()),
                          lambda: changes_in_order(content))

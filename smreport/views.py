@@ -235,16 +235,18 @@ class GoalCard:
 KpiViews = Callable[[CurrentGoal], list[KpiView]]
 
 
-def goals_in_order(current: Mapping[str, CurrentGoal]) -> list[CurrentGoal]:
-    """Goals as the goals page and the glance list them: active first, then by due date."""
-    order = {"active": 0, "achieved": 1, "dropped": 2}
-    return sorted(current.values(), key=lambda g: (order[g.status], g.due, g.id))
+def goal_order(goal: CurrentGoal) -> tuple[int, dt.date, str]:
+    """Where a goal stands in the goals page and the glance: active first, then by due date."""
+    return _STATUS_ORDER[goal.status], goal.due, goal.id
 
 
-def goal_cards(content: Content, current: Mapping[str, CurrentGoal], today: dt.date,
+_STATUS_ORDER = {"active": 0, "achieved": 1, "dropped": 2}
+
+
+def goal_cards(content: Content, goals: Sequence[CurrentGoal], today: dt.date,
                links: Links, translate: Translator, kpis: KpiViews | None = None,
                limit: int | None = None) -> list[GoalCard]:
-    """Every goal (or the first `limit`), active first, then by due date.
+    """A card for each of `goals` (in the order given), or for the first `limit`.
 
     `kpis` gives a goal's KPI views; a Site passes its memo, so each goal's
     charts are drawn once per build however many pages show them.
@@ -254,7 +256,7 @@ def goal_cards(content: Content, current: Mapping[str, CurrentGoal], today: dt.d
         def kpis(goal: CurrentGoal) -> list[KpiView]:
             return kpi_views(goal, today, tolerance, translate)
     cards = []
-    for goal in goals_in_order(current)[:limit]:
+    for goal in goals[:limit]:
         cards.append(GoalCard(
             goal, kpis(goal),
             links.person(goal.goal.owner, with_unit=True),
@@ -452,9 +454,10 @@ class Glance:
 GLANCE_GOALS = 12
 
 
-def glance(content: Content, current: Mapping[str, CurrentGoal], today: dt.date,
+def glance(content: Content, goals: Sequence[CurrentGoal], today: dt.date,
            links: Links, translate: Translator, kpis: KpiViews | None = None) -> Glance:
-    """The briefing's second half: goals, reviews, friction, what was handled without you."""
+    """The briefing's second half: goals (every current goal, sorted by `goal_order`),
+    reviews, friction, what was handled without you."""
     reviews = sorted(content.reviews.values(), key=lambda r: (r.month, r.date, r.id))
     if reviews:
         last = reviews[-1]
@@ -488,8 +491,8 @@ def glance(content: Content, current: Mapping[str, CurrentGoal], today: dt.date,
     decided = sum(1 for c in content.changes.values() if c.decision is not None)
     without_you = [translate.plural("settled_within", within),
                    translate.plural("changes_decided", decided)]
-    shown = goal_cards(content, current, today, links, translate, kpis, GLANCE_GOALS)
-    return Glance(shown, len(current) - len(shown), last_review,
+    shown = goal_cards(content, goals, today, links, translate, kpis, GLANCE_GOALS)
+    return Glance(shown, len(goals) - len(shown), last_review,
                   translate("site.next_review_due", date=translate.near_date(next_due, today)),
                   missed, friction, without_you)
 

@@ -525,3 +525,37 @@ def test_long_lists_are_paginated_and_every_note_is_listed_once(make_project: Pr
     assert 'rel="prev"' in last and 'rel="next"' not in last
     # A short list has one page and no pager.
     assert '<nav class="pager"' not in page(site, "disputes/index.html")
+
+
+def test_a_kept_order_with_changed_items_put_in_place_equals_a_fresh_sort() -> None:
+    """Site.reuse_order (--watch): a save changes a few items; when their sort keys did not
+    change they are put in place in the last order, which must equal sorting again."""
+    import dataclasses
+    import random
+
+    from smreport.render import REORDER_LIMIT, Site
+
+    @dataclasses.dataclass(eq=False)
+    class Item:
+        key: int
+        name: str
+
+    site = Site.__new__(Site)
+    site.page_store, site.view_memo = {}, {}
+    generator = random.Random(7)
+    items = [Item(generator.randrange(40), f"item {n}") for n in range(300)]
+    for _round in range(200):
+        edits = generator.choice([0, 1, 2, REORDER_LIMIT, REORDER_LIMIT + 1, 50])
+        for index in generator.sample(range(len(items)), edits):
+            same_key = generator.random() < 0.7
+            items[index] = Item(items[index].key if same_key else generator.randrange(40),
+                                f"edited {_round}")
+        if generator.random() < 0.05:
+            items.append(Item(generator.randrange(40), "new"))
+        kept = site.reuse_order("order", items, lambda item: item.key)
+        fresh = sorted(items, key=lambda item: item.key)
+        assert len(kept) == len(fresh) and all(a is b for a, b in zip(kept, fresh, strict=True))
+    # Without a page cache (one build) it is simply a sort.
+    site.page_store = None
+    assert site.reuse_order("order", items[:3], lambda item: -item.key) == sorted(
+        items[:3], key=lambda item: -item.key)

@@ -34,8 +34,10 @@ def units_of(dispute: Dispute, project: Project) -> list[str]:
 def find(context: AgendaContext) -> Iterator[Finding]:
     project = context.content.project
     for dispute in context.content.disputes.values():
+        if dispute.decision is not None:  # most of a mature log's disputes
+            continue
         units = units_of(dispute, project)
-        if dispute.decision is not None or len(units) < 2:
+        if len(units) < 2:
             continue
         due = dispute.decide_by or dispute.date + context.decision_days
         names = [project.units[u].name if u in project.units else u for u in units]
