@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import itertools
+import operator
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -12,20 +14,28 @@ from .model import AnyNote, Change, Content, Dispute, Goal, Problem, Reference, 
 
 @dataclass
 class ValidationMemo:
-    """Each note's reference problems from the last validation, kept between rebuilds.
+    """What the last validation found, kept between rebuilds (--watch).
 
-    A note's entry is reused while the note is the same object (unchanged
-    since it was parsed) and nothing its references could point at changed:
-    the people (with their units), the goals and their KPIs, the note files
-    and the assets.
+    A note's reference problems are reused while the note is the same object
+    (unchanged since it was parsed) and nothing its references could point at
+    changed: the people (with their units), the goals and their KPIs, the note
+    files and the assets. The notes and their problems are kept in the order
+    they were checked, so a save that changed a few notes finds those by
+    identity, in one pass at C speed, and checks only them.
     """
 
     targets: object = None
-    problems: dict[str, tuple[AnyNote | UnparsedNote, list[Problem]]] = field(
-        default_factory=dict)
-    # Each goal's KPI ids with the goal and changes they were found from.
+    notes: list[AnyNote | UnparsedNote] = field(default_factory=list)
+    found: list[list[Problem]] = field(default_factory=list)  # each note's, in that order
+    # Each goal's KPI ids with the goal and changes they were found from, and the last
+    # goals, grouping of their changes and KPI ids, to tell when none of them changed.
     kpis: dict[str, tuple[Goal, tuple[Change, ...], tuple[str, ...]]] = field(
         default_factory=dict)
+    last_kpis: tuple[list[Goal], object, dict[str, tuple[str, ...]]] | None = None
+
+
+# More notes changed than this since the last validation: every note is checked again.
+_PATCH_LIMIT = 64
 
 
 def _hint(value: str, options: Collection[str]) -> str:
@@ -42,10 +52,59 @@ def validate_content(content: Content, present: Collection[str],
     so a link to a note that failed to parse is not reported as missing. With
     a `memo`, unchanged notes' references are not checked again (see `ValidationMemo`).
     """
-    problems: list[Problem] = []
     if memo is None:
         memo = ValidationMemo()
+    kpis = _kpis_of_goals(content, memo)
+    targets = (content.project, present if isinstance(present, frozenset)
+               else frozenset(present), content.assets, kpis)
+    if memo.targets != targets:
+        memo.targets, memo.notes, memo.found = targets, [], []
+    notes: list[AnyNote | UnparsedNote] = [*content.notes(), *unparsed]
+
+    def check(note: AnyNote | UnparsedNote) -> list[Problem]:
+        found = [problem for reference in note.references
+                 for problem in _check_reference(content, note, reference, kpis, present)]
+        if isinstance(note, Dispute):  # who may decide depends on the people's units
+            found.extend(_check_dispute_decider(content, note))
+        return found
+    found = memo.found
+    changed = None
+    if len(memo.notes) == len(notes):
+        changed = list(itertools.compress(range(len(notes)),
+                                          map(operator.is_not, memo.notes, notes)))
+    if changed is not None and len(changed) <= _PATCH_LIMIT \
+            and all(memo.notes[i].path == notes[i].path for i in changed):
+        found = list(found)
+        for index in changed:
+            found[index] = check(notes[index])
+    else:  # notes added, removed or reordered: each found again, unless the same object
+        by_path = {note.path: (note, problems)
+                   for note, problems in zip(memo.notes, memo.found, strict=True)}
+        found = []
+        for note in notes:
+            known = by_path.get(note.path)
+            found.append(known[1] if known is not None and known[0] is note else check(note))
+    memo.notes, memo.found = notes, found
+    problems = list(itertools.chain.from_iterable(found))
+    for change in content.changes.values():
+        target = content.goals.get(change.goal)
+        if target and change.set.due is not None and change.set.due <= target.start:
+            position = change.position("set.due")
+            problems.append(Problem(
+                change.path, position.line, position.column, "error", "due-before-start",
+                f"this change would set the goal's due ({change.set.due}) on or before its "
+                f"start ({target.start}); choose a due date after {target.start}"))
+    return problems
+
+
+def _kpis_of_goals(content: Content, memo: ValidationMemo) -> dict[str, tuple[str, ...]]:
+    """Each goal's KPI ids, now or in an approved change: the very same dict as last time
+    when no goal and no change is new, so comparing the validation's targets is cheap."""
     grouped = changes_by_goal(content.changes.values())
+    goals = list(content.goals.values())
+    last = memo.last_kpis
+    if last is not None and last[1] is grouped and same_objects(last[0], goals):
+        return last[2]
     kpis: dict[str, tuple[str, ...]] = {}
     remembered_kpis, memo.kpis = memo.kpis, {}
     for goal_id, goal in content.goals.items():
@@ -56,30 +115,10 @@ def validate_content(content: Content, present: Collection[str],
             found_kpis = (goal, changes, tuple(known_kpis(goal, changes)))
         memo.kpis[goal_id] = found_kpis
         kpis[goal_id] = found_kpis[2]
-    targets = (content.project, frozenset(present), content.assets, kpis)
-    if memo.targets != targets:
-        memo.targets, memo.problems = targets, {}
-    remembered, memo.problems = memo.problems, {}
-    for note in [*content.notes(), *unparsed]:
-        known = remembered.get(note.path)
-        if known is not None and known[0] is note:
-            found = known[1]
-        else:
-            found = [problem for reference in note.references
-                     for problem in _check_reference(content, note, reference, kpis, present)]
-            if isinstance(note, Dispute):  # who may decide depends on the people's units
-                found.extend(_check_dispute_decider(content, note))
-        memo.problems[note.path] = (note, found)
-        problems.extend(found)
-    for change in content.changes.values():
-        target = content.goals.get(change.goal)
-        if target and change.set.due is not None and change.set.due <= target.start:
-            position = change.position("set.due")
-            problems.append(Problem(
-                change.path, position.line, position.column, "error", "due-before-start",
-                f"this change would set the goal's due ({change.set.due}) on or before its "
-                f"start ({target.start}); choose a due date after {target.start}"))
-    return problems
+    if last is not None and last[2] == kpis:
+        kpis = last[2]  # the same KPIs: keep the object the targets hold
+    memo.last_kpis = (goals, grouped, kpis)
+    return kpis
 
 
 def _check_reference(content: Content, note: AnyNote | UnparsedNote, reference: Reference,

@@ -13,6 +13,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -1062,3 +1063,81 @@ def test_a_broken_note_still_has_its_references_checked(make_project: ProjectFac
     assert ("unknown-person", 5) in review
     change = [p.code for p in problems if p.path == "changes/c.md"]
     assert "missing-field" in change and "unknown-goal" in change
+
+
+def test_validation_kept_between_saves_finds_what_a_fresh_validation_finds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--watch keeps each note's reference problems (ValidationMemo) and checks again only
+    the notes a save changed, unless what references point at changed: after every kind
+    of edit, the kept validation equals one made from nothing."""
+    import shutil
+
+    from smreport import validate
+    from smreport.engine import Builder
+    from tests.conftest import EXAMPLE
+
+    root = tmp_path / "content"
+    shutil.copytree(EXAMPLE, root)
+    builder = Builder(None, jobs=1)
+    builder.in_place = True
+    memo = validate.ValidationMemo()
+    checked: set[str] = set()
+    real_check = validate._check_reference
+
+    def spy(content: object, note: Any, *args: Any) -> Any:
+        checked.add(note.path)
+        return real_check(content, note, *args)  # type: ignore[arg-type]
+    monkeypatch.setattr(validate, "_check_reference", spy)
+
+    def replace(relative: str, old: str, new: str) -> str:
+        path = root / relative
+        text = path.read_text(encoding="utf-8")
+        assert old in text, (relative, old)
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        return relative
+    change, goal, review = ("changes/telegram-extend-to-march.md",
+                            "goals/care-response-time.md", "reviews/review-2026-10.md")
+    saved_goal = (root / "goals" / "grow-telegram.md").read_text(encoding="utf-8")
+    edits: list[tuple[str, Any]] = [
+        ("start", lambda: None),
+        ("unknown person", lambda: replace(change, "proposed_by: belov", "proposed_by: nobody")),
+        ("person mended", lambda: replace(change, "proposed_by: nobody", "proposed_by: belov")),
+        ("unknown KPI", lambda: replace(goal, "{ kpi: response-hours, date: 2026-05-31",
+                                        "{ kpi: response-hourz, date: 2026-05-31")),
+        ("broken link", lambda: (root / review).write_text(
+            (root / review).read_text(encoding="utf-8") + "\n[x](../goals/nowhere.md)\n",
+            encoding="utf-8") and review),
+        ("approved KPI renamed", lambda: replace("changes/care-public-replies.md",
+                                                 "- id: public-replies", "- id: public-answers")),
+        ("goal deleted", lambda: (root / "goals" / "grow-telegram.md").unlink()),
+        ("goal back", lambda: (root / "goals" / "grow-telegram.md").write_text(
+            saved_goal, encoding="utf-8")),
+        ("person removed", lambda: replace("project.yml", "  kim:", "  kimm:")),
+        ("new note", lambda: (root / "disputes" / "new.md").write_text(
+            "---\ntitle: New\nraised_by: ghost\ndate: 2026-11-01\nparties:\n"
+            "  - { person: ghost, position: A }\n  - { person: belov, position: B }\n---\n",
+            encoding="utf-8")),
+        ("broken YAML", lambda: replace(change, "goal: grow-telegram", "goal: [grow")),
+        ("YAML mended", lambda: replace(change, "goal: [grow", "goal: grow-telegram")),
+    ]
+    for name, edit in edits:
+        saved = edit()
+        builder.changed_hint = frozenset({str(root / saved)}) if isinstance(saved, str) \
+            else None
+        checked.clear()
+        loaded = builder.load(root)
+        assert loaded.content is not None, name
+        kept = validate.validate_content(loaded.content, loaded.present, loaded.unparsed, memo)
+        checked_again = set(checked)
+        fresh = validate.validate_content(loaded.content, loaded.present, loaded.unparsed)
+        assert sorted(kept, key=Problem.sort_key) == sorted(fresh, key=Problem.sort_key), name
+        if name in ("unknown person", "person mended", "unknown KPI", "broken link",
+                    "YAML mended"):
+            # One note saved, nothing it points at changed: only it was checked again.
+            assert checked_again == {saved}, name
+        elif name == "broken YAML":  # its references are gone with it; nothing else moved
+            assert checked_again == set(), name
+        elif name != "start":  # what references point at changed: every note again
+            assert len(checked_again) > 10, name
+    codes = {p.code for p in kept}
+    assert {"unknown-person", "unknown-kpi", "broken-link"} <= codes
