@@ -207,6 +207,8 @@ class Builder:
         self.page_keys: dict[str, str] = {}
         self.page_keys_base = ""
         self.generation = 0  # builds with a page cache so far
+        self.completed_generation = 0  # the last of them that published every page
+        self.last_build_complete = False  # as the build under way found it
         self.last_inputs = PageInputs()
         # What the last build published, page path -> digest; None until one did.
         self.manifest: dict[str, str] | None = None
@@ -376,8 +378,10 @@ class Builder:
                     if path not in changed and goals.get(path) not in changed_goals}
             self.used_pages.update(keys.values())
         self.page_keys, self.page_keys_base = keys, base_key
+        self.last_build_complete = self.completed_generation == self.generation
         self.generation += 1
         site.kept_pages, site.generation = frozenset(keys), self.generation
+        site.note_paths = source_keys.keys()
 
         def key(note: AnyNote) -> str:
             known = keys.get(note.path)
@@ -731,12 +735,15 @@ def record_pages(pages: Iterable[tuple[str, bytes]], manifest: dict[str, str]
 
 def update_in_place(out: Path, pages: Iterable[tuple[str, bytes]],
                     files: Iterable[tuple[str, Path]], manifest: dict[str, str],
-                    published: dict[str, bytes] | None = None) -> int:
+                    published: dict[str, bytes] | None = None,
+                    unchanged: Iterable[str] = ()) -> int:
     """Bring a published site up to date by replacing only the files that changed.
 
     Each file is replaced atomically (write beside, then rename), and files of
     pages that no longer exist are removed. Used by --watch, where rewriting
     thousands of unchanged pages on every save would cost more than the build.
+    `unchanged` names pages not among `pages` that stay exactly as published
+    (read once `pages` is exhausted: `render_site` fills `Site.unchanged_pages`).
     Returns the number of files written.
     """
     real = out.resolve()
@@ -775,6 +782,7 @@ def update_in_place(out: Path, pages: Iterable[tuple[str, bytes]],
             replace(relative, data)
             manifest[relative] = digest
             written += 1
+    seen.update(unchanged)
     for relative in sorted(set(manifest) - seen):
         del manifest[relative]
         if published is not None:

@@ -200,9 +200,13 @@ def _build(options: Options, builder: Builder | None) -> Result:
         try:
             if builder.in_place and builder.manifest is not None \
                     and (options.out / MARKER).is_file():
+                if builder.last_build_complete and site.kept_pages:
+                    # The last build published every page: a kept page is on disk as is.
+                    site.published_kept = site.kept_pages
                 pages = show_progress(render_site(site), len(site.content.notes()))
                 result.files_written = update_in_place(options.out, pages, files,
-                                                       builder.manifest, builder.published)
+                                                       builder.manifest, builder.published,
+                                                       site.unchanged_pages)
             else:
                 manifest: dict[str, str] = {}
                 with staged(options.out) as staging, \
@@ -216,6 +220,7 @@ def _build(options: Options, builder: Builder | None) -> Result:
                 builder.published = {}
         except jinja2.TemplateError as error:
             raise PublishError(describe_template_error(error)) from None
+    builder.completed_generation = builder.generation  # every page published
     if not builder.in_place:
         builder.save_cache()
     builder.forget_unused()

@@ -14,6 +14,7 @@ import hashlib
 import json
 import operator
 from collections.abc import Callable, Hashable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +28,7 @@ from .derive import as_of, current_goals
 from .feeds import render_feeds
 from .history import History
 from .i18n import Translator, translator
+from .load import TYPE_OF_FOLDER
 from .markup import render_markdown
 from .model import (
     FOLDERS,
@@ -143,6 +145,12 @@ class Site:
     # build (nothing their pages show changed), and which build this is (see newest_events).
     kept_pages: frozenset[str] | None = None
     generation: int = 0
+    # Of those, the notes whose pages the last build published whole (it ran to the end):
+    # their pages are the very bytes on disk, so `render_site` skips them and lists their
+    # paths in `unchanged_pages`, for the in-place update to keep.
+    published_kept: frozenset[str] = frozenset()
+    note_paths: AbstractSet[str] | None = None  # every note loaded (a Builder's source keys)
+    unchanged_pages: list[str] = field(default_factory=list)
     prefetched: Prefetch | None = None  # note pages rendered ahead by worker processes
     view_memo: MutableMapping[str, Any] = field(default_factory=dict)
     partials: dict[tuple[object, ...], Markup] = field(default_factory=dict)  # see `partial`
@@ -274,6 +282,28 @@ class Site:
         self.view_memo[name] = (tuple(items), order)
         return order
 
+    def list_key(self, folder: str, number: int, count: int, chunk: Sequence[AnyNote]) -> str:
+        """The cache key of one list page: its notes' page keys, its number and the count.
+
+        While watching, the last build's key stands when the page lists the same notes
+        and each kept its page key (`kept_pages`): found with set operations, without
+        asking for a hundred page keys per page on every save.
+        """
+        assert self.page_key is not None
+        paths = tuple(map(_PATH_OF, chunk))
+        name = f"list-key:{folder}:{number}:{count}"
+        known = self.view_memo.get(name)
+        if known is not None and known[0] == self.generation - 1 and known[1] == paths \
+                and self.kept_pages is not None and self.kept_pages.issuperset(paths):
+            key: str = known[2]
+        else:
+            digest = hashlib.blake2b(f"{folder}\0{number}\0{count}".encode(), digest_size=20)
+            for note in chunk:
+                digest.update(self.page_key(note).encode())
+            key = "list:" + digest.hexdigest()
+        self.view_memo[name] = (self.generation, paths, key)
+        return key
+
     @cached_property
     def goals_in_order(self) -> list[CurrentGoal]:
         """Every current goal as the glance and the goals page list them, sorted once."""
@@ -345,8 +375,23 @@ def render_site(site: Site) -> Iterator[tuple[str, bytes]]:
     yield "agenda.json", agenda_json(site)
     yield from render_feeds(site, briefing[1])  # agenda.ics, feed.xml, briefing.html
     yield from render_lists(site)
+    if site.published_kept and site.note_paths is not None:
+        # Found from the paths alone: a walk over thousands of note objects costs more
+        # than what it finds on a save (a note's page is its file's folder and name).
+        kept = site.published_kept
+        site.unchanged_pages[:] = [path[:-3] + "/index.html" for path in kept]
+        for path in sorted(site.note_paths - kept):
+            folder, _, name = path.partition("/")
+            note = site.content.note(TYPE_OF_FOLDER[folder], name.removesuffix(".md"))
+            if note is not None:  # dated after today, it has no page yet
+                yield site.note_page(note)
+        return
     for note in notes_in_order(site.content):
         yield site.note_page(note)
+
+
+def note_page_path(note: AnyNote) -> str:
+    return f"{FOLDERS[note.type]}/{note.id}/index.html"
 
 
 def notes_in_order(content: Content) -> list[AnyNote]:
@@ -373,6 +418,8 @@ def render_briefing(site: Site) -> tuple[str, bytes]:
                      glance=glance(content, site.goals_in_order, site.today, links, translate,
                                    site.goal_kpis))
 
+
+_PATH_OF = operator.attrgetter("path")
 
 # At most this many changed items are put in place in a kept order (Site.reuse_order);
 # more, and the list is sorted again.
@@ -419,12 +466,7 @@ def paginate(site: Site, folder: str, notes: Sequence[AnyNote],
     for number in range(1, count + 1):
         chunk = notes[(number - 1) * LIST_PAGE_SIZE:number * LIST_PAGE_SIZE]
         pager = Pager(number, list(enumerate(names, 1))) if count > 1 else None
-        key = None
-        if site.page_key is not None:
-            digest = hashlib.blake2b(f"{folder}\0{number}\0{count}".encode(), digest_size=20)
-            for note in chunk:
-                digest.update(site.page_key(note).encode())
-            key = "list:" + digest.hexdigest()
+        key = None if site.page_key is None else site.list_key(folder, number, count, chunk)
         yield key, functools.partial(render, chunk, pager)
 
 
@@ -512,7 +554,7 @@ def disputes_in_order(content: Content, today: dt.date) -> list[Dispute]:
 
 def render_note(site: Site, note: AnyNote) -> tuple[str, bytes]:
     """One note's page, from the note and the shared site data."""
-    path = f"{FOLDERS[note.type]}/{note.id}/index.html"
+    path = note_page_path(note)
     links = Links(site.content, "../../", site.translate)
     content, today, translate = site.content, site.today, site.translate
     body = site.body(note)

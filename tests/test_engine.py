@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pytest
@@ -616,3 +617,70 @@ def test_a_rebuild_renders_again_only_the_edited_goals_card(generated: Path, tmp
     assert rendered == [goal.stem]
     assert "A new title" in "".join(
         p.read_text(encoding="utf-8") for p in (tmp_path / "site" / "goals").glob("index*.html"))
+
+
+def test_a_save_renders_only_changed_note_pages_and_never_trusts_a_failed_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--watch: after a build that published every page, a note whose page key was kept is
+    not looked at again (its page is on disk as it was). After a build that failed midway,
+    a page whose key it computed but never published must be rendered again."""
+    from smreport import render
+
+    root = copy_example(tmp_path)
+    (tmp_path / "templates").mkdir()  # a user's goal page that fails on the title "boom"
+    goal_page = (REPO / "templates" / "goal.html").read_text(encoding="utf-8")
+    (tmp_path / "templates" / "goal.html").write_text(
+        '{% if goal.title == "boom" %}{{ boom() }}{% endif %}' + goal_page, encoding="utf-8")
+    briefing = (REPO / "templates" / "index.html").read_text(encoding="utf-8")
+    (tmp_path / "templates" / "index.html").write_text(  # and a briefing that fails on a note
+        '{% if site.content.disputes.get("trigger") %}{{ boom() }}{% endif %}' + briefing,
+        encoding="utf-8")
+    builder = Builder(None, jobs=1)
+    builder.in_place = True
+    options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
+    assert build(options, builder).ok
+    rendered: list[str] = []  # the notes whose page was looked at (cached or rendered)
+    real_note_page = render.Site.note_page
+
+    def spy(site: render.Site, note: Any) -> tuple[str, bytes]:
+        rendered.append(note.path)
+        return real_note_page(site, note)
+    monkeypatch.setattr(render.Site, "note_page", spy)
+
+    def retitle(name: str, title: str) -> str:
+        path = root / "goals" / f"{name}.md"
+        path.write_text(re.sub(r"^title: .*$", f'title: "{title}"',
+                               path.read_text(encoding="utf-8"), count=1, flags=re.M),
+                        encoding="utf-8")
+        return f"goals/{name}.md"
+
+    def fresh() -> dict[str, str]:
+        assert build(Options(content=root, out=tmp_path / "fresh", today=TODAY, jobs=1,
+                             cache=False, template_dirs=(tmp_path / "templates",))).ok
+        return tree(tmp_path / "fresh")
+
+    saved = retitle("winter-gift-boxes", "Boxes for the New Year")
+    assert build(options, builder).ok
+    assert rendered == [saved]  # and its family's pages (it has no changes)
+    assert tree(tmp_path / "site") == fresh()
+    # One save: the first goal fails to render, so the build stops before the second.
+    rendered.clear()
+    first, second = retitle("care-response-time", "boom"), retitle("tasting-marathon", "New")
+    with pytest.raises(PublishError):
+        build(options, builder)
+    assert rendered[-1] == first and second not in rendered  # after the first's changes
+    retitle("care-response-time", "Mended")  # the second goal's key is kept from the failure
+    assert build(options, builder).ok
+    assert second in rendered
+    assert tree(tmp_path / "site") == fresh()
+    # A build that fails in the briefing, after the glance asked for the goals' page keys
+    # and before the goals list was planned: the list's key from the build before is stale.
+    retitle("repeat-orders", "Renamed before a failure")
+    trigger = root / "disputes" / "trigger.md"
+    trigger.write_text((root / "disputes" / "maps-reviews.md").read_text(encoding="utf-8"),
+                       encoding="utf-8")
+    with pytest.raises(PublishError):
+        build(options, builder)
+    trigger.unlink()
+    assert build(options, builder).ok
+    assert tree(tmp_path / "site") == fresh()
