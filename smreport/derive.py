@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import operator
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from .model import Change, Content, CurrentGoal, Dispute, Goal, Kpi, Review
 
@@ -22,66 +23,123 @@ def as_of(content: Content, today: dt.date) -> Content:
     Changes, reviews and disputes dated after today are dropped; approvals and
     decisions dated after today are removed (the note is pending again);
     readings dated after today are dropped. Goals are kept whatever their start.
+
+    The last answer is kept: asked again for the same content, it is returned;
+    asked for content that differs from it in a few notes (a --watch save), it
+    is patched with those notes' views instead of made again from every note.
     """
     global _last_as_of
-    if _last_as_of is not None and _last_as_of[0] is content and _last_as_of[1] == today:
-        return _last_as_of[2]
-    dated = _as_of(content, today)
+    last = _last_as_of
+    if last is not None and last[1] == today and last[0] is content:
+        return last[2]
+    dated = _patched_as_of(last[0], last[2], content, today) \
+        if last is not None and last[1] == today else None
+    if dated is None:
+        dated = _as_of(content, today)
     _last_as_of = (content, today, dated)
     return dated
 
 
-def _as_of(content: Content, today: dt.date) -> Content:
-    global _dated_goals
-    goals: dict[str, Goal] = {}
-    remembered, _dated_goals = _dated_goals, {}
-    for goal_id, goal in content.goals.items():
-        known = remembered.get(goal_id)
-        if known is not None and known[0] is goal and known[1] == today:
-            dated = known[2]  # the same goal object as last time (--watch): the same view
-        else:
-            readings = tuple(r for r in goal.readings if r.date <= today)
-            approved = goal.approved if goal.approved and goal.approved.date <= today else None
-            dated = goal
-            if readings != goal.readings or approved is not goal.approved:
-                dated = dataclasses.replace(goal, readings=readings, approved=approved)
-        _dated_goals[goal_id] = (goal, today, dated)
-        goals[goal_id] = dated
-    global _pending
-    remembered_pending, _pending = _pending, {}
+def _dated_goal(goal: Goal, today: dt.date) -> Goal:
+    known = _dated_goals.get(goal.id)
+    if known is not None and known[0] is goal and known[1] == today:
+        return known[2]  # the same goal object as last time (--watch): the same view
+    readings = tuple(r for r in goal.readings if r.date <= today)
+    approved = goal.approved if goal.approved and goal.approved.date <= today else None
+    dated = goal
+    if readings != goal.readings or approved is not goal.approved:
+        dated = dataclasses.replace(goal, readings=readings, approved=approved)
+    _dated_goals[goal.id] = (goal, today, dated)
+    return dated
 
-    def pending(note: N) -> N:
-        """A note decided after today as it stood today: the decision not yet made."""
-        known = remembered_pending.get((note.type, note.id))
-        if known is not None and known[0] is note:
-            view = known[1]  # the same view as last time, as for goals
-        else:
-            view = dataclasses.replace(note, decision=None)
-        _pending[(note.type, note.id)] = (note, view)
-        return view  # type: ignore[return-value]
-    changes: dict[str, Change] = {}
-    for change_id, change in content.changes.items():
-        if change.date > today:
-            continue
-        if change.decision and change.decision.date > today:
-            change = pending(change)
-        changes[change_id] = change
-    reviews: dict[str, Review] = {k: r for k, r in content.reviews.items() if r.date <= today}
-    disputes: dict[str, Dispute] = {}
-    for dispute_id, dispute in content.disputes.items():
-        if dispute.date > today:
-            continue
-        if dispute.decision and dispute.decision.date > today:
-            dispute = pending(dispute)
-        disputes[dispute_id] = dispute
-    return dataclasses.replace(content, goals=goals, changes=changes, reviews=reviews,
-                               disputes=disputes)
+
+def _decided_later(note: N, today: dt.date) -> N | None:
+    """A change or dispute as it stood today: None if written later, pending if decided later."""
+    if note.date > today:
+        return None
+    if note.decision is None or note.decision.date <= today:
+        return note
+    known = _pending.get((note.type, note.id))
+    if known is not None and known[0] is note:
+        view = known[1]  # the same view as last time, as for goals
+    else:
+        view = dataclasses.replace(note, decision=None)
+    _pending[(note.type, note.id)] = (note, view)
+    return view  # type: ignore[return-value]
+
+
+def _dated_review(review: Review, today: dt.date) -> Review | None:
+    return review if review.date <= today else None
+
+
+# The view of one note as of a day (None: not yet written), by Content collection.
+_VIEWS: tuple[tuple[str, Callable[[Any, dt.date], Any]], ...] = (
+    ("goals", _dated_goal), ("changes", _decided_later), ("reviews", _dated_review),
+    ("disputes", _decided_later))
+
+# More notes changed than this since the last view: it is made again from every note.
+_PATCH_LIMIT = 64
+
+
+def _as_of(content: Content, today: dt.date) -> Content:
+    collections = {name: {note_id: dated for note_id, note in getattr(content, name).items()
+                          if (dated := view(note, today)) is not None}
+                   for name, view in _VIEWS}
+    # The views of notes no longer there are forgotten.
+    global _dated_goals, _pending
+    _dated_goals = {k: v for k, v in _dated_goals.items() if content.goals.get(k) is v[0]}
+    decided: dict[str, Mapping[str, Change | Dispute]] = {
+        "change": content.changes, "dispute": content.disputes}
+    _pending = {k: v for k, v in _pending.items() if decided[k[0]].get(k[1]) is v[0]}
+    return _with(content, collections)
+
+
+def _with(content: Content, collections: dict[str, dict[str, Any]]) -> Content:
+    return dataclasses.replace(content, goals=collections["goals"],
+                               changes=collections["changes"],
+                               reviews=collections["reviews"],
+                               disputes=collections["disputes"])
+
+
+def _patched_as_of(before: Content, shown_before: Content, content: Content,
+                   today: dt.date) -> Content | None:
+    """`as_of(content, today)` from the view of `before`, when they differ in a few notes
+    that neither join nor leave the view (else None: the order of the view would differ)."""
+    collections: dict[str, dict[str, Any]] = {}
+    for name, view in _VIEWS:
+        notes, last, shown = getattr(content, name), getattr(before, name), \
+            getattr(shown_before, name)
+        changed = changed_keys(notes, last)
+        if changed is None or len(changed) > _PATCH_LIMIT:
+            return None
+        patched = dict(shown)
+        for note_id in changed:
+            dated = view(notes[note_id], today)
+            if (dated is None) != (note_id not in shown):
+                return None
+            if dated is not None:
+                patched[note_id] = dated
+        collections[name] = patched
+    return _with(content, collections)
+
+
+def changed_keys(after: Mapping[str, object], before: Mapping[str, object]) -> list[str] | None:
+    """The keys whose values are not the very same objects in `after` as in `before`, or None
+    when the two do not hold the same keys in the same order. In C loops: a save changes
+    a note or two of thousands."""
+    if len(after) != len(before):
+        return None
+    differs = list(map(operator.is_not, after.values(), before.values()))
+    changed = list(itertools.compress(after, differs))
+    if changed != list(itertools.compress(before, differs)):
+        return None
+    return changed
 
 
 def same_objects(first: Sequence[object], second: Sequence[object]) -> bool:
     """True if both hold the very same objects in the same order (memos keyed by identity:
     an unchanged note is the same object from one rebuild to the next)."""
-    return len(first) == len(second) and all(a is b for a, b in zip(first, second, strict=True))
+    return len(first) == len(second) and all(map(operator.is_, first, second))
 
 
 def changes_by_goal(changes: Iterable[Change]) -> Mapping[str, Sequence[Change]]:

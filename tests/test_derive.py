@@ -250,3 +250,68 @@ def test_a_note_decided_after_today_is_the_same_pending_view_from_build_to_build
     pending = getattr(as_of(later, before), kind)[note.id]
     assert pending is not first and pending.title == "Edited" and pending.decision is None
     assert getattr(as_of(later, note.decision.date), kind)[note.id] is edited  # decided
+
+
+def test_as_of_patched_after_a_few_notes_changed_equals_one_made_from_every_note() -> None:
+    """--watch: as_of patches its last view with the notes a save changed, unless one joins
+    or leaves the view; after random edits (dates moved past today and back, decisions
+    dated later, readings, notes added, removed and renamed) it must equal a view made afresh,
+    in the same order."""
+    import dataclasses
+    import random
+
+    from smreport import derive
+    from smreport.load import load_content
+    from tests.conftest import EXAMPLE
+
+    content = load_content(EXAMPLE).content
+    assert content is not None
+    today = dt.date(2026, 11, 26)
+    generator = random.Random(11)
+    patched = 0
+    real_patch = derive._patched_as_of
+
+    def counting(*args: Any) -> Any:
+        nonlocal patched
+        result = real_patch(*args)
+        patched += result is not None
+        return result
+    derive._patched_as_of = counting  # type: ignore[assignment]
+    try:
+        for _round in range(300):
+            name = generator.choice(["goals", "changes", "reviews", "disputes"])
+            notes = dict(getattr(content, name))
+            note_id = generator.choice(sorted(notes))
+            note = notes[note_id]
+            shift = dt.timedelta(days=generator.choice([-400, -3, 0, 3, 400]))
+            edit = generator.random()
+            if edit < 0.05:
+                del notes[note_id]
+            elif edit < 0.1:
+                notes[f"{note_id}-copy"] = dataclasses.replace(note, id=f"{note_id}-copy")
+            elif edit < 0.15:  # renamed: as many notes, not the same keys
+                del notes[note_id]
+                renamed = dataclasses.replace(note, id=f"{note_id}-renamed")
+                if name != "goals":  # and written after today: not in the view either
+                    renamed = dataclasses.replace(renamed, date=today + dt.timedelta(days=9))
+                notes[renamed.id] = renamed
+            elif name == "goals":
+                notes[note_id] = dataclasses.replace(
+                    note, title=f"Edited {_round}", readings=tuple(
+                        dataclasses.replace(r, date=r.date + shift) for r in note.readings))
+            elif name != "reviews" and note.decision is not None and edit < 0.5:
+                notes[note_id] = dataclasses.replace(note, decision=dataclasses.replace(
+                    note.decision, date=today + shift))
+            else:
+                notes[note_id] = dataclasses.replace(note, date=today + shift)
+            content = dataclasses.replace(content, **{name: notes})
+            kept = as_of(content, today)
+            derive._last_as_of = None
+            fresh = as_of(content, today)
+            for collection in ("goals", "changes", "reviews", "disputes"):
+                assert list(getattr(kept, collection).items()) == \
+                    list(getattr(fresh, collection).items()), (_round, collection)
+            as_of(content, today)  # the next round starts from a kept view
+    finally:
+        derive._patched_as_of = real_patch  # type: ignore[assignment]
+    assert patched > 100  # most rounds were patched, not made afresh
