@@ -186,17 +186,26 @@ def current_goal(goal: Goal, changes: Iterable[Change]) -> CurrentGoal:
 
 
 def current_goals(content: Content) -> dict[str, CurrentGoal]:
-    """The current goal for every goal, by id (the last answer is kept, as for `as_of`)."""
+    """The current goal for every goal, by id (the last answer is kept, as for `as_of`, and
+    patched when only a few goals or changes differ from the content it was made from)."""
     global _last_current
-    if _last_current is not None and _last_current[0] is content:
-        return dict(_last_current[1])
-    global _current_by_goal
+    last = _last_current
+    if last is not None and last[0] is content:
+        return dict(last[1])
     grouped = changes_by_goal(content.changes.values())
-    current: dict[str, CurrentGoal] = {}
-    remembered, _current_by_goal = _current_by_goal, {}
-    for goal_id, goal in content.goals.items():
+    goal_ids = _affected_goals(last[0], content) if last is not None else None
+    if goal_ids is None:
+        goal_ids = list(content.goals)
+        current: dict[str, CurrentGoal] = {}
+        global _current_by_goal
+        _current_by_goal = {k: v for k, v in _current_by_goal.items()
+                            if content.goals.get(k) is v[0]}
+    else:
+        current = dict(last[1])  # type: ignore[index]
+    for goal_id in goal_ids:
+        goal = content.goals[goal_id]
         changes = tuple(grouped.get(goal_id, ()))
-        known = remembered.get(goal_id)
+        known = _current_by_goal.get(goal_id)
         if known is not None and known[0] is goal and same_objects(known[1], changes):
             current[goal_id] = known[2]  # the same goal and changes as last time: the same
         else:
@@ -204,6 +213,21 @@ def current_goals(content: Content) -> dict[str, CurrentGoal]:
         _current_by_goal[goal_id] = (goal, changes, current[goal_id])
     _last_current = (content, current)
     return dict(current)
+
+
+def _affected_goals(before: Content, content: Content) -> list[str] | None:
+    """The goals whose current goal may differ between `before` and `content`: the goals
+    that changed and those of the changes that did; None when too many, or goals came or
+    went (every current goal is made again)."""
+    goals = changed_keys(content.goals, before.goals)
+    changes = changed_keys(content.changes, before.changes) \
+        if content.changes is not before.changes else []
+    if goals is None or changes is None or len(goals) + len(changes) > _PATCH_LIMIT:
+        return None
+    affected = set(goals)
+    for change_id in changes:
+        affected.update((before.changes[change_id].goal, content.changes[change_id].goal))
+    return sorted(goal_id for goal_id in affected if goal_id in content.goals)
 
 
 _last_current: tuple[Content, dict[str, CurrentGoal]] | None = None

@@ -254,9 +254,9 @@ def test_a_note_decided_after_today_is_the_same_pending_view_from_build_to_build
 
 def test_as_of_patched_after_a_few_notes_changed_equals_one_made_from_every_note() -> None:
     """--watch: as_of patches its last view with the notes a save changed, unless one joins
-    or leaves the view; after random edits (dates moved past today and back, decisions
-    dated later, readings, notes added, removed and renamed) it must equal a view made afresh,
-    in the same order."""
+    or leaves the view, and current_goals its last answer with the goals they touch.
+    After random edits (dates moved past today and back, decisions dated later, readings,
+    notes added, removed and renamed) both must equal answers made afresh, in order."""
     import dataclasses
     import random
 
@@ -306,12 +306,15 @@ def test_as_of_patched_after_a_few_notes_changed_equals_one_made_from_every_note
                 notes[note_id] = dataclasses.replace(note, date=today + shift)
             content = dataclasses.replace(content, **{name: notes})
             kept = as_of(content, today)
-            derive._last_as_of = None
+            kept_current = current_goals(kept)
+            derive._last_as_of = derive._last_current = None
             fresh = as_of(content, today)
             for collection in ("goals", "changes", "reviews", "disputes"):
                 assert list(getattr(kept, collection).items()) == \
                     list(getattr(fresh, collection).items()), (_round, collection)
-            as_of(content, today)  # the next round starts from a kept view
+            assert list(kept_current.items()) == list(current_goals(fresh).items()), _round
+            # The next round starts from kept answers.
+            current_goals(as_of(content, today))
     finally:
         derive._patched_as_of = real_patch  # type: ignore[assignment]
     assert patched > 100  # most rounds were patched, not made afresh
