@@ -416,7 +416,7 @@ def render_briefing(site: Site) -> tuple[str, bytes]:
     return site.page("index.html", "index.html", agenda=views, heading=heading,
                      overdue=overdue, upcoming=[v for v in views if not v.item.overdue],
                      glance=glance(content, site.goals_in_order, site.today, links, translate,
-                                   site.goal_kpis))
+                                   site.goal_kpis, site.reuse))
 
 
 _PATH_OF = operator.attrgetter("path")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
 from markupsafe import Markup, escape
@@ -454,10 +455,47 @@ class Glance:
 GLANCE_GOALS = 12
 
 
+T = TypeVar("T")
+
+
+class Reuse(Protocol):
+    """`Site.reuse`: `compute()`, or the answer kept under `name` from the very same inputs."""
+
+    def __call__(self, name: str, inputs: tuple[object, ...], compute: Callable[[], T]) -> T:
+        ...
+
+
+def _compute(name: str, inputs: tuple[object, ...], compute: Callable[[], T]) -> T:
+    return compute()
+
+
 def glance(content: Content, goals: Sequence[CurrentGoal], today: dt.date,
-           links: Links, translate: Translator, kpis: KpiViews | None = None) -> Glance:
+           links: Links, translate: Translator, kpis: KpiViews | None = None,
+           reuse: Reuse = _compute) -> Glance:
     """The briefing's second half: goals (every current goal, sorted by `goal_order`),
-    reviews, friction, what was handled without you."""
+    reviews, friction, what was handled without you.
+
+    Each part is computed through `reuse` from the notes it reads (a Site keeps
+    them between --watch rebuilds: a save changes a note of thousands).
+    """
+    project = content.project
+    last_review, next_review, missed = reuse(
+        f"glance-reviews:{today}", (project, *content.reviews.values()),
+        lambda: _review_summary(content, today, links, translate))
+    friction, within = reuse(f"glance-friction:{today}", (project, *content.disputes.values()),
+                             lambda: _friction(content, links, translate))
+    decided = reuse("glance-decided", tuple(content.changes.values()),
+                    lambda: sum(1 for c in content.changes.values() if c.decision is not None))
+    without_you = [translate.plural("settled_within", within),
+                   translate.plural("changes_decided", decided)]
+    shown = goal_cards(content, goals, today, links, translate, kpis, GLANCE_GOALS)
+    return Glance(shown, len(goals) - len(shown), last_review, next_review, missed, friction,
+                  without_you)
+
+
+def _review_summary(content: Content, today: dt.date, links: Links,
+                    translate: Translator) -> tuple[Markup, str, int]:
+    """The last review, when the next is due, and how many months went unreviewed."""
     reviews = sorted(content.reviews.values(), key=lambda r: (r.month, r.date, r.id))
     if reviews:
         last = reviews[-1]
@@ -472,7 +510,15 @@ def glance(content: Content, goals: Sequence[CurrentGoal], today: dt.date,
     next_due = last_day(next_month if reviewed_now else this_month)
     missed = sum(1 for cell in month_strip(content, today, translate)
                  if not cell.reviewed and not cell.current)
+    return (last_review,
+            translate("site.next_review_due", date=translate.near_date(next_due, today)),
+            missed)
 
+
+def _friction(content: Content, links: Links, translate: Translator
+              ) -> tuple[list[Friction], int]:
+    """Open cross-unit disputes by the units they are between, and how many disputes
+    within one unit were settled there."""
     pairs: dict[tuple[str, ...], list[Dispute]] = {}
     within = 0
     for dispute in sorted(content.disputes.values(), key=lambda d: (d.date, d.id)):
@@ -488,13 +534,7 @@ def glance(content: Content, goals: Sequence[CurrentGoal], today: dt.date,
         friction.append(Friction(" ↔ ".join(names),
                                  translate.plural("open_disputes", len(disputes)),
                                  [links.note("dispute", d.id) for d in disputes]))
-    decided = sum(1 for c in content.changes.values() if c.decision is not None)
-    without_you = [translate.plural("settled_within", within),
-                   translate.plural("changes_decided", decided)]
-    shown = goal_cards(content, goals, today, links, translate, kpis, GLANCE_GOALS)
-    return Glance(shown, len(goals) - len(shown), last_review,
-                  translate("site.next_review_due", date=translate.near_date(next_due, today)),
-                  missed, friction, without_you)
+    return friction, within
 
 
 # --- disputes ---------------------------------------------------------------------------

@@ -684,3 +684,47 @@ def test_a_save_renders_only_changed_note_pages_and_never_trusts_a_failed_build(
     trigger.unlink()
     assert build(options, builder).ok
     assert tree(tmp_path / "site") == fresh()
+
+
+def test_the_glance_is_kept_between_saves_until_its_notes_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--watch keeps the glance's review summary, friction and decided count while the
+    notes they read are the same objects; a save to a review, a dispute or a change
+    brings its part up to date, as a fresh build shows it."""
+    from smreport import views
+
+    root = copy_example(tmp_path)
+    builder = Builder(None, jobs=1)
+    builder.in_place = True
+    options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
+    assert build(options, builder).ok
+    computed: list[str] = []
+    for name in ("_review_summary", "_friction"):
+        real = getattr(views, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name) -> Any:
+            computed.append(_name)
+            return _real(*args)
+        monkeypatch.setattr(views, name, spy)
+
+    def edit(relative: str, old: str, new: str) -> list[str]:
+        """Save one note; what the glance computed again, checked against a fresh build."""
+        path = root / relative
+        text = path.read_text(encoding="utf-8")
+        assert old in text
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        builder.changed_hint = frozenset({str(root / relative)})
+        computed.clear()
+        assert build(options, builder).ok
+        again = list(computed)
+        assert build(Options(content=root, out=tmp_path / "fresh", today=TODAY, jobs=1,
+                             cache=False)).ok
+        assert (tmp_path / "site" / "index.html").read_bytes() == \
+            (tmp_path / "fresh" / "index.html").read_bytes(), relative
+        return again
+
+    assert edit("goals/grow-telegram.md", "title:", 'title: "Renamed"\n# title:') == []
+    assert edit("reviews/review-2026-10.md", "reviewer: morozova", "reviewer: volkov") == \
+        ["_review_summary"]
+    assert edit("disputes/maps-reviews.md", "  - person: belov", "  - person: zaitsev") == \
+        ["_friction"]
