@@ -13,7 +13,7 @@ import datetime as dt
 import heapq
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
@@ -255,7 +255,7 @@ def note_entries(site: Site) -> list[Entry]:
     """
     t, content = site.translate, site.content
     person = content.project.person_name
-    newest = newest_events(site, content.notes())
+    newest = newest_events(site)
     entries = []
     for day, entry_key, note_type, note_id, key, by, extra, params in newest:
         if note_type == "goal" and key == "feed.goal_added":
@@ -271,7 +271,7 @@ def note_entries(site: Site) -> list[Entry]:
 NEWEST_MEMO = "feed-newest"
 
 
-def newest_events(site: Site, notes: Iterable[AnyNote]) -> list[NoteEvent]:
+def newest_events(site: Site) -> list[NoteEvent]:
     """The FEED_NOTE_ENTRIES newest events of all notes, newest first.
 
     Events compare as tuples: by day, then by entry key, which no two events
@@ -282,7 +282,7 @@ def newest_events(site: Site, notes: Iterable[AnyNote]) -> list[NoteEvent]:
     """
     if site.page_key is None:
         return heapq.nlargest(FEED_NOTE_ENTRIES, itertools.chain.from_iterable(
-            note_events(site, note) for note in notes))
+            note_events(site, note) for note in site.content.notes()))
     page_key = site.page_key
 
     def events_of(note: AnyNote) -> list[NoteEvent]:
@@ -296,12 +296,13 @@ def newest_events(site: Site, notes: Iterable[AnyNote]) -> list[NoteEvent]:
     last: tuple[int, list[NoteEvent], set[str]] | None = site.view_memo.get(NEWEST_MEMO)
     if last is not None and kept is not None and last[0] == site.generation - 1 \
             and last[2] <= kept:
-        changed = [note for note in notes if note.path not in kept]
+        changed = site.changed_notes(kept) if site.note_paths is not None else \
+            [note for note in site.content.notes() if note.path not in kept]
         newest = heapq.nlargest(FEED_NOTE_ENTRIES, itertools.chain(
             last[1], *map(events_of, changed)))
     else:
-        newest = heapq.nlargest(FEED_NOTE_ENTRIES,
-                                itertools.chain.from_iterable(map(events_of, notes)))
+        newest = heapq.nlargest(FEED_NOTE_ENTRIES, itertools.chain.from_iterable(
+            map(events_of, site.content.notes())))
     note = site.content.note
     paths = set()
     for _day, _key, note_type, note_id, *_rest in newest:

@@ -304,6 +304,19 @@ class Site:
         self.view_memo[name] = (self.generation, paths, key)
         return key
 
+    def changed_notes(self, kept: AbstractSet[str]) -> list[AnyNote]:
+        """The notes of the site whose paths are not in `kept` (by path), found from the
+        loaded paths alone (`note_paths`): on a save that is a note or two, and a walk
+        over thousands of note objects would cost more than finding them."""
+        assert self.note_paths is not None
+        notes = []
+        for path in sorted(self.note_paths - kept):
+            folder, _, name = path.partition("/")
+            note = self.content.note(TYPE_OF_FOLDER[folder], name.removesuffix(".md"))
+            if note is not None:  # dated after today, it is not in the site yet
+                notes.append(note)
+        return notes
+
     @cached_property
     def goals_in_order(self) -> list[CurrentGoal]:
         """Every current goal as the glance and the goals page list them, sorted once."""
@@ -375,16 +388,11 @@ def render_site(site: Site) -> Iterator[tuple[str, bytes]]:
     yield "agenda.json", agenda_json(site)
     yield from render_feeds(site, briefing[1])  # agenda.ics, feed.xml, briefing.html
     yield from render_lists(site)
-    if site.published_kept and site.note_paths is not None:
-        # Found from the paths alone: a walk over thousands of note objects costs more
-        # than what it finds on a save (a note's page is its file's folder and name).
-        kept = site.published_kept
-        site.unchanged_pages[:] = [path[:-3] + "/index.html" for path in kept]
-        for path in sorted(site.note_paths - kept):
-            folder, _, name = path.partition("/")
-            note = site.content.note(TYPE_OF_FOLDER[folder], name.removesuffix(".md"))
-            if note is not None:  # dated after today, it has no page yet
-                yield site.note_page(note)
+    if site.published_kept:
+        # A note's page is its file's folder and name (see `changed_notes`).
+        site.unchanged_pages[:] = [path[:-3] + "/index.html" for path in site.published_kept]
+        for note in site.changed_notes(site.published_kept):
+            yield site.note_page(note)
         return
     for note in notes_in_order(site.content):
         yield site.note_page(note)
