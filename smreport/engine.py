@@ -209,6 +209,7 @@ class Builder:
         self.generation = 0  # builds with a page cache so far
         self.completed_generation = 0  # the last of them that published every page
         self.last_build_complete = False  # as the build under way found it
+        self.page_paths: dict[str, str] = {}  # see Site.page_path_of
         self.last_inputs = PageInputs()
         # What the last build published, page path -> digest; None until one did.
         self.manifest: dict[str, str] | None = None
@@ -382,6 +383,9 @@ class Builder:
         self.generation += 1
         site.kept_pages, site.generation = frozenset(keys), self.generation
         site.note_paths = source_keys.keys()
+        if len(self.page_paths) > 2 * len(source_keys) + 64:  # notes renamed over a day
+            self.page_paths = {}
+        site.page_paths = self.page_paths
 
         def key(note: AnyNote) -> str:
             known = keys.get(note.path)

@@ -150,6 +150,16 @@ class Site:
     # paths in `unchanged_pages`, for the in-place update to keep.
     published_kept: frozenset[str] = frozenset()
     note_paths: AbstractSet[str] | None = None  # every note loaded (a Builder's source keys)
+    # A note's page path by its file's path (a Builder keeps them between rebuilds).
+    page_paths: dict[str, str] = field(default_factory=dict)
+
+    def page_path_of(self, note_path: str) -> str:
+        """The page of the note at `note_path`: its file's folder and name (goals/x.md is
+        goals/x/index.html), made once per note path."""
+        page = self.page_paths.get(note_path)
+        if page is None:
+            page = self.page_paths[note_path] = note_path[:-3] + "/index.html"
+        return page
     unchanged_pages: list[str] = field(default_factory=list)
     prefetched: Prefetch | None = None  # note pages rendered ahead by worker processes
     view_memo: MutableMapping[str, Any] = field(default_factory=dict)
@@ -309,12 +319,16 @@ class Site:
         loaded paths alone (`note_paths`): on a save that is a note or two, and a walk
         over thousands of note objects would cost more than finding them."""
         assert self.note_paths is not None
+        known = self.view_memo.get("changed-notes")
+        if known is not None and known[0] is kept and known[1] is self:
+            return known[2]  # type: ignore[no-any-return]
         notes = []
         for path in sorted(self.note_paths - kept):
             folder, _, name = path.partition("/")
             note = self.content.note(TYPE_OF_FOLDER[folder], name.removesuffix(".md"))
             if note is not None:  # dated after today, it is not in the site yet
                 notes.append(note)
+        self.view_memo["changed-notes"] = (kept, self, notes)  # the feed asks again
         return notes
 
     @cached_property
@@ -390,7 +404,7 @@ def render_site(site: Site) -> Iterator[tuple[str, bytes]]:
     yield from render_lists(site)
     if site.published_kept:
         # A note's page is its file's folder and name (see `changed_notes`).
-        site.unchanged_pages[:] = [path[:-3] + "/index.html" for path in site.published_kept]
+        site.unchanged_pages[:] = map(site.page_path_of, site.published_kept)
         for note in site.changed_notes(site.published_kept):
             yield site.note_page(note)
         return
