@@ -152,6 +152,10 @@ class Site:
     note_paths: AbstractSet[str] | None = None  # every note loaded (a Builder's source keys)
     # A note's page path by its file's path (a Builder keeps them between rebuilds).
     page_paths: dict[str, str] = field(default_factory=dict)
+    unchanged_pages: list[str] = field(default_factory=list)
+    prefetched: Prefetch | None = None  # note pages rendered ahead by worker processes
+    view_memo: MutableMapping[str, Any] = field(default_factory=dict)
+    partials: dict[tuple[object, ...], Markup] = field(default_factory=dict)  # see `partial`
 
     def page_path_of(self, note_path: str) -> str:
         """The page of the note at `note_path`: its file's folder and name (goals/x.md is
@@ -160,10 +164,6 @@ class Site:
         if page is None:
             page = self.page_paths[note_path] = note_path[:-3] + "/index.html"
         return page
-    unchanged_pages: list[str] = field(default_factory=list)
-    prefetched: Prefetch | None = None  # note pages rendered ahead by worker processes
-    view_memo: MutableMapping[str, Any] = field(default_factory=dict)
-    partials: dict[tuple[object, ...], Markup] = field(default_factory=dict)  # see `partial`
 
     def goal_kpis(self, goal: CurrentGoal) -> list[KpiView]:
         """A goal's KPI views (charts, progress in words), computed once per goal.
