@@ -199,3 +199,10 @@ def test_two_output_folders_side_by_side_do_not_clean_each_other(tmp_path: Path)
     publish(site, PAGES)
     assert (in_progress / "index.html").read_bytes() == b"being written"
     assert sorted(os.listdir(tmp_path)) == [in_progress.name, "site", "site-en"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 70_000, 3_000_000])
+def test_tree_writer_writes_every_byte_of_a_page(tmp_path: Path, size: int) -> None:
+    data = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    TreeWriter(tmp_path).write("goals/big/index.html", data)
+    assert (tmp_path / "goals" / "big" / "index.html").read_bytes() == data
