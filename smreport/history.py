@@ -51,7 +51,11 @@ _GONE = "\0gone"  # stands for "this name belonged to another, deleted file" whi
 _REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
                          "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
                          "GIT_NAMESPACE", "GIT_PREFIX")
-_TYPE_ORDER: Mapping[str, int] = {"goal": 0, "change": 1, "dispute": 2, "review": 3}
+def _in_type_order(content: Content) -> list[AnyNote]:
+    """Every note by type (goals, changes, disputes, reviews), then id: the ids are sorted
+    as strings, which costs far less than a Python sort key for each of thousands of notes."""
+    return [notes[note_id] for notes in (content.goals, content.changes, content.disputes,
+                                         content.reviews) for note_id in sorted(notes)]
 
 Block = Approval | ChangeDecision | DisputeDecision
 
@@ -224,7 +228,7 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
         return _without_git(content, str(error))
     revisions = _LOG_MEMO.revisions(log, staged_renames)
 
-    notes = sorted(content.notes(), key=lambda n: (_TYPE_ORDER[n.type], n.id))
+    notes = _in_type_order(content)
     trusted_notes = [note for note in notes if _block(note) is not None]
     since_review = _since_start(root, as_of(content, today), since, bool(head)) \
         if want_since else None
@@ -844,7 +848,7 @@ def _since_groups(now: Content, histories: Mapping[str, NoteHistory],
     remembered = dict(memo)
     memo.clear()
     shown: list[tuple[AnyNote, NoteHistory, Revision | None, _Entries | None]] = []
-    for note in sorted(now.notes(), key=lambda n: (_TYPE_ORDER[n.type], n.id)):
+    for note in _in_type_order(now):
         history = histories.get(note.path)
         if history is None or (note.type == "review" and note.id == review_id):
             continue
