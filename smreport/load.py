@@ -329,25 +329,15 @@ def read_limited(path: Path | str, max_bytes: int | None = None) -> bytes:
     """A file's bytes, reading at most one byte more than `max_bytes` (None: all of it).
 
     A note far over the limit (a stray video renamed .md) is never read whole.
-    Plain system calls sized by the file: a third of what `open()` costs with its
-    buffered reader, which counts at 5,000 notes a build.
+    Read through a buffered file: asked for up to the limit, it reads into a
+    buffer the size of the limit, which the allocator maps apart and gives
+    back to the system once the note is parsed. Plain `os.read` calls sized
+    by the file are faster (40-50 ms for 5,000 notes against 120-250 ms) but
+    leave those bytes in the heap, and a build's peak memory grew by 27 MiB
+    at 5,000 notes.
     """
-    handle = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-    try:
-        size = os.fstat(handle).st_size
-        limit = None if max_bytes is None else max_bytes + 1
-        chunks: list[bytes] = []
-        got = 0
-        while limit is None or got < limit:  # the file may have grown or shrunk since
-            want = size + 1 - got if got <= size else 65536
-            chunk = os.read(handle, want if limit is None else min(want, limit - got))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-    finally:
-        os.close(handle)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    with open(path, "rb") as handle:
+        return handle.read() if max_bytes is None else handle.read(max_bytes + 1)
 
 
 def too_large(relative: str, size: int, max_bytes: int) -> Problem:
