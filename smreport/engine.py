@@ -744,7 +744,8 @@ def update_in_place(out: Path, pages: Iterable[tuple[str, bytes]],
     """Bring a published site up to date by replacing only the files that changed.
 
     Each file is replaced atomically (write beside, then rename), and files of
-    pages that no longer exist are removed. Used by --watch, where rewriting
+    pages that no longer exist are removed; nothing is written until every page
+    is rendered. Used by --watch, where rewriting
     thousands of unchanged pages on every save would cost more than the build.
     `unchanged` names pages not among `pages` that stay exactly as published
     (read once `pages` is exhausted: `render_site` fills `Site.unchanged_pages`).
@@ -753,6 +754,10 @@ def update_in_place(out: Path, pages: Iterable[tuple[str, bytes]],
     real = out.resolve()
     written = 0
     seen: set[str] = set()
+    # Every page is rendered before any is written: a template that fails on one page
+    # leaves the published site as it was. (While watching, the page cache holds the
+    # pages anyway; this list only refers to them.)
+    pages = list(pages)
 
     def replace(relative: str, data: bytes) -> None:
         target = (real / relative).resolve()

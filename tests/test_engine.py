@@ -666,9 +666,11 @@ def test_a_save_renders_only_changed_note_pages_and_never_trusts_a_failed_build(
     # One save: the first goal fails to render, so the build stops before the second.
     rendered.clear()
     first, second = retitle("care-response-time", "boom"), retitle("tasting-marathon", "New")
+    before = tree(tmp_path / "site")
     with pytest.raises(PublishError):
         build(options, builder)
     assert rendered[-1] == first and second not in rendered  # after the first's changes
+    assert tree(tmp_path / "site") == before  # a failed build leaves the site as it was
     retitle("care-response-time", "Mended")  # the second goal's key is kept from the failure
     assert build(options, builder).ok
     assert second in rendered
