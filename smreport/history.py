@@ -232,13 +232,7 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
     trusted_notes = [note for note in notes if _block(note) is not None]
     since_review = _since_start(root, as_of(content, today), since, bool(head)) \
         if want_since else None
-    baselines: dict[str, Revision] = {}
-    if since_review is not None:
-        starts_after = since_review[0]
-        for note in notes:
-            before = [r for r in revisions.get(note.path, ()) if not starts_after(r.commit)]
-            if before:
-                baselines[note.path] = before[-1]
+    baselines = _baselines(revisions, since_review) if since_review is not None else {}
     # A note traced at the last read, and still the same object with the same revisions
     # and status, has the same history: it is not traced again (a --watch save).
     settings = (project, project.rules.max_note_bytes, project.rules.verify_approvals)
@@ -294,6 +288,25 @@ def read_history(root: Path, content: Content, today: dt.date, since: str | None
         section = SinceReview(label_date, label_revision, review_id, month, groups)
     problems = tuple(_unverified_problem(item, content) for item in unverified.values())
     return History(True, "", histories, edits, unverified, problems, section)
+
+
+def _baselines(revisions: Mapping[str, list[Revision]], since_review: _Start
+               ) -> Mapping[str, Revision]:
+    """Each path's newest revision before "Since your last review" starts, by path. Kept
+    while the revisions are the very same (HEAD did not move) and the section starts from
+    the same point: a --watch save finds them all again otherwise. Read-only."""
+    starts_after, label_date, label_revision = since_review[:3]
+    start = (label_date, label_revision)
+    known = _LOG_MEMO.baselines
+    if known is not None and known[0] is revisions and known[1] == start:
+        return known[2]
+    baselines: dict[str, Revision] = {}
+    for path, path_revisions in revisions.items():
+        before = [r for r in path_revisions if not starts_after(r.commit)]
+        if before:
+            baselines[path] = before[-1]
+    _LOG_MEMO.baselines = (revisions, start, baselines)
+    return baselines
 
 
 @dataclass(frozen=True)
@@ -424,6 +437,8 @@ class _LogMemo:
         # they were found from, and what the section started from (see `_since_groups`).
         self.since: dict[str, tuple[AnyNote, NoteHistory, Revision | None, _Entries]] = {}
         self.since_settings: object = None
+        # The baselines of the section, with the revisions and start they came from.
+        self.baselines: tuple[object, object, dict[str, Revision]] | None = None
 
     def read(self, root: Path, zone: dt.tzinfo, people: Mapping[str, str], head: str) -> Log:
         key = (str(root.absolute()), head, str(zone), tuple(sorted(people.items())))

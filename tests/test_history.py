@@ -689,6 +689,8 @@ def test_a_save_finds_again_only_the_saved_notes_since_review_entries(
     assert GOAL in found and len(found) >= 4
     baseline = repo.git("rev-parse", f"HEAD~5:content/{GOAL}").strip()  # before the review
     assert baseline in asked
+    baselines = history_module._LOG_MEMO.baselines
+    assert baselines is not None and GOAL in baselines[2]
     found.clear()
     asked.clear()
     assert groups() == first and found == []  # nothing changed: nothing found again
@@ -698,5 +700,15 @@ def test_a_save_finds_again_only_the_saved_notes_since_review_entries(
         reading("2026-03-06", 160)]), encoding="utf-8")
     saved = groups()
     assert found == [GOAL] and baseline in asked
+    # HEAD did not move and the section starts where it did: the baselines are not found again.
+    assert history_module._LOG_MEMO.baselines is baselines
     monkeypatch.setattr(history_module, "_LOG_MEMO", history_module._LogMemo())
     assert saved == groups() != first  # the same as without a memo: 3 readings now
+    # A new review, not yet committed: the section starts later, from other baselines.
+    baselines = history_module._LOG_MEMO.baselines
+    (repo.content / "reviews" / "review-2026-03.md").write_text(
+        review_note("2026-03", "2026-03-04"), encoding="utf-8")
+    later = groups()
+    assert history_module._LOG_MEMO.baselines is not baselines
+    monkeypatch.setattr(history_module, "_LOG_MEMO", history_module._LogMemo())
+    assert later == groups() != saved
