@@ -24,6 +24,15 @@ TODAY = "2026-11-26"
 TIMEOUT = 20.0
 
 
+# build.py run as Ctrl-C at a terminal finds it: with SIGINT raising KeyboardInterrupt.
+# A CI runner or a shell's background job may start the tests with SIGINT ignored, which
+# a child inherits (and rightly keeps: that is what `nohup` and `&` ask for); the tests
+# stop the watcher with SIGINT, so its child restores the default that a terminal gives.
+AS_FROM_A_TERMINAL = ("import runpy, signal, sys; "
+                      "signal.signal(signal.SIGINT, signal.default_int_handler); "
+                      "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
 class WatchProcess:
     """`python build.py --watch` in a subprocess, with its output lines in a queue."""
 
@@ -31,9 +40,10 @@ class WatchProcess:
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        arguments = ["--watch", "--content", str(content), "--out", str(out), "--today", TODAY,
+                     "--no-cache", *extra]
         self.process = subprocess.Popen(
-            [sys.executable, str(REPO / "build.py"), "--watch", "--content", str(content),
-             "--out", str(out), "--today", TODAY, "--no-cache", *extra],
+            [sys.executable, "-c", AS_FROM_A_TERMINAL, str(REPO / "build.py"), *arguments],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
