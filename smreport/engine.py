@@ -562,9 +562,9 @@ class Builder:
         if patched is not None:
             return patched
         self.last_loaded = None
-        preread = self.preread if self.preread and self.preread.inventory.root == root else None
+        inventory = self.preread.inventory if self.preread else None
         loaded = load_content(root, self.map_parse, self.read_note, self.listings,
-                              preread.inventory if preread else None)
+                              inventory if inventory and inventory.root == root else None)
         self.preread = None
         if self.in_place and loaded.content is not None:
             self.last_loaded = loaded
@@ -836,8 +836,8 @@ class Inputs:
     is then made from exactly the bytes its digest stands for.
     """
 
-    inventory: Inventory
-    notes: dict[str, bytes]
+    inventory: Inventory | None = None
+    notes: dict[str, bytes] = dataclasses.field(default_factory=dict)
 
 
 def input_digest(content_root: Path, template_dirs: Iterable[Path], settings: str,

@@ -27,7 +27,7 @@ from .engine import (
     update_in_place,
 )
 from .history import History, read_history, without_unverified
-from .load import Inventory, Loaded, load_content
+from .load import Loaded, load_content
 from .markup import use_backend
 from .model import AgendaItem, Content, Problem
 from .parse import parse_project
@@ -168,7 +168,7 @@ def _build(options: Options, builder: Builder | None) -> Result:
         if options.today is None:  # fix "today" first: it is one of the build's inputs
             options = dataclasses.replace(options, today=project_today(options.content))
         dirs = (*template_dirs_for(options), default_template_dir())
-        inputs = Inputs(Inventory(options.content, None), {})
+        inputs = Inputs()
         digest = input_digest(options.content, dirs,
                               f"{options.out.absolute()}\0{options.today}\0{options.since}",
                               inputs)
