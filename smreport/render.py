@@ -42,6 +42,7 @@ from .model import (
     Review,
 )
 from .views import (
+    GLANCE_GOALS,
     KpiView,
     Links,
     agenda_views,
@@ -437,6 +438,7 @@ def render_briefing(site: Site) -> tuple[str, bytes]:
         heading += ", " + translate.plural(key, len(overdue))
     return site.page("index.html", "index.html", agenda=views, heading=heading,
                      overdue=overdue, upcoming=[v for v in views if not v.item.overdue],
+                     summary_limit=GLANCE_GOALS,
                      glance=glance(content, site.goals_in_order, site.today, links, translate,
                                    site.goal_kpis, site.reuse))
 
