@@ -118,6 +118,15 @@ def test_a_build_reads_each_note_once_the_bytes_its_digest_stands_for(
     assert tree(tmp_path / "site") == plain_build(root, tmp_path / "plain")
 
 
+def watched(root: Path, out: Path) -> tuple[Builder, Options]:
+    """A Builder as --watch keeps it, after its first build of `root` into `out`."""
+    builder = Builder(None, jobs=1)
+    builder.in_place = True
+    options = Options(content=root, out=out, today=TODAY, cache=False)
+    assert build(options, builder).ok
+    return builder, options
+
+
 def copy_example(tmp_path: Path) -> Path:
     root = tmp_path / "content"
     shutil.copytree(REPO / "content", root)
@@ -247,10 +256,7 @@ def test_a_day_of_edits_in_place_matches_a_fresh_build_after_each(tmp_path: Path
     between rebuilds; after every kind of edit the result must be what a fresh build gives.
     A page key is reused while its note, its family and its agenda items are unchanged."""
     root = copy_example(tmp_path)
-    builder = Builder(None, jobs=1)
-    builder.in_place = True
-    options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
-    assert build(options, builder).ok
+    builder, options = watched(root, tmp_path / "site")
 
     def rewrite(relative: str, old: str, new: str) -> None:
         path = root / relative
@@ -467,10 +473,7 @@ def test_the_feeds_newest_entries_after_each_edit_match_a_fresh_build(generated:
     (tmp_path / "templates").mkdir()  # beside the content: a user's template, used by both
     (tmp_path / "templates" / "index.html").write_text(
         '{{ boom if site.content.changes.get("trigger") else "briefing" }}', encoding="utf-8")
-    builder = Builder(None, jobs=1)
-    builder.in_place = True
-    options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
-    assert build(options, builder).ok
+    builder, options = watched(root, tmp_path / "site")
 
     def in_feed(relative: str) -> bool:
         folder, _slash, name = relative.partition("/")
@@ -528,10 +531,7 @@ def test_a_watched_save_patches_the_last_load_and_matches_a_fresh_build(
     them (no listing, no reading of the rest); a name it does not know, or a note that no
     longer parses, means a full load. Problems and pages always match a fresh build."""
     root = copy_example(tmp_path)
-    builder = Builder(None, jobs=1)
-    builder.in_place = True
-    options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
-    assert build(options, builder).ok
+    builder, options = watched(root, tmp_path / "site")
     full_loads: list[Path] = []
     real_load = engine.load_content
     monkeypatch.setattr(engine, "load_content",
@@ -635,10 +635,7 @@ def test_a_save_renders_only_changed_note_pages_and_never_trusts_a_failed_build(
     (tmp_path / "templates" / "index.html").write_text(  # and a briefing that fails on a note
         '{% if site.content.disputes.get("trigger") %}{{ boom() }}{% endif %}' + briefing,
         encoding="utf-8")
-    builder = Builder(None, jobs=1)
-    builder.in_place = True
-    options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
-    assert build(options, builder).ok
+    builder, options = watched(root, tmp_path / "site")
     rendered: list[str] = []  # the notes whose page was looked at (cached or rendered)
     real_note_page = render.Site.note_page
 
@@ -696,10 +693,7 @@ def test_the_glance_is_kept_between_saves_until_its_notes_change(
     from smreport import views
 
     root = copy_example(tmp_path)
-    builder = Builder(None, jobs=1)
-    builder.in_place = True
-    options = Options(content=root, out=tmp_path / "site", today=TODAY, cache=False)
-    assert build(options, builder).ok
+    builder, options = watched(root, tmp_path / "site")
     computed: list[str] = []
     for name in ("_review_summary", "_friction"):
         real = getattr(views, name)

@@ -556,20 +556,25 @@ def test_a_body_edit_counts_as_edited_though_the_build_drops_the_text(tmp_path: 
     assert groups["since.edited"] == [("change", "move-due")]
 
 
+def spy_blob_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The object ids the history reads from git from now on, in order."""
+    asked: list[str] = []
+    read_blobs = history_module._read_blobs
+
+    def spy(root: Path, oids: Iterable[str]) -> dict[str, bytes]:
+        oids = list(oids)
+        asked.extend(oids)
+        return read_blobs(root, oids)
+    monkeypatch.setattr(history_module, "_read_blobs", spy)
+    return asked
+
+
 def test_only_versions_older_than_the_working_tree_are_read_from_git(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A clean note's newest commit is its working tree, already loaded: git is asked only
     for older versions (thousands of notes with one commit each would cost seconds)."""
     repo = approved_goal(tmp_path, rules=VERIFY)
-    asked: list[str] = []
-    original = history_module._read_blobs
-
-    def spy(root: Path, oids: Iterable[str]) -> dict[str, bytes]:
-        oids = list(oids)
-        asked.extend(oids)
-        return original(root, oids)
-
-    monkeypatch.setattr(history_module, "_read_blobs", spy)
+    asked = spy_blob_reads(monkeypatch)
     newest = repo.git("rev-parse", f"HEAD:content/{GOAL}").strip()
     first = repo.git("rev-parse", f"HEAD~1:content/{GOAL}").strip()
     result = check(Options(content=repo.content, today=dt.date(2026, 3, 1), cache=False))
@@ -676,14 +681,7 @@ def test_a_save_finds_again_only_the_saved_notes_since_review_entries(
         assert since is not None
         return since.groups
 
-    asked: list[str] = []
-    read_blobs = history_module._read_blobs
-
-    def spy_blobs(root: Path, oids: Iterable[str]) -> dict[str, bytes]:
-        oids = list(oids)
-        asked.extend(oids)
-        return read_blobs(root, oids)
-    monkeypatch.setattr(history_module, "_read_blobs", spy_blobs)
+    asked = spy_blob_reads(monkeypatch)
 
     first = groups()
     assert GOAL in found and len(found) >= 4
