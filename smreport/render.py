@@ -413,10 +413,6 @@ def render_site(site: Site) -> Iterator[tuple[str, bytes]]:
         yield site.note_page(note)
 
 
-def note_page_path(note: AnyNote) -> str:
-    return f"{FOLDERS[note.type]}/{note.id}/index.html"
-
-
 def notes_in_order(content: Content) -> list[AnyNote]:
     """Every note, by type (goals, changes, reviews, disputes), then id."""
     notes: list[AnyNote] = []
@@ -578,7 +574,7 @@ def disputes_in_order(content: Content, today: dt.date) -> list[Dispute]:
 
 def render_note(site: Site, note: AnyNote) -> tuple[str, bytes]:
     """One note's page, from the note and the shared site data."""
-    path = note_page_path(note)
+    path = site.page_path_of(note.path)
     links = Links(site.content, "../../", site.translate)
     content, today, translate = site.content, site.today, site.translate
     body = site.body(note)
