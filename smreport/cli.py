@@ -257,9 +257,20 @@ def run(argv: Sequence[str] | None = None) -> NoReturn:
     process. Python's cyclic garbage collector stays off for it: a build or check pauses
     it anyway (see engine.collecting_garbage_later), and a collection once it is over
     would walk every object it made only to exit (about 0.15 s of `check` at 5,000
-    notes); `--watch` collects when quiet by itself."""
+    notes); `--watch` collects when quiet by itself.
+
+    Once the command is done, the process ends without the interpreter's teardown,
+    which frees every object left one by one (about 0.3 s after a 5,000-note
+    build): every file is closed and every worker joined by then, and the output
+    is flushed here."""
     gc.disable()
-    sys.exit(main(argv))
+    status = main(argv)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # a reader that went away (`| head`)
+        pass
+    os._exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

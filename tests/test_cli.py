@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -278,7 +279,8 @@ def test_a_today_outside_the_supported_years_is_a_command_line_error(day: str,
 def test_the_command_keeps_the_garbage_collector_off_for_its_whole_process(
         entry: str, tmp_path: Path) -> None:
     """`smreport`, `python -m smreport` and build.py run `cli.run`: the process ends after
-    one build or check, so no collection walks what it made only to exit."""
+    one build or check, so no collection walks what it made only to exit, and it ends with
+    `os._exit`, without the interpreter's teardown (no atexit handler runs)."""
     common = ["--content", "content", "--today", "2026-11-26"]
     if entry == "build.py":
         argv = ["build.py", "--out", str(tmp_path / "site"), *common]
@@ -286,10 +288,37 @@ def test_the_command_keeps_the_garbage_collector_off_for_its_whole_process(
     else:
         argv = ["smreport", "check", *common]
         start = "runpy.run_module('smreport', run_name='__main__')"
-    script = ("import atexit, gc, runpy, sys\n"
-              "atexit.register(lambda: print('collector', 'on' if gc.isenabled() else 'off'))\n"
+    script = ("import atexit, gc, os, runpy, sys\n"
+              "atexit.register(lambda: print('teardown ran'))\n"
+              "real_exit = os._exit\n"
+              "def ending(status):\n"
+              "    print('collector', 'on' if gc.isenabled() else 'off', 'status', status)\n"
+              "    sys.stdout.flush()\n"
+              "    real_exit(status)\n"
+              "os._exit = ending\n"
               f"sys.argv = {argv!r}\n{start}\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "collector off"
+    assert done.stdout.splitlines()[-1] == "collector off status 0"
+    assert "teardown ran" not in done.stdout
+
+
+def test_the_command_delivers_all_its_output_and_status_before_it_ends(
+        make_project: ProjectFactory) -> None:
+    """Ending with `os._exit` skips Python's own flush at exit: `cli.run` flushes first, so
+    output far larger than a pipe's buffer arrives whole, on both streams, with the status."""
+    goals = {f"goals/g{n:03}.md": BROKEN_GOAL for n in range(150)}
+    root = make_project(goals)
+    buffered = {name: value for name, value in os.environ.items()
+                if name != "PYTHONUNBUFFERED"}  # as a user's shell runs it
+    done = subprocess.run([sys.executable, "-m", "smreport", "check", "--content", str(root),
+                           "--today", "2026-11-26"], capture_output=True, text=True,
+                          env=buffered, timeout=120)
+    assert done.returncode == 1
+    found = problems_in(done.stdout)
+    assert len(done.stdout) > 16_384  # several pipe buffers' worth
+    assert {p["path"].rpartition("/")[2] for p in found} == \
+        {f"g{n:03}.md" for n in range(150)}
+    assert len(found) == 300  # the unknown owner and the misspelt key of each goal
+    assert done.stderr == "150 errors, 150 warnings\n"
