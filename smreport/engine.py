@@ -410,12 +410,13 @@ class Builder:
         """While open, the list and note pages the cache lacks are rendered ahead in workers.
 
         Workers are forked once the site is prepared, so they share it without
-        copying; the site takes their pages in order as it renders (`Prefetch`),
-        so they are written as they come rather than held all at once. Given the
+        copying; the site takes their pages as it renders (`Prefetch`). Given the
         `folder` the site is being written into, the workers write the pages
         there themselves and hand back only their digests (`Written`): creating
         thousands of files is then shared by both cores, and no page's bytes
-        cross between processes. Not used while watching (a forked process must
+        cross between processes. A list page goes to a worker with the pages of
+        the notes it lists (`PagePlan.shown`), so what both show is worked out
+        once (a goal's KPI charts). Not used while watching (a forked process must
         not inherit the watcher's threads) or for a handful of pages, where
         starting workers costs more.
         """
@@ -424,26 +425,18 @@ class Builder:
             return
         from .render import notes_in_order, render_note  # noqa: PLC0415
 
-        store = site.page_store or {}
-        plans = [(key, render) for key, render in site.list_pages if key is not None]
-        plans += [(site.page_key(note), functools.partial(render_note, site, note))
-                  for note in notes_in_order(site.content)]
-        missing = [(key, render) for key, render in plans if key not in store]
+        missing, groups = _page_groups(site, notes_in_order(site.content), render_note)
         if len(missing) < PARALLEL_THRESHOLD:
             yield
             return
         global _FORKED
         _FORKED = [render for _key, render in missing]
-        # A list page shows a hundred notes: those go two to a chunk, note pages 64.
-        lists = sum(1 for key, _render in missing if key.startswith("list:"))
-        chunks = iter([range(i, min(i + 2, lists)) for i in range(0, lists, 2)]
-                      + [range(i, min(i + PAGE_CHUNK, len(missing)))
-                         for i in range(lists, len(missing), PAGE_CHUNK)])
+        chunks = iter(groups)
         pool = multiprocessing.get_context("fork").Pool(self.jobs)
         try:
             # A few chunks at a time: pages wait in memory only until the site takes them.
-            pending: collections.deque[tuple[range, AsyncResult[list[tuple[str, bytes]]]]] = \
-                collections.deque()
+            pending: collections.deque[tuple[list[int], AsyncResult[list[tuple[str, bytes]]]]] \
+                = collections.deque()
 
             def submit() -> None:
                 chunk = next(chunks, None)
@@ -453,13 +446,13 @@ class Builder:
             for _ in range(self.jobs * PAGE_CHUNKS_AHEAD):
                 submit()
 
-            def pages() -> Iterator[tuple[str, tuple[str, bytes]]]:
+            def rendered() -> Iterator[list[tuple[str, tuple[str, bytes]]]]:
                 while pending:
-                    chunk, rendered = pending.popleft()
+                    chunk, pages = pending.popleft()
                     submit()
-                    for index, page in zip(chunk, rendered.get(), strict=True):
-                        yield missing[index][0], page
-            site.prefetched = Prefetch(pages())
+                    yield [(missing[index][0], page)
+                           for index, page in zip(chunk, pages.get(), strict=True)]
+            site.prefetched = Prefetch(rendered())
             yield
         finally:
             site.prefetched = None
@@ -674,23 +667,60 @@ class Builder:
 
 
 class Prefetch:
-    """Pages rendered ahead, handed out in the order they were asked for."""
+    """Pages rendered ahead, in chunks, handed out by key in whatever order they are asked
+    for. A chunk is awaited only when a page is asked for that has not come yet: meanwhile
+    the site renders its own pages. Pages of a chunk not asked for yet wait here (written
+    by the worker, they are only their digests)."""
 
-    def __init__(self, pages: Iterator[tuple[str, tuple[str, bytes]]]) -> None:
-        self.pages = pages
-        self.started = False  # the first page is awaited only when asked for: meanwhile
-        self.next: tuple[str, tuple[str, bytes]] | None = None  # the site renders its own
+    def __init__(self, chunks: Iterator[list[tuple[str, tuple[str, bytes]]]]) -> None:
+        self.chunks = chunks
+        self.waiting: dict[str, tuple[str, bytes]] = {}
 
     def take(self, key: str) -> tuple[str, bytes] | None:
-        """The next page if it is the one with `key` (pages come in the site's order)."""
-        if not self.started:
-            self.started = True
-            self.next = next(self.pages, None)
-        if self.next is None or self.next[0] != key:
-            return None
-        page = self.next[1]
-        self.next = next(self.pages, None)
+        """The page with `key`, once its chunk is done; None if no worker renders it."""
+        page = self.waiting.pop(key, None)
+        while page is None:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                return None
+            self.waiting.update(chunk)
+            page = self.waiting.pop(key, None)
         return page
+
+
+def _page_groups(site: Site, notes: Iterable[AnyNote],
+                 render_note: Callable[[Site, AnyNote], tuple[str, bytes]]
+                 ) -> tuple[list[tuple[str, Callable[[], tuple[str, bytes]]]], list[list[int]]]:
+    """The pages the page cache lacks (key, render), and their indices in chunks for the
+    workers: each list page with the pages of the notes it shows, then the notes no list
+    page took, PAGE_CHUNK at a time."""
+    store = site.page_store or {}
+    assert site.page_key is not None
+    page_key = site.page_key
+    missing: list[tuple[str, Callable[[], tuple[str, bytes]]]] = []
+    planned: set[str] = set()
+    groups: list[list[int]] = []
+
+    def plan(key: str, render: Callable[[], tuple[str, bytes]], group: list[int]) -> None:
+        if key not in store and key not in planned:
+            planned.add(key)
+            group.append(len(missing))
+            missing.append((key, render))
+
+    for page in site.list_pages:
+        if page.key is None:
+            continue
+        group: list[int] = []
+        plan(page.key, page.render, group)
+        for note in page.shown:
+            plan(page_key(note), functools.partial(render_note, site, note), group)
+        if group:
+            groups.append(group)
+    rest: list[int] = []
+    for note in notes:
+        plan(page_key(note), functools.partial(render_note, site, note), rest)
+    groups.extend(rest[i:i + PAGE_CHUNK] for i in range(0, len(rest), PAGE_CHUNK))
+    return missing, groups
 
 
 # The pages a forked page worker renders (set just before the fork): it inherits them.
@@ -698,7 +728,7 @@ _FORKED: list[Callable[[], tuple[str, bytes]]] | None = None
 _WRITERS: dict[Path, TreeWriter] = {}  # a page worker's writer for each folder
 
 
-def _render_chunk(indices: range, folder: Path | None) -> list[tuple[str, bytes]]:
+def _render_chunk(indices: list[int], folder: Path | None) -> list[tuple[str, bytes]]:
     """In a forked worker: render the pages at `indices`; with a `folder`, write them
     there and return them as `Written`."""
     assert _FORKED is not None

@@ -18,7 +18,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import jinja2
 from markupsafe import Markup
@@ -469,8 +469,14 @@ def list_page_path(folder: str, number: int) -> str:
     return f"{folder}/index.html" if number == 1 else f"{folder}/index-{number}.html"
 
 
-# A page to render: its cache key (None: not cached) and how to render it.
-PagePlan = tuple[str | None, Callable[[], tuple[str, bytes]]]
+class PagePlan(NamedTuple):
+    """A page to render: its cache key (None: not cached), how to render it, and for a
+    list page the notes it shows (their pages are best rendered beside it, in the same
+    worker process: what both show, a goal's KPI charts, is then worked out once)."""
+
+    key: str | None
+    render: Callable[[], tuple[str, bytes]]
+    shown: Sequence[AnyNote] = ()
 
 
 def paginate(site: Site, folder: str, notes: Sequence[AnyNote],
@@ -487,13 +493,13 @@ def paginate(site: Site, folder: str, notes: Sequence[AnyNote],
         chunk = notes[(number - 1) * LIST_PAGE_SIZE:number * LIST_PAGE_SIZE]
         pager = Pager(number, list(enumerate(names, 1))) if count > 1 else None
         key = None if site.page_key is None else site.list_key(folder, number, count, chunk)
-        yield key, functools.partial(render, chunk, pager)
+        yield PagePlan(key, functools.partial(render, chunk, pager), chunk)
 
 
 def render_lists(site: Site) -> Iterator[tuple[str, bytes]]:
     """The list page(s) of each note type, and the team page."""
-    for key, render in site.list_pages:
-        yield site.cached_page(key, render)
+    for plan in site.list_pages:
+        yield site.cached_page(plan.key, plan.render)
 
 
 def list_plans(site: Site) -> list[PagePlan]:
@@ -546,8 +552,8 @@ def list_plans(site: Site) -> list[PagePlan]:
                          list_page_path("disputes", pager.number if pager else 1),
                          groups=groups, pager=pager)
     plans.extend(paginate(site, "disputes", disputes, disputes_page))
-    plans.append((None, lambda: site.page("team.html", "team/index.html",
-                                          units=team_units(content))))
+    plans.append(PagePlan(None, lambda: site.page("team.html", "team/index.html",
+                                                  units=team_units(content))))
     return plans
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import hashlib
+import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,9 @@ import jinja2
 import pytest
 
 from smreport import engine
+from smreport import render as render_module
 from smreport.engine import Builder, update_in_place
-from smreport.model import AgendaItem
+from smreport.model import AgendaItem, CurrentGoal
 from smreport.pipeline import Options, PublishError, build, check
 from smreport.render import default_template_dir, make_site
 
@@ -409,6 +412,55 @@ def test_page_workers_write_the_note_pages_and_the_manifest_holds_their_digests(
     assert builder.manifest is not None
     assert {path: builder.manifest[path] for path in note_pages} == {
         path: engine.page_digest((out / path).read_bytes()) for path in note_pages}
+
+
+def test_page_workers_draw_each_goals_kpi_charts_once(generated: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A list page goes to a worker with the pages of the notes it lists: a goal's KPI views
+    (its charts) are drawn once for its card and its page, not once in each of two workers.
+    (The main process draws those of the briefing's glance for itself.) The site is the
+    same as a plain build's, and every note page comes from a worker."""
+    reference = plain_build(generated, tmp_path / "plain")
+    record = tmp_path / "drawn.txt"
+    original = render_module.kpi_views
+
+    def counted(goal: CurrentGoal, *args: Any) -> Any:
+        with open(record, "a", encoding="utf-8") as handle:  # one short append per line
+            handle.write(f"{os.getpid()} {goal.id}\n")
+        return original(goal, *args)
+
+    monkeypatch.setattr(render_module, "kpi_views", counted)
+    out = tmp_path / "site"
+    assert build(Options(content=generated, out=out, today=TODAY, jobs=2, cache=False)).ok
+    assert tree(out) == reference
+    drawn = [line.split() for line in record.read_text(encoding="utf-8").splitlines()]
+    in_workers = collections.Counter(goal for pid, goal in drawn if int(pid) != os.getpid())
+    goals = {path.stem for path in (generated / "goals").glob("*.md")
+             if (out / "goals" / path.stem / "index.html").is_file()}
+    assert len(goals) > 20
+    assert in_workers == dict.fromkeys(goals, 1)
+
+
+def test_prefetched_pages_are_handed_out_by_key_in_any_order() -> None:
+    """The site asks for pages in its own order; chunks come in the order they were given
+    to the workers. A page no worker rendered is None, once every chunk has come."""
+    pulled: list[int] = []
+
+    def chunks() -> Iterator[list[tuple[str, tuple[str, bytes]]]]:
+        for number, keys in enumerate((["a", "b"], ["c"], ["d", "e"])):
+            pulled.append(number)
+            yield [(key, (f"{key}.html", key.encode())) for key in keys]
+    prefetch = engine.Prefetch(chunks())
+    assert pulled == []  # nothing is awaited before a page is asked for
+    assert prefetch.take("c") == ("c.html", b"c")
+    assert pulled == [0, 1]
+    assert prefetch.take("a") == ("a.html", b"a")  # waiting since the first chunk
+    assert pulled == [0, 1]
+    assert prefetch.take("a") is None  # handed out once
+    assert prefetch.take("e") == ("e.html", b"e")
+    assert prefetch.take("b") == ("b.html", b"b")
+    assert prefetch.take("d") == ("d.html", b"d")
+    assert prefetch.waiting == {}
 
 
 def test_a_page_written_ahead_never_reaches_an_in_place_update(tmp_path: Path) -> None:
