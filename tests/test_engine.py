@@ -463,6 +463,30 @@ def test_prefetched_pages_are_handed_out_by_key_in_any_order() -> None:
     assert prefetch.waiting == {}
 
 
+def test_the_site_listing_names_every_file_with_its_size_and_time_stamp(tmp_path: Path
+                                                                        ) -> None:
+    """What the stamp compares to tell the published site is as the last build left it:
+    every file at every depth (hidden ones too), by its path from the site's root."""
+    site = tmp_path / "site"
+    files = {"index.html": b"<p>home</p>", ".smreport": b"marker", "assets/smreport.css": b"a{}",
+             "goals/x/index.html": b"x" * 5000, "goals/index-2.html": b"", "a/b/c/d.txt": b"d"}
+    for relative, data in files.items():
+        (site / relative).parent.mkdir(parents=True, exist_ok=True)
+        (site / relative).write_bytes(data)
+    (site / "empty-folder").mkdir()
+    expected = {}
+    for folder, _subfolders, names in os.walk(site):
+        for name in names:
+            path = os.path.join(folder, name)
+            expected[os.path.relpath(path, site)] = (os.stat(path).st_size,
+                                                     os.stat(path).st_mtime_ns)
+    assert engine._site_listing(site) == expected
+    assert sorted(expected) == sorted(files)
+    assert engine._site_listing(tmp_path / "missing") is None
+    (tmp_path / "bare").mkdir()
+    assert engine._site_listing(tmp_path / "bare") is None  # no site was published there
+
+
 def test_a_page_written_ahead_never_reaches_an_in_place_update(tmp_path: Path) -> None:
     """`Written` stands in for bytes only in a staged build; an in-place update given one
     would publish an empty page, so it refuses."""
