@@ -738,7 +738,8 @@ def _render_chunk(indices: list[int], folder: Path | None) -> list[tuple[str, by
     writer = _WRITERS.get(folder) or _WRITERS.setdefault(folder, TreeWriter(folder))
     for relative, data in pages:
         writer.write(relative, data)
-    return [(relative, Written(page_digest(data))) for relative, data in pages]
+    return [(relative, Written(page_digest(data), writer.written.pop(relative)))
+            for relative, data in pages]
 
 
 def templates_digest(template_dirs: Iterable[Path]) -> str:
@@ -947,10 +948,13 @@ class Stamp:
         result: object = stored.get("result")
         return result
 
-    def save(self, digest: str, result: object) -> None:
+    def save(self, digest: str, result: object,
+             listing: dict[str, tuple[int, int]] | None = None) -> None:
+        """Remember `result` for inputs `digest`, with the site as it is now: `listing`,
+        the files just written with their sizes and time stamps (else the site is listed)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".stamp-")
         with os.fdopen(handle, "wb") as out:
-            pickle.dump({"digest": digest, "listing": _site_listing(self.out),
+            pickle.dump({"digest": digest, "listing": listing or _site_listing(self.out),
                          "result": result}, out, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, self.path)

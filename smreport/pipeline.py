@@ -196,6 +196,7 @@ def _build(options: Options, builder: Builder | None) -> Result:
     builder.attach_page_cache(site, (*template_dirs_for(options), default_template_dir()))
     files = list(static_files(site))
     files.extend((asset, options.content / asset) for asset in result.content.assets)
+    listing: dict[str, tuple[int, int]] | None = None  # the files a staged build wrote
     with output_lock(options.out):
         try:
             if builder.in_place and builder.manifest is not None \
@@ -209,11 +210,14 @@ def _build(options: Options, builder: Builder | None) -> Result:
                                                        site.unchanged_pages)
             else:
                 manifest: dict[str, str] = {}
+                listing = {}
                 with staged(options.out) as staging, \
                         builder.prerendered_pages(site, staging):
                     pages = show_progress(render_site(site), len(site.content.notes()))
                     result.files_written = write_tree(staging, record_pages(pages, manifest),
-                                                      files)
+                                                      files, listing)
+                marker = (options.out / MARKER).stat()  # written as the site was swapped in
+                listing[MARKER] = (marker.st_size, marker.st_mtime_ns)
                 manifest.update((relative, page_digest(source.read_bytes()))
                                 for relative, source in files)
                 builder.manifest = manifest
@@ -228,5 +232,5 @@ def _build(options: Options, builder: Builder | None) -> Result:
         # Keep the history only for its notice ("not in git"): the CLI prints it again.
         notice_only = result.history if result.history and result.history.notice else None
         stamp.save(digest, Result(result.problems, None, result.today, result.agenda,
-                                  result.files_written, history=notice_only))
+                                  result.files_written, history=notice_only), listing)
     return result

@@ -120,14 +120,17 @@ class Written(bytes):
     """A page that a worker process already wrote into the staging folder.
 
     It stands in for the page's bytes (it is empty) and carries their digest, so
-    the pages of a parallel build need not travel back to the main process.
+    the pages of a parallel build need not travel back to the main process, and
+    the file's size and time stamp as written (see `TreeWriter.written`).
     """
 
     digest: str
+    stat: tuple[int, int]
 
-    def __new__(cls, digest: str) -> Written:
+    def __new__(cls, digest: str, stat: tuple[int, int] = (0, 0)) -> Written:
         page = super().__new__(cls)
         page.digest = digest
+        page.stat = stat
         return page
 
 
@@ -147,6 +150,9 @@ class TreeWriter:
     def __init__(self, folder: Path) -> None:
         self.folder = str(folder.resolve())
         self.made = {self.folder}  # folders known to be real folders inside
+        # Each file written, by its path in the folder: its size and time stamp, taken
+        # from the open file, so the stamp need not list the site again (Stamp.save).
+        self.written: dict[str, tuple[int, int]] = {}
 
     def target(self, relative: str) -> str:
         """The absolute path for `relative`, with its folders made."""
@@ -175,31 +181,42 @@ class TreeWriter:
             view = memoryview(data)
             while view:
                 view = view[os.write(descriptor, view):]
+            written = os.fstat(descriptor)
         finally:
             os.close(descriptor)
+        self.written[relative] = (written.st_size, written.st_mtime_ns)
 
     def copy(self, relative: str, source: Path) -> None:
         target = self.target(relative)
         if os.path.islink(target):
             raise PublishError(f"refusing to write {relative!r} through a link")
         shutil.copyfile(source, target)
+        written = os.stat(target)
+        self.written[relative] = (written.st_size, written.st_mtime_ns)
 
 
 def write_tree(folder: Path, pages: Iterable[tuple[str, bytes]],
-               files: Iterable[tuple[str, Path]]) -> int:
+               files: Iterable[tuple[str, Path]],
+               listing: dict[str, tuple[int, int]] | None = None) -> int:
     """Write pages and copy files into `folder`, refusing any path that leaves it.
 
     A `Written` page is counted but not written: a worker wrote it already.
+    `listing`, if given, receives each file's size and time stamp as written.
     """
     count = 0
     writer = TreeWriter(folder)
     for relative, data in pages:
-        if not isinstance(data, Written):
+        if isinstance(data, Written):
+            if listing is not None:
+                listing[relative] = data.stat
+        else:
             writer.write(relative, data)
         count += 1
     for relative, source in files:
         writer.copy(relative, source)
         count += 1
+    if listing is not None:
+        listing.update(writer.written)
     return count
 
 

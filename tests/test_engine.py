@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -84,6 +85,32 @@ def test_unchanged_inputs_skip_the_build(generated: Path, tmp_path: Path) -> Non
     third = build(Options(content=generated, out=tmp_path / "site",
                           today=TODAY + dt.timedelta(days=1), cache_dir=tmp_path / "cache"))
     assert not third.unchanged
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_stamp_holds_the_site_as_written_without_listing_it_again(
+        jobs: int, generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A staged build gives the stamp every file it wrote (page workers' pages included)
+    with its size and time stamp: exactly what listing the published site finds, so the
+    next build with the same inputs is "Up to date"."""
+    listed: list[Path] = []
+    original = engine._site_listing
+
+    def spy(out: Path) -> dict[str, tuple[int, int]] | None:
+        listed.append(out)
+        return original(out)
+
+    monkeypatch.setattr(engine, "_site_listing", spy)
+    out = tmp_path / "site"
+    options = Options(content=generated, out=out, today=TODAY, jobs=jobs,
+                      cache_dir=tmp_path / "cache")
+    assert build(options).ok
+    assert listed == []  # the build saved its stamp without listing the site
+    stamp = engine.Stamp(tmp_path / "cache", out)
+    with open(stamp.path, "rb") as handle:
+        saved = pickle.load(handle)
+    assert saved["listing"] == original(out)
+    assert build(options).unchanged
 
 
 def test_a_build_reads_each_note_once_the_bytes_its_digest_stands_for(
