@@ -132,6 +132,20 @@ def _signature(stat: os.stat_result) -> tuple[int, int, int, int]:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
+def guided_chunks(count: int, workers: int, largest: int = 256, smallest: int = 8
+                  ) -> list[range]:
+    """`range(count)` in chunks for `workers` processes, each a share of what is left:
+    large while much is left (few round trips), small at the end, so no worker is left
+    with a large chunk while the others have finished (with equal chunks of 150 notes,
+    one core idled for up to 0.4 s at the end of a 5,000-note parse)."""
+    chunks, start = [], 0
+    while start < count:
+        size = min(largest, max(smallest, (count - start) // (workers * 8)))
+        chunks.append(range(start, min(start + size, count)))
+        start += size
+    return chunks
+
+
 # The work and the notes a forked parse worker runs (set just before the fork).
 _FORKED_WORK: tuple[Callable[[SourceFile], WorkResult], list[SourceFile]] | None = None
 
@@ -642,8 +656,7 @@ class Builder:
         # Forked workers inherit the notes' bytes: only ranges of indices are sent to them.
         global _FORKED_WORK
         _FORKED_WORK = (work, jobs)
-        size = max(8, len(jobs) // (self.jobs * 16))
-        chunks = [range(i, min(i + size, len(jobs))) for i in range(0, len(jobs), size)]
+        chunks = guided_chunks(len(jobs), self.jobs)
         try:
             with multiprocessing.get_context("fork").Pool(self.jobs) as pool:
                 return [result for chunk in pool.imap(_work_chunk, chunks) for result in chunk]

@@ -827,3 +827,15 @@ def test_the_glance_is_kept_between_saves_until_its_notes_change(
         ["_review_summary"]
     assert edit("disputes/maps-reviews.md", "  - person: belov", "  - person: zaitsev") == \
         ["_friction"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 200, 5000, 50_000])
+def test_guided_chunks_cover_every_note_once_and_shrink_towards_the_end(count: int) -> None:
+    """The parse chunks: every index once, in order, never larger than 256, each no larger
+    than the one before, and small at the end (no worker is left with a long last chunk)."""
+    chunks = engine.guided_chunks(count, 2)
+    assert [index for chunk in chunks for index in chunk] == list(range(count))
+    sizes = [len(chunk) for chunk in chunks]
+    assert all(0 < size <= 256 for size in sizes)
+    assert sizes == sorted(sizes, reverse=True)
+    assert all(size <= 8 for size in sizes[-4:])
