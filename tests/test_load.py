@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import stat
 import time
 import unicodedata
 from pathlib import Path
@@ -283,3 +285,27 @@ def test_read_limited_reads_all_or_one_byte_over_the_limit(tmp_path: Path, size:
     assert read_limited(path) == data
     for limit in (0, 4, 5, 6, 65_536, 400_000):
         assert read_limited(path, limit) == data[:limit + 1]
+
+
+def test_a_regular_file_is_told_from_the_listing_as_a_stat_call_would(tmp_path: Path) -> None:
+    """`_is_regular` takes the file type from the folder listing (no stat for each note):
+    the same answer as a stat for a file, folder, pipe, socket, and links to each or to
+    nothing."""
+    (tmp_path / "file.md").write_text("x", encoding="utf-8")
+    (tmp_path / "folder.md").mkdir()
+    os.mkfifo(tmp_path / "pipe.md")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(tmp_path / "socket.md"))
+        for target in ("file.md", "folder.md", "pipe.md", "socket.md", "nowhere.md"):
+            os.symlink(tmp_path / target, tmp_path / f"link-to-{target}")
+        answers = {}
+        for entry in os.scandir(tmp_path):
+            try:
+                regular = stat.S_ISREG(os.stat(entry.path).st_mode)
+            except OSError:
+                regular = False
+            answers[entry.name] = (load._is_regular(entry), regular)
+    assert len(answers) == 9
+    assert all(ours == by_stat for ours, by_stat in answers.values()), answers
+    assert {name for name, (ours, _) in answers.items() if ours} == {"file.md",
+                                                                     "link-to-file.md"}
