@@ -211,13 +211,11 @@ def _build(options: Options, builder: Builder | None) -> Result:
             else:
                 manifest: dict[str, str] = {}
                 listing = {}
-                with staged(options.out) as staging, \
+                with staged(options.out, listing) as staging, \
                         builder.prerendered_pages(site, staging):
                     pages = show_progress(render_site(site), len(site.content.notes()))
                     result.files_written = write_tree(staging, record_pages(pages, manifest),
                                                       files, listing)
-                marker = (options.out / MARKER).stat()  # written as the site was swapped in
-                listing[MARKER] = (marker.st_size, marker.st_mtime_ns)
                 manifest.update((relative, page_digest(source.read_bytes()))
                                 for relative, source in files)
                 builder.manifest = manifest

@@ -127,11 +127,16 @@ class Written(bytes):
     digest: str
     stat: tuple[int, int]
 
-    def __new__(cls, digest: str, stat: tuple[int, int] = (0, 0)) -> Written:
+    def __new__(cls, digest: str, stat: tuple[int, int]) -> Written:
         page = super().__new__(cls)
         page.digest = digest
         page.stat = stat
         return page
+
+    def __reduce__(self) -> tuple[type[Written], tuple[str, tuple[int, int]]]:
+        # As it comes back from a page worker: by its fields (bytes' own way of pickling
+        # would call __new__ with the empty bytes instead).
+        return Written, (self.digest, self.stat)
 
 
 # Never through a link at the page's own name (O_NOFOLLOW is POSIX; elsewhere 0).
@@ -221,10 +226,11 @@ def write_tree(folder: Path, pages: Iterable[tuple[str, bytes]],
 
 
 @contextlib.contextmanager
-def staged(out: Path) -> Iterator[Path]:
+def staged(out: Path, listing: dict[str, tuple[int, int]] | None = None) -> Iterator[Path]:
     """A new empty folder to write a site into, swapped in for `out` when the block ends.
 
     If the block raises, the folder is removed and `out` is left exactly as it was.
+    `listing`, if given, receives the size and time stamp of the marker file written here.
     """
     out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -234,6 +240,9 @@ def staged(out: Path) -> Iterator[Path]:
         yield staging
         (staging / MARKER).write_text("This folder is written by smreport; it is replaced "
                                       "whole on every build.\n", encoding="utf-8")
+        if listing is not None:
+            marker = (staging / MARKER).stat()
+            listing[MARKER] = (marker.st_size, marker.st_mtime_ns)
         os.chmod(staging, 0o755)
         if out.exists() and _exchange(staging, out):
             shutil.rmtree(staging, ignore_errors=True)  # now holds the previous site

@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 import pytest
 
-from smreport import engine
+from smreport import engine, publish
 from smreport import render as render_module
 from smreport.engine import Builder, update_in_place
 from smreport.model import AgendaItem, CurrentGoal
@@ -90,9 +90,13 @@ def test_unchanged_inputs_skip_the_build(generated: Path, tmp_path: Path) -> Non
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_the_stamp_holds_the_site_as_written_without_listing_it_again(
         jobs: int, generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A staged build gives the stamp every file it wrote (page workers' pages included)
-    with its size and time stamp: exactly what listing the published site finds, so the
-    next build with the same inputs is "Up to date"."""
+    """A staged build gives the stamp every file it wrote (page workers' pages, copied
+    assets and the marker included) with its size and time stamp: exactly what listing
+    the published site finds, so the next build with the same inputs is "Up to date"."""
+    content = tmp_path / "content"
+    shutil.copytree(generated, content)
+    (content / "assets").mkdir()
+    (content / "assets" / "chart.png").write_bytes(b"\x89PNG not really")
     listed: list[Path] = []
     original = engine._site_listing
 
@@ -102,9 +106,10 @@ def test_the_stamp_holds_the_site_as_written_without_listing_it_again(
 
     monkeypatch.setattr(engine, "_site_listing", spy)
     out = tmp_path / "site"
-    options = Options(content=generated, out=out, today=TODAY, jobs=jobs,
+    options = Options(content=content, out=out, today=TODAY, jobs=jobs,
                       cache_dir=tmp_path / "cache")
     assert build(options).ok
+    assert (out / "assets" / "chart.png").is_file() and (out / publish.MARKER).is_file()
     assert listed == []  # the build saved its stamp without listing the site
     stamp = engine.Stamp(tmp_path / "cache", out)
     with open(stamp.path, "rb") as handle:
@@ -520,7 +525,7 @@ def test_a_page_written_ahead_never_reaches_an_in_place_update(tmp_path: Path) -
     out = tmp_path / "site"
     out.mkdir()
     with pytest.raises(RuntimeError, match="written by a worker"):
-        update_in_place(out, [("index.html", engine.Written("0" * 32))], [], {})
+        update_in_place(out, [("index.html", engine.Written("0" * 32, (0, 0)))], [], {})
     assert not (out / "index.html").exists()
 
 

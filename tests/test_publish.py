@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from smreport.publish import (
     MARKER,
     PublishError,
     TreeWriter,
+    Written,
     check_output,
     clean_leftovers,
     output_lock,
@@ -206,3 +208,15 @@ def test_tree_writer_writes_every_byte_of_a_page(tmp_path: Path, size: int) -> N
     data = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
     TreeWriter(tmp_path).write("goals/big/index.html", data)
     assert (tmp_path / "goals" / "big" / "index.html").read_bytes() == data
+
+
+def test_a_written_page_crosses_between_processes_with_its_digest_and_stat() -> None:
+    """A page worker hands back `Written` pages through a pipe: pickled and unpickled, each
+    keeps its digest and stat and stays empty. (Unpickled as bytes are, it would call
+    `Written(b"")`; in the pool's result thread that error hung the build.)"""
+    page = Written("0f" * 16, (1234, 1_790_000_000_123_456_789))
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        again = pickle.loads(pickle.dumps([("goals/x/index.html", page)], protocol=protocol))
+        assert again == [("goals/x/index.html", b"")]
+        assert isinstance(again[0][1], Written)
+        assert (again[0][1].digest, again[0][1].stat) == (page.digest, page.stat)
