@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import queue
 import re
@@ -22,6 +21,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -33,37 +33,32 @@ sys.path.insert(0, str(HERE))
 
 from generate import generate  # noqa: E402
 
-MEASURE = """
-import gc, json, resource, sys, time
-gc.disable()  # as the smreport command does for its whole process (cli.run)
-sys.argv = ["smreport", *{args!r}]
-from smreport.cli import main
-started = time.perf_counter()
-status = main(sys.argv[1:])
-elapsed = time.perf_counter() - started
-peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-print("@@" + json.dumps({{"status": status, "seconds": elapsed, "peak_mib": peak / 1024}}))
-"""
-
-
 # A user's installation has bytecode caches; this sandbox sets PYTHONDONTWRITEBYTECODE,
 # which would make every measured process compile smreport from source first.
 ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
+def timed(command: list[str], cwd: Path = REPO) -> tuple[dict[str, float], str]:
+    """Run a whole command as a user would; its wall time from start to exit, its peak
+    memory (`os.wait4`: the process's or any of its waited-for workers', whichever is
+    higher) and its output. Every tool is measured so, the floor and Hugo included."""
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=cwd,
+                                   env=ENV)
+        _pid, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read().decode("utf-8", "replace")
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{text}")
+    return {"wall": wall, "peak_mib": usage.ru_maxrss / 1024}, text
+
+
 def measure(*args: str) -> dict[str, float]:
-    """Run `smreport ARGS` in a fresh process; its wall time and peak memory."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", MEASURE.format(args=list(args))],
-                          capture_output=True, text=True, cwd=REPO, env=ENV)
-    wall = time.perf_counter() - started
-    line = next((x for x in done.stdout.splitlines() if x.startswith("@@")), None)
-    if line is None:
-        raise SystemExit(f"smreport {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    result = json.loads(line[2:])
-    result["wall"] = wall
-    return result
+    """`smreport ARGS`, the installed command's own entry point (`python -m smreport`)."""
+    return timed([sys.executable, "-m", "smreport", *args])[0]
 
 
 def best(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -75,9 +70,8 @@ def best(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def floor(content: Path, out: Path, jobs: int) -> dict[str, float]:
-    done = subprocess.run([sys.executable, str(HERE / "floor.py"), str(content), str(out),
-                           "--jobs", str(jobs)], capture_output=True, text=True, check=True)
-    return {"wall": float(done.stdout.strip()), "peak_mib": float("nan")}
+    return timed([sys.executable, str(HERE / "floor.py"), str(content), str(out),
+                  "--jobs", str(jobs)])[0]
 
 
 def watch_edits(content: Path, out: Path, edits: int) -> list[tuple[float, float]]:
@@ -159,15 +153,7 @@ def hugo_build(hugo: str, content: Path, work: Path, destination: Path) -> dict[
     for name in ("single.html", "list.html"):
         (site / "layouts" / "_default" / name).write_text(page, encoding="utf-8")
     command = [hugo, "--source", str(site), "--destination", str(destination), "--quiet"]
-    # Through a small Python parent, whose children's peak memory is Hugo's alone.
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", "import resource, subprocess, sys; subprocess.run(sys.argv[1:], "
-         "check=True, capture_output=True); "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)", *command],
-        capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - started
-    return {"wall": wall, "peak_mib": int(done.stdout.strip()) / 1024}
+    return timed(command)[0]
 
 
 def main() -> None:
