@@ -43,10 +43,11 @@ from .load import (
     load_content,
     parse_source,
     read_limited,
+    read_source,
     take_inventory,
 )
 from .markup import current_backend, render_markdown
-from .model import AnyNote, UnparsedNote, digest_body
+from .model import AnyNote, Problem, UnparsedNote, digest_body
 from .publish import TreeWriter, Written
 from .validate import ValidationMemo
 
@@ -73,11 +74,17 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def source_key(source: SourceFile, settings: str) -> str:
-    """The cache key of one note: its type, path, the parse settings and its exact bytes."""
+def content_hash(data: bytes) -> bytes:
+    """A note's bytes, digested: what the input digest and its source key are made of."""
+    return hashlib.blake2b(data, digest_size=20).digest()
+
+
+def source_key(note_type: str, path: str, settings: str, data_hash: bytes) -> str:
+    """The cache key of one note: its type, path, the parse settings and its exact bytes
+    (`data_hash`, their `content_hash`)."""
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(f"{source.note_type}\0{source.path}\0{settings}\0".encode())
-    digest.update(source.data)
+    digest.update(f"{note_type}\0{path}\0{settings}\0".encode())
+    digest.update(data_hash)
     return digest.hexdigest()
 
 
@@ -87,9 +94,10 @@ def body_key(note: AnyNote) -> str:
     return f"{current_backend()}\0{note.path}\0{note.body_digest}"
 
 
-# What a worker returns for one note: the parse result and, if it parsed, its body's HTML
-# (None if the Builder holds it already).
-WorkResult = tuple[ParseResult, str | None]
+# What a worker returns for one note: the parse result; if it parsed, its body's HTML (None
+# if the Builder holds it already); and for a note it read itself (listed unread, see
+# SourceFile), the `content_hash` of its bytes, else None.
+WorkResult = tuple[ParseResult, str | None, bytes | None]
 Parse = Callable[[SourceFile], ParseResult]
 
 
@@ -99,6 +107,18 @@ EMPTY_BODY = digest_body("")
 _KNOWN_BODIES: frozenset[str] = frozenset()
 
 
+def _read(source: SourceFile) -> tuple[SourceFile, bytes | None] | Problem:
+    """A source as `parse_and_render` and `parse_only` start: read if it was listed unread,
+    then with the hash of what was read; or the problem of a file that could not be."""
+    if source.data is not None:
+        return source, None
+    read = read_source(source)
+    if isinstance(read, Problem):
+        return read
+    assert read.data is not None  # read_source reads it
+    return read, content_hash(read.data)
+
+
 def parse_and_render(parse: Parse, source: SourceFile, strip: bool = False) -> WorkResult:
     """Parse one note and render its body (run in worker processes: module-level, picklable).
 
@@ -106,18 +126,26 @@ def parse_and_render(parse: Parse, source: SourceFile, strip: bool = False) -> W
     the key of its text are all a build needs, and at 50,000 notes the texts
     are hundreds of megabytes.
     """
+    read = _read(source)
+    if isinstance(read, Problem):
+        return (None, [read]), None, None
+    source, data_hash = read
     note, problems = parse(source)
     if note is None or isinstance(note, UnparsedNote):
-        return (note, problems), None
+        return (note, problems), None, data_hash
     html = None if body_key(note) in _KNOWN_BODIES else render_markdown(note.body, note.path)
-    return (_without_body(note) if strip else note, problems), html
+    return (_without_body(note) if strip else note, problems), html, data_hash
 
 
 def parse_only(parse: Parse, source: SourceFile) -> WorkResult:
     """Parse one note for `check`, which reads no bodies: the body is dropped (its links were
     noted while parsing), which halves what crosses between processes."""
+    read = _read(source)
+    if isinstance(read, Problem):
+        return (None, [read]), None, None
+    source, data_hash = read
     note, problems = parse(source)
-    return (_without_body(note), problems), None
+    return (_without_body(note), problems), None, data_hash
 
 
 def _without_body(note: AnyNote | UnparsedNote | None) -> AnyNote | UnparsedNote | None:
@@ -243,7 +271,11 @@ class Builder:
         self.validation = ValidationMemo()  # each note's reference problems, last time
         # Keys computed for the bytes object `read_note` returned, by note path: while a
         # file is unchanged the very same object comes back, and is not hashed again.
-        self.known_keys: dict[str, tuple[bytes, str, str]] = {}  # path -> data, settings, key
+        self.known_keys: dict[str, tuple[bytes, str, str, bytes]] = {}  # path -> data,
+        # settings, key, content hash
+        # Each note's content_hash, by path, as the last load read it: with the inventory,
+        # the input digest of a build whose notes were read by its workers (see `Inputs`).
+        self.content_hashes: dict[str, bytes] = {}
 
     # -- the persistent cache ----------------------------------------------
 
@@ -516,15 +548,17 @@ class Builder:
         """A `map` for `load_content`: cached results first, the rest parsed (in parallel)."""
         self.used_parsed = set()
         self.used_bodies = set()
+        self.content_hashes = {}
         sources = list(sources)
-        keys = self._parse_sources(parse, sources)
-        self.source_keys = {s.path: k for s, k in zip(sources, keys, strict=True)}
+        parsed = self._parse_sources(parse, sources)
+        self.source_keys = {source.path: key for source, (key, _result)
+                            in zip(sources, parsed, strict=True) if key is not None}
         if len(self.files) > len(self.read_names):  # notes deleted: forget their bytes
             self.files = {n: v for n, v in self.files.items() if n in self.read_names}
         self.read_names = set()
-        for key in keys:
-            self.used_parsed.add(key)
-            result = self.parsed[key]
+        for key, result in parsed:
+            if key is not None:
+                self.used_parsed.add(key)
             note = result[0]
             if self.render_bodies and note is not None and not isinstance(note, UnparsedNote):
                 # Its page will show the body, perhaps rendered in a forked worker that
@@ -532,12 +566,18 @@ class Builder:
                 self.used_bodies.add(body_key(note))
             yield result
 
-    def _parse_sources(self, parse: Parse, sources: list[SourceFile]) -> list[str]:
-        """Each source's key, parsing (in parallel) those the cache lacks."""
+    def _parse_sources(self, parse: Parse, sources: list[SourceFile]
+                       ) -> list[tuple[str | None, ParseResult]]:
+        """Each source's key and parse result, parsing (in parallel) those the cache lacks.
+
+        A source listed unread (see `SourceFile`) is read and hashed where it is
+        parsed; one that could not be read has no key, and its problem for result.
+        """
         self.load_cache()
         settings = repr(getattr(parse, "keywords", ""))
-        keys = [self._source_key(s, settings) for s in sources]
-        missing = [(s, k) for s, k in zip(sources, keys, strict=True) if k not in self.parsed]
+        keys: list[str | None] = [None if source.data is None
+                                  else self._source_key(source, settings) for source in sources]
+        missing = [index for index, key in enumerate(keys) if key is None or key not in self.parsed]
         self.stats = {"parsed": len(missing), "cached": len(sources) - len(missing),
                       "bodies": 0}
         global _KNOWN_BODIES
@@ -546,15 +586,24 @@ class Builder:
         # page can always be rendered again from the note alone.
         work = functools.partial(parse_and_render, parse, strip=not self.in_place) \
             if self.render_bodies else functools.partial(parse_only, parse)
-        jobs = [s for s, _k in missing]
-        results = self._run(work, jobs)
-        for (_source, key), (result, html) in zip(missing, results, strict=True):
+        results = self._run(work, [sources[index] for index in missing])
+        unread: dict[int, ParseResult] = {}  # the problems of files that could not be read
+        for index, (result, html, data_hash) in zip(missing, results, strict=True):
+            source = sources[index]
+            if data_hash is not None:  # read by the parse
+                self.content_hashes[source.path] = data_hash
+                keys[index] = source_key(source.note_type, source.path, settings, data_hash)
+            key = keys[index]
+            if key is None:
+                unread[index] = result
+                continue
             self.parsed[key] = result
             note = result[0]
             if note is not None and not isinstance(note, UnparsedNote) and html is not None:
                 self.bodies[body_key(note)] = html
                 self.stats["bodies"] += 1
-        return keys
+        return [(key, self.parsed[key]) if key is not None else (None, unread[index])
+                for index, key in enumerate(keys)]
 
     def load(self, root: Path) -> Loaded:
         """Everything under `root`, loaded (see `load_content`) or patched.
@@ -570,8 +619,12 @@ class Builder:
             return patched
         self.last_loaded = None
         inventory = self.preread.inventory if self.preread else None
+        # One build reads each note where it parses it, in the workers, unless the input
+        # digest has read them all already; --watch reads them here, to keep them.
+        read_in_parse = not self.in_place and not (self.preread and self.preread.notes)
         loaded = load_content(root, self.map_parse, self.read_note, self.listings,
-                              inventory if inventory and inventory.root == root else None)
+                              inventory if inventory and inventory.root == root else None,
+                              read_in_parse)
         self.preread = None
         if self.in_place and loaded.content is not None:
             self.last_loaded = loaded
@@ -597,10 +650,11 @@ class Builder:
                 return None
             sources.append(SourceFile(old.type, old.path, data))
         self.read_names = set()
-        keys = self._parse_sources(functools.partial(parse_source, max_bytes=max_bytes),
-                                   sources)
+        keyed = self._parse_sources(functools.partial(parse_source, max_bytes=max_bytes),
+                                    sources)
         names = sorted(hint)
-        parsed = [self.parsed[key] for key in keys]
+        keys = [key for key, _result in keyed if key is not None]  # each was read here
+        parsed = [result for _key, result in keyed]
         if any(note is None or isinstance(note, UnparsedNote)
                or (note.type, note.id) != (self.note_names[name].type, self.note_names[name].id)
                for name, (note, _problems) in zip(names, parsed, strict=True)):
@@ -637,12 +691,17 @@ class Builder:
         return self.last_loaded
 
     def _source_key(self, source: SourceFile, settings: str) -> str:
+        """The key of a source read here; its bytes' hash goes to `content_hashes`."""
+        assert source.data is not None
         known = self.known_keys.get(source.path)
         if known is not None and known[0] is source.data and known[1] == settings:
+            self.content_hashes[source.path] = known[3]
             return known[2]
-        key = source_key(source, settings)
+        data_hash = content_hash(source.data)
+        self.content_hashes[source.path] = data_hash
+        key = source_key(source.note_type, source.path, settings, data_hash)
         if self.in_place:  # kept for the next rebuild; a single build would only hold the bytes
-            self.known_keys[source.path] = (source.data, settings, key)
+            self.known_keys[source.path] = (source.data, settings, key, data_hash)
         return key
 
     def _run(self, work: Callable[[SourceFile], WorkResult],
@@ -871,48 +930,64 @@ def _git_state(root: Path) -> bytes:
     return b""
 
 
-@dataclasses.dataclass
 class Inputs:
-    """What `input_digest` read: the inventory and every note's bytes by path.
+    """Everything a build reads, digested: the "Up to date" check's key (see `Stamp`).
 
-    Handed to the Builder (`Builder.preread`), the load that follows takes
-    them instead of listing and reading the content a second time; the build
-    is then made from exactly the bytes its digest stands for.
+    Made before the load: it takes the inventory (which the load then uses)
+    and digests all but the notes: smreport's code, the settings, project.yml,
+    the assets' sizes and times, the templates and git's state. The notes'
+    part is each note's `content_hash` in the inventory's order, so it can come
+    from either side:
+    - `read_notes` reads every note first, when there is a stamp to compare
+      with before building; the load then takes those bytes (`notes`), and the
+      build is made from exactly the bytes its digest stands for;
+    - else the load's workers read and hash each note as they parse it, and
+      `digest` is made afterwards from their hashes (`Builder.content_hashes`).
     """
 
-    inventory: Inventory | None = None
-    notes: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    def __init__(self, content_root: Path, template_dirs: Iterable[Path], settings: str
+                 ) -> None:
+        self.inventory: Inventory = take_inventory(content_root)
+        self.notes: dict[str, bytes] = {}  # absolute path -> bytes, read by `read_notes`
+        self.base: hashlib.blake2b | None = hashlib.blake2b(digest_size=20)
+        self.base.update(f"{code_fingerprint()}\0{settings}\0{current_backend()}\0".encode())
+        try:
+            if self.inventory.project is not None:
+                self.base.update(read_limited(self.inventory.project))
+            for asset in self.inventory.assets:
+                stat = (content_root / asset).stat()
+                self.base.update(f"\0{asset}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+            for problem in self.inventory.problems:
+                self.base.update(problem.format_text().encode())
+            self.base.update(templates_digest(template_dirs).encode())
+            self.base.update(_git_state(content_root))
+        except OSError:
+            self.base = None  # something could not be read: no digest, so no stamp
 
+    def read_notes(self) -> str | None:
+        """Read every note (kept in `notes` for the load) and digest them all."""
+        hashes: dict[str, bytes] = {}
+        try:
+            for _type, relative, path in self.inventory.notes:
+                self.notes[str(path)] = data = read_limited(path)
+                hashes[relative] = content_hash(data)
+        except OSError:
+            return None
+        return self.digest(hashes)
 
-def input_digest(content_root: Path, template_dirs: Iterable[Path], settings: str,
-                 keep: Inputs | None = None) -> str | None:
-    """A digest of everything a build reads; None if something could not be read.
-
-    With `keep`, the inventory and the notes' bytes are left in it (see `Inputs`).
-    """
-    digest = hashlib.blake2b(digest_size=20)
-    digest.update(f"{code_fingerprint()}\0{settings}\0{current_backend()}\0".encode())
-    inventory = take_inventory(content_root)
-    notes: dict[str, bytes] = {}
-    try:
-        if inventory.project is not None:
-            digest.update(read_limited(inventory.project))
-        for note_type, relative, path in inventory.notes:
+    def digest(self, hashes: Mapping[str, bytes]) -> str | None:
+        """The digest, with each note's content hash from `hashes` (by path); None if a note
+        has none (it could not be read) or something else could not be."""
+        if self.base is None:
+            return None
+        digest = self.base.copy()
+        for note_type, relative, _path in self.inventory.notes:
+            data_hash = hashes.get(relative)
+            if data_hash is None:
+                return None
             digest.update(f"\0{note_type}\0{relative}\0".encode())
-            notes[str(path)] = data = read_limited(path)
-            digest.update(data)
-        for asset in inventory.assets:
-            stat = (content_root / asset).stat()
-            digest.update(f"\0{asset}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
-        for problem in inventory.problems:
-            digest.update(problem.format_text().encode())
-        digest.update(templates_digest(template_dirs).encode())
-        digest.update(_git_state(content_root))
-    except OSError:
-        return None
-    if keep is not None:
-        keep.inventory, keep.notes = inventory, notes
-    return digest.hexdigest()
+            digest.update(data_hash)
+        return digest.hexdigest()
 
 
 def _site_listing(out: Path) -> dict[str, tuple[int, int]] | None:

@@ -21,7 +21,6 @@ from .engine import (
     Inputs,
     Stamp,
     collecting_garbage_later,
-    input_digest,
     page_digest,
     record_pages,
     update_in_place,
@@ -160,7 +159,7 @@ def _build(options: Options, builder: Builder | None) -> Result:
     use_backend(options.markdown)
     if builder is None:
         builder = Builder(options.cache_folder(), options.jobs)
-    stamp, digest = None, None
+    stamp, digest, inputs = None, None, None
     # While watching, the Builder already knows what changed; the stamp and the on-disk
     # cache serve separate runs, and are written once when watching stops.
     cache_folder = options.cache_folder() if not builder.in_place else None
@@ -168,17 +167,16 @@ def _build(options: Options, builder: Builder | None) -> Result:
         if options.today is None:  # fix "today" first: it is one of the build's inputs
             options = dataclasses.replace(options, today=project_today(options.content))
         dirs = (*template_dirs_for(options), default_template_dir())
-        inputs = Inputs()
-        digest = input_digest(options.content, dirs,
-                              f"{options.out.absolute()}\0{options.today}\0{options.since}",
-                              inputs)
-        if digest is not None:  # the load takes the notes the digest read
-            builder.preread = inputs
+        inputs = Inputs(options.content, dirs,
+                        f"{options.out.absolute()}\0{options.today}\0{options.since}")
+        builder.preread = inputs  # the load takes its inventory, and the notes it read
         stamp = Stamp(cache_folder, options.out)
-        unchanged = stamp.load(digest) if digest else None
-        if isinstance(unchanged, Result):
-            unchanged.unchanged = True
-            return unchanged
+        if stamp.path.is_file():  # compare before building: every note is read here first
+            digest = inputs.read_notes()
+            unchanged = stamp.load(digest) if digest else None
+            if isinstance(unchanged, Result):
+                unchanged.unchanged = True
+                return unchanged
     result = _check(options, builder, for_build=True)  # already collecting garbage later
     if not result.ok or result.content is None or result.today is None:
         return result
@@ -226,6 +224,8 @@ def _build(options: Options, builder: Builder | None) -> Result:
     if not builder.in_place:
         builder.save_cache()
     builder.forget_unused()
+    if stamp is not None and digest is None and inputs is not None:
+        digest = inputs.digest(builder.content_hashes)  # the notes as the workers read them
     if stamp is not None and digest is not None and options.today is not None:
         # Keep the history only for its notice ("not in git"): the CLI prints it again.
         notice_only = result.history if result.history and result.history.notice else None

@@ -21,6 +21,7 @@ import jinja2
 import pytest
 
 from smreport import engine, publish
+from smreport import load as load_module
 from smreport import render as render_module
 from smreport.engine import Builder, update_in_place
 from smreport.model import AgendaItem, CurrentGoal
@@ -118,39 +119,130 @@ def test_the_stamp_holds_the_site_as_written_without_listing_it_again(
     assert build(options).unchanged
 
 
-def test_a_build_reads_each_note_once_the_bytes_its_digest_stands_for(
+class ReadSpy:
+    """Records, in this process, every note read and every inventory taken."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.opened: list[Path] = []
+        self.inventories: list[Path] = []
+        real_read_bytes, real_read_limited = Path.read_bytes, load_module.read_limited
+        real_read_briefly, real_inventory = load_module.read_briefly, engine.take_inventory
+
+        def read_bytes(path: Path) -> bytes:
+            self.opened.append(path)
+            return real_read_bytes(path)
+
+        def read_limited(path: Path | str, max_bytes: int | None = None) -> bytes:
+            self.opened.append(Path(path))
+            return real_read_limited(path, max_bytes)
+
+        def read_briefly(path: str, max_bytes: int) -> bytes:
+            self.opened.append(Path(path))
+            return real_read_briefly(path, max_bytes)
+
+        def take_inventory(*args: object, **kwargs: object) -> object:
+            self.inventories.append(Path(str(args[0])))
+            return real_inventory(*args, **kwargs)  # type: ignore[arg-type]
+        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+        monkeypatch.setattr(engine, "read_limited", read_limited)
+        monkeypatch.setattr(load_module, "read_limited", read_limited)
+        monkeypatch.setattr(load_module, "read_briefly", read_briefly)
+        monkeypatch.setattr(engine, "take_inventory", take_inventory)
+        monkeypatch.setattr(load_module, "take_inventory", take_inventory)
+
+    def notes(self, notes: list[Path]) -> list[Path]:
+        return sorted(path for path in self.opened if path in notes)
+
+
+def test_a_build_with_a_stamp_reads_each_note_once_the_bytes_its_digest_stands_for(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The input digest reads every note; the load takes those bytes instead of listing
-    and reading the content again (about 0.45 s of a cold build at 5,000 notes)."""
+    """With a stamp to compare with, the input digest reads every note before building;
+    the load takes those bytes instead of listing and reading the content again."""
     root = copy_example(tmp_path)
     notes = sorted(root.glob("*/*.md"))
-    opened: list[Path] = []
-    inventories: list[Path] = []
-    real_read_bytes, real_read_limited = Path.read_bytes, engine.read_limited
-    real_inventory = engine.take_inventory
-
-    def read_bytes(path: Path) -> bytes:
-        opened.append(path)
-        return real_read_bytes(path)
-
-    def read_limited(path: Path, max_bytes: int | None = None) -> bytes:
-        opened.append(path)
-        return real_read_limited(path, max_bytes)
-
-    def take_inventory(*args: object, **kwargs: object) -> object:
-        inventories.append(Path(str(args[0])))
-        return real_inventory(*args, **kwargs)  # type: ignore[arg-type]
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
-    monkeypatch.setattr(engine, "read_limited", read_limited)
-    monkeypatch.setattr(engine, "take_inventory", take_inventory)
-    monkeypatch.setattr("smreport.load.take_inventory", take_inventory)
     options = Options(content=root, out=tmp_path / "site", today=TODAY, jobs=1,
                       cache_dir=tmp_path / "cache")
-    assert build(options).ok
-    assert sorted(path for path in opened if path in notes) == notes  # each once
-    assert inventories == [root]
+    assert build(options).ok  # the stamp
+    edited = sorted((root / "goals").glob("*.md"))[0]
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nOne more line.\n",
+                      encoding="utf-8")
+    spy = ReadSpy(monkeypatch)
+    result = build(options)
+    assert result.ok and not result.unchanged
+    assert spy.notes(notes) == notes  # each once
+    assert spy.inventories == [root]
     monkeypatch.undo()
     assert tree(tmp_path / "site") == plain_build(root, tmp_path / "plain")
+    assert build(options).unchanged
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_build_without_a_stamp_reads_each_note_where_it_parses_it(
+        jobs: int, generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no stamp to compare with (a first build, or no cache), nothing reads the notes
+    before the parse: each is read once where it is parsed, by a worker when there are
+    two (not in this process), and the stamp's digest is made from the workers' hashes,
+    so the next build with the same inputs is "Up to date", and one with a note changed
+    is not."""
+    notes = sorted(generated.glob("*/*.md"))
+    reference = plain_build(generated, tmp_path / "plain")
+    options = Options(content=generated, out=tmp_path / "site", today=TODAY, jobs=jobs,
+                      cache_dir=tmp_path / "cache")
+    spy = ReadSpy(monkeypatch)
+    assert build(options).ok
+    assert spy.notes(notes) == ([] if jobs == 2 else notes)
+    assert spy.inventories == [generated]
+    monkeypatch.undo()
+    assert tree(tmp_path / "site") == reference
+    assert build(options).unchanged
+    # The same digest, made by reading every note first: a changed note is not up to date.
+    content = tmp_path / "content"
+    shutil.copytree(generated, content)
+    changed = Options(content=content, out=tmp_path / "site2", today=TODAY, jobs=jobs,
+                      cache_dir=tmp_path / "cache")
+    assert not build(changed).unchanged
+    assert build(changed).unchanged
+    note = sorted((content / "goals").glob("*.md"))[0]
+    note.write_text(note.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
+    assert not build(changed).unchanged
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_notes_read_by_the_workers_report_what_could_not_be_read(
+        jobs: int, generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A note gone between the listing and its parse, and one over the size limit, are
+    the same problems when a worker reads them as when this process does; the build
+    fails and writes nothing."""
+    content = tmp_path / "content"
+    shutil.copytree(generated, content)
+    goals = sorted((content / "goals").glob("*.md"))
+    goals[1].write_text(goals[1].read_text(encoding="utf-8") + "x" * 1_100_000,
+                        encoding="utf-8")
+    real_inventory = load_module.take_inventory
+
+    def then_delete(*args: Any, **kwargs: Any) -> Any:
+        inventory = real_inventory(*args, **kwargs)
+        goals[0].unlink()
+        return inventory
+    monkeypatch.setattr(load_module, "take_inventory", then_delete)
+    monkeypatch.setattr(engine, "take_inventory", then_delete)
+    result = build(Options(content=content, out=tmp_path / "site", today=TODAY, jobs=jobs,
+                           cache_dir=tmp_path / "cache"))
+    problems = {(p.path, p.code): p for p in result.errors}
+    assert {"unreadable", "too-large"} <= {code for _path, code in problems}
+    gone = problems[(f"goals/{goals[0].name}", "unreadable")]
+    assert "No such file or directory" in gone.message
+    over = problems[(f"goals/{goals[1].name}", "too-large")]
+    assert f"{goals[1].stat().st_size:,} bytes" in over.message
+    assert not (tmp_path / "site").exists()
+    # As load_content reports them reading every note itself.
+    goals[0].write_text("", encoding="utf-8")
+    monkeypatch.undo()
+    goals[0].unlink()
+    for read_in_parse in (False, True):
+        loaded = load_module.load_content(content, read_in_parse=read_in_parse)
+        assert [(p.path, p.code) for p in loaded.problems if p.severity == "error"] == \
+            [(f"goals/{goals[1].name}", "too-large")]
 
 
 def watched(root: Path, out: Path) -> tuple[Builder, Options]:

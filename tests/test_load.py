@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from smreport import load
-from smreport.load import FolderListing, load_content, read_limited, take_inventory
+from smreport.load import FolderListing, load_content, read_briefly, read_limited, take_inventory
 from smreport.model import Problem
 from tests.conftest import GOAL, ProjectFactory
 
@@ -309,3 +309,16 @@ def test_a_regular_file_is_told_from_the_listing_as_a_stat_call_would(tmp_path: 
     assert all(ours == by_stat for ours, by_stat in answers.values()), answers
     assert {name for name, (ours, _) in answers.items() if ours} == {"file.md",
                                                                      "link-to-file.md"}
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 70_000, 1024 * 1024, 1024 * 1024 + 5])
+def test_reading_a_note_for_its_parse_gives_its_bytes_up_to_one_over_the_limit(
+        size: int, tmp_path: Path) -> None:
+    """read_briefly, as the parse reads a note listed unread: the file's exact bytes (line
+    ends untouched), never more than one byte over the limit, like read_limited."""
+    path = tmp_path / "note.md"
+    data = (b"line\r\n\x00\xff" * (size // 8 + 1))[:size]
+    path.write_bytes(data)
+    limit = 1024 * 1024
+    assert read_briefly(str(path), limit) == data[:limit + 1] == read_limited(path, limit)
+    assert read_briefly(str(path), 10) == data[:11]
