@@ -559,3 +559,48 @@ def test_a_kept_order_with_changed_items_put_in_place_equals_a_fresh_sort() -> N
     site.page_store = None
     assert site.reuse_order("order", items[:3], lambda item: -item.key) == sorted(
         items[:3], key=lambda item: -item.key)
+
+
+def test_templates_call_smreport_helpers_directly_and_everything_else_as_jinja_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HelperContext calls the translator, links, site and history (and built-in methods)
+    without Jinja2's look-up for pass_context marks; the pages are the bytes Jinja2's own
+    context gives, and a user's template still gets the context where it asks for it (a
+    macro with `caller`, a context function)."""
+    import jinja2
+
+    from smreport import render
+
+    today = dt.date(2026, 11, 26)
+    result = check(Options(content=EXAMPLE, today=today, cache=False))
+    assert result.ok and result.content is not None
+    agenda = derive_agenda(result.content, today)
+    lookups: list[object] = []
+    real_from_obj = jinja2.utils._PassArg.from_obj.__func__  # type: ignore[attr-defined]
+
+    def from_obj(cls: type, obj: object) -> object:
+        lookups.append(obj)
+        return real_from_obj(cls, obj)
+    monkeypatch.setattr(jinja2.utils._PassArg, "from_obj", classmethod(from_obj))
+    fast = dict(render_site(make_site(result.content, agenda, today)))
+    fast_lookups = len(lookups)
+    monkeypatch.setattr(render.HelperContext, "call", jinja2.runtime.Context.call)
+    lookups.clear()
+    plain = dict(render_site(make_site(result.content, agenda, today)))
+    assert fast == plain
+    assert len(lookups) > 500 and fast_lookups * 20 < len(lookups), (fast_lookups, len(lookups))
+    monkeypatch.undo()
+
+    @jinja2.pass_context
+    def depth_of(context: jinja2.runtime.Context, word: str) -> str:
+        return f"{word} [{context['root']}]"
+    own = tmp_path / "own"
+    write_files(own, {"partials/site_footer.html":
+                      '{% macro boxed() %}[{{ caller() }}]{% endmacro %}'
+                      '<footer>{% call boxed() %}{{ t("site.goals") }}{% endcall %} '
+                      '{{ depth("root") }} {{ today.isoformat() }}</footer>'})
+    site = make_site(result.content, agenda, today, (own,))
+    site.environment.globals["depth"] = depth_of
+    pages = dict(render_site(site))
+    assert "<footer>[Goals] root [] 2026-11-26</footer>" in pages["index.html"].decode()
+    assert "<footer>[Goals] root [../] 2026-11-26</footer>" in pages["goals/index.html"].decode()
