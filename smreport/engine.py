@@ -709,7 +709,11 @@ class Builder:
         if known is not None and known[0] is source.data and known[1] == settings:
             self.content_hashes[source.path] = known[3]
             return known[2]
-        data_hash = content_hash(source.data)
+        preread = self.preread.hashes.pop(source.path, None) if self.preread else None
+        if preread is not None and preread[0] is source.data:  # hashed by the input digest
+            data_hash = preread[1]
+        else:
+            data_hash = content_hash(source.data)
         self.content_hashes[source.path] = data_hash
         key = source_key(source.note_type, source.path, settings, data_hash)
         if self.in_place:  # kept for the next rebuild; a single build would only hold the bytes
@@ -964,6 +968,9 @@ class Inputs:
                  ) -> None:
         self.inventory: Inventory = take_inventory(content_root)
         self.notes: dict[str, bytes] = {}  # absolute path -> bytes, read by `read_notes`
+        # Note path -> those bytes and their content hash, for the load's source keys: it
+        # takes each (the very same bytes object) instead of hashing the note again.
+        self.hashes: dict[str, tuple[bytes, bytes]] = {}
         self.base: hashlib.blake2b | None = hashlib.blake2b(digest_size=20)
         self.base.update(f"{code_fingerprint()}\0{settings}\0{current_backend()}\0".encode())
         try:
@@ -985,7 +992,8 @@ class Inputs:
         try:
             for _type, relative, path in self.inventory.notes:
                 self.notes[str(path)] = data = read_limited(path)
-                hashes[relative] = content_hash(data)
+                hashes[relative] = data_hash = content_hash(data)
+                self.hashes[relative] = (data, data_hash)
         except OSError:
             return None
         return self.digest(hashes)

@@ -168,10 +168,18 @@ def test_a_build_with_a_stamp_reads_each_note_once_the_bytes_its_digest_stands_f
     edited.write_text(edited.read_text(encoding="utf-8") + "\nOne more line.\n",
                       encoding="utf-8")
     spy = ReadSpy(monkeypatch)
+    hashed: list[bytes] = []
+    real_hash = engine.content_hash
+
+    def content_hash(data: bytes) -> bytes:
+        hashed.append(data)
+        return real_hash(data)
+    monkeypatch.setattr(engine, "content_hash", content_hash)
     result = build(options)
     assert result.ok and not result.unchanged
     assert spy.notes(notes) == notes  # each once
     assert spy.inventories == [root]
+    assert len(hashed) == len(notes)  # each once: the load takes the digest's hashes
     monkeypatch.undo()
     assert tree(tmp_path / "site") == plain_build(root, tmp_path / "plain")
     assert build(options).unchanged
