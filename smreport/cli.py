@@ -19,7 +19,7 @@ from typing import NoReturn, TextIO
 
 from . import __version__
 from .codes import github_annotation
-from .engine import Builder
+from .engine import Builder, WorkerError
 from .fields import MAX_DATE, MIN_DATE
 from .history import SinceError, check_since
 from .markup import BACKENDS
@@ -247,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except WorkerError as error:
+        print(f"smreport: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130

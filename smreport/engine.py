@@ -28,10 +28,11 @@ import itertools
 import multiprocessing
 import os
 import pickle
+import signal
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from functools import lru_cache
-from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -188,6 +189,39 @@ def guided_chunks(count: int, workers: int, largest: int = 256, smallest: int = 
 
 # The work and the notes a forked parse worker runs (set just before the fork).
 _FORKED_WORK: tuple[Work, list[SourceFile]] | None = None
+
+
+class WorkerError(RuntimeError):
+    """A worker process stopped before handing back its work (killed, or out of memory)."""
+
+
+def _ignore_interrupts() -> None:
+    """In a worker: Ctrl-C is the main process's to handle (it stops the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def forked_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
+    """`jobs` worker processes forked from this one, so they inherit what it prepared.
+
+    A pool from `concurrent.futures`, not `multiprocessing.Pool`: when a worker
+    dies (the kernel's out-of-memory killer, a signal) or hands back what cannot
+    be unpickled, it fails every pending task (`worker_errors`) where
+    `multiprocessing.Pool` would wait forever for the lost one.
+    """
+    return concurrent.futures.ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_interrupts)
+
+
+@contextlib.contextmanager
+def worker_errors() -> Iterator[None]:
+    """A worker pool that broke, as a WorkerError that says what to do."""
+    try:
+        yield
+    except concurrent.futures.process.BrokenProcessPool:
+        raise WorkerError(
+            "a worker process stopped before finishing its work (killed, or out of "
+            "memory?); nothing was written. Run again, or with --jobs 1 to build in one "
+            "process") from None
 
 
 def _work_chunk(indices: range) -> list[WorkResult]:
@@ -490,16 +524,16 @@ class Builder:
         global _FORKED
         _FORKED = [render for _key, render in missing]
         chunks = iter(groups)
-        pool = multiprocessing.get_context("fork").Pool(self.jobs)
+        pool = forked_pool(self.jobs)
         try:
             # A few chunks at a time: pages wait in memory only until the site takes them.
-            pending: collections.deque[tuple[list[int], AsyncResult[list[tuple[str, bytes]]]]] \
+            pending: collections.deque[tuple[list[int], Future[list[tuple[str, bytes]]]]] \
                 = collections.deque()
 
             def submit() -> None:
                 chunk = next(chunks, None)
                 if chunk is not None:
-                    pending.append((chunk, pool.apply_async(_render_chunk, (chunk, folder))))
+                    pending.append((chunk, pool.submit(_render_chunk, chunk, folder)))
 
             for _ in range(self.jobs * PAGE_CHUNKS_AHEAD):
                 submit()
@@ -507,15 +541,16 @@ class Builder:
             def rendered() -> Iterator[list[tuple[str, tuple[str, bytes]]]]:
                 while pending:
                     chunk, pages = pending.popleft()
-                    submit()
+                    with worker_errors():  # a broken pool fails both
+                        submit()
+                        done = pages.result()
                     yield [(missing[index][0], page)
-                           for index, page in zip(chunk, pages.get(), strict=True)]
+                           for index, page in zip(chunk, done, strict=True)]
             site.prefetched = Prefetch(rendered())
             yield
         finally:
             site.prefetched = None
-            pool.terminate()
-            pool.join()
+            pool.shutdown(wait=True, cancel_futures=True)  # at most a chunk each is running
             _FORKED = None
 
     # -- reading and parsing -------------------------------------------------
@@ -728,17 +763,26 @@ class Builder:
                 work(jobs[start:start + SINGLE_BATCH]) for start in range(0, len(jobs),
                                                                           SINGLE_BATCH))
         chunks = guided_chunks(len(jobs), self.jobs)
+        # Leaving early (Ctrl-C, a dead worker) cancels the chunks not started yet.
         if not hasattr(os, "fork"):  # spawned workers receive each note's bytes
-            with concurrent.futures.ProcessPoolExecutor(self.jobs) as pool:
-                return [result for batch in pool.map(
-                    work, [jobs[chunk.start:chunk.stop] for chunk in chunks]) for result in batch]
+            pool = concurrent.futures.ProcessPoolExecutor(self.jobs,
+                                                          initializer=_ignore_interrupts)
+            try:
+                with worker_errors():
+                    return [result for batch in pool.map(
+                        work, [jobs[chunk.start:chunk.stop] for chunk in chunks])
+                        for result in batch]
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
         # Forked workers inherit the notes' bytes: only ranges of indices are sent to them.
         global _FORKED_WORK
         _FORKED_WORK = (work, jobs)
+        pool = forked_pool(self.jobs)
         try:
-            with multiprocessing.get_context("fork").Pool(self.jobs) as pool:
-                return [result for chunk in pool.imap(_work_chunk, chunks) for result in chunk]
+            with worker_errors():
+                return [result for chunk in pool.map(_work_chunk, chunks) for result in chunk]
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             _FORKED_WORK = None
 
     # -- bodies ----------------------------------------------------------------

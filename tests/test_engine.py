@@ -11,6 +11,7 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -978,3 +979,85 @@ def test_a_batch_of_notes_is_parsed_whole_before_any_body_is_rendered(
     assert len(results) == count
     assert events == (["parse"] * engine.SINGLE_BATCH + ["render"] * engine.SINGLE_BATCH
                       + ["parse"] * 5 + ["render"] * 5)
+
+
+KILLER = """
+import os, signal, sys
+from smreport import cli, engine, render
+victim = sys.argv[1]
+stage = sys.argv[2]
+if stage == "interrupt":
+    real = engine.render_markdown
+    def render_markdown(text, path):
+        if path == victim:
+            os.killpg(os.getpgid(0), signal.SIGINT)  # Ctrl-C, as a terminal sends it
+        return real(text, path)
+    engine.render_markdown = render_markdown
+elif stage == "parse":
+    real = engine.render_markdown
+    def render_markdown(text, path):
+        if path == victim:
+            os.kill(os.getpid(), signal.SIGKILL)  # in a parse worker
+        return real(text, path)
+    engine.render_markdown = render_markdown
+else:
+    real_note = render.render_note
+    def render_note(site, note):
+        if note.path == victim:
+            os.kill(os.getpid(), signal.SIGKILL)  # in a page worker
+        return real_note(site, note)
+    render.render_note = render_note
+sys.exit(cli.main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize("stage", ["parse", "page"])
+def test_a_worker_killed_mid_build_fails_the_build_clearly_instead_of_hanging(
+        stage: str, generated: Path, tmp_path: Path) -> None:
+    """A worker the kernel kills (out of memory) takes its chunk with it: the build stops
+    with a message saying what happened and what to do, exit status 1, nothing written.
+    (multiprocessing.Pool, used before, waited forever for the lost chunk.)"""
+    victim = sorted((generated / "changes").glob("*.md"))[3]
+    out = tmp_path / "site"
+    done = subprocess.run(
+        [sys.executable, "-c", KILLER, f"changes/{victim.name}", stage, "build",
+         "--content", str(generated), "--out", str(out), "--today", "2026-11-26",
+         "--no-cache", "--jobs", "2"],
+        capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "smreport: a worker process stopped before finishing its work" in done.stderr
+    assert "--jobs 1" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".smreport-")]
+
+
+def test_ctrl_c_while_workers_parse_stops_the_build_at_once_and_quietly(
+        generated: Path, tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group: the workers leave it to the main process,
+    which cancels the chunks not started, says "Interrupted." (status 130), writes nothing
+    and shows no worker's traceback."""
+    victim = sorted((generated / "changes").glob("*.md"))[3]
+    out = tmp_path / "site"
+    done = subprocess.run(
+        [sys.executable, "-c", KILLER, f"changes/{victim.name}", "interrupt", "build",
+         "--content", str(generated), "--out", str(out), "--today", "2026-11-26",
+         "--no-cache", "--jobs", "2"],
+        capture_output=True, text=True, timeout=120, cwd=REPO, start_new_session=True)
+    assert done.returncode == 130, done.stdout + done.stderr
+    assert done.stderr.strip() == "Interrupted.", done.stderr
+    assert not out.exists()
+
+
+def _interrupt_handler(_task: int) -> object:
+    return signal.getsignal(signal.SIGINT)
+
+
+def test_workers_leave_ctrl_c_to_the_main_process() -> None:
+    """A terminal's Ctrl-C reaches every process of the group; forked workers ignore it, so
+    an idle one does not die with a traceback while the main process stops the build."""
+    pool = engine.forked_pool(2)
+    try:
+        assert list(pool.map(_interrupt_handler, range(4))) == [signal.SIG_IGN] * 4
+    finally:
+        pool.shutdown()
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
