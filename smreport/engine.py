@@ -220,8 +220,8 @@ def worker_errors() -> Iterator[None]:
     except concurrent.futures.process.BrokenProcessPool:
         raise WorkerError(
             "a worker process stopped before finishing its work (killed, or out of "
-            "memory?); nothing was written. Run again, or with --jobs 1 to build in one "
-            "process") from None
+            "memory?), so nothing was written; run the command again, or build with "
+            "--jobs 1, which needs no worker") from None
 
 
 def _work_chunk(indices: range) -> list[WorkResult]:
