@@ -984,6 +984,8 @@ def test_a_batch_of_notes_is_parsed_whole_before_any_body_is_rendered(
 KILLER = """
 import os, signal, sys
 from smreport import cli, engine, render
+# As in a terminal: a test runner started in the background may pass SIGINT on ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 victim = sys.argv[1]
 stage = sys.argv[2]
 if stage == "interrupt":
@@ -1055,9 +1057,11 @@ def _interrupt_handler(_task: int) -> object:
 def test_workers_leave_ctrl_c_to_the_main_process() -> None:
     """A terminal's Ctrl-C reaches every process of the group; forked workers ignore it, so
     an idle one does not die with a traceback while the main process stops the build."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
     pool = engine.forked_pool(2)
     try:
         assert list(pool.map(_interrupt_handler, range(4))) == [signal.SIG_IGN] * 4
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # ours: as it was
     finally:
         pool.shutdown()
-    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        signal.signal(signal.SIGINT, before)
