@@ -44,6 +44,7 @@ from .load import (
     SourceFile,
     load_content,
     parse_source,
+    read_briefly,
     read_limited,
     read_source,
     take_inventory,
@@ -313,7 +314,7 @@ class Builder:
         # as the file watcher reported them; None: any may have.
         self.changed_hint: frozenset[str] | None = None
         self.read_names: set[str] = set()  # the notes read by the build under way
-        self.preread: Inputs | None = None  # what the build's input digest read, for its load
+        self.preread: Inputs | None = None  # the build's inputs: the load takes their inventory
         self.validation = ValidationMemo()  # each note's reference problems, last time
         # Keys computed for the bytes object `read_note` returned, by note path: while a
         # file is unchanged the very same object comes back, and is not hashed again.
@@ -562,10 +563,7 @@ class Builder:
         not name is taken as unchanged without even a stat (see `stale_files`).
         """
         if not self.in_place:  # one build: nothing is read twice, so nothing is kept
-            data = self.preread.notes.pop(str(path), None) if self.preread else None
-            if data is None:
-                return read_limited(path, max_bytes)
-            return data if len(data) <= max_bytes else data[:max_bytes + 1]
+            return read_limited(path, max_bytes)
         name = str(path)
         self.read_names.add(name)
         known = self.files.get(name)
@@ -666,9 +664,9 @@ class Builder:
             return patched
         self.last_loaded = None
         inventory = self.preread.inventory if self.preread else None
-        # One build reads each note where it parses it, in the workers, unless the input
-        # digest has read them all already; --watch reads them here, to keep them.
-        read_in_parse = not self.in_place and not (self.preread and self.preread.notes)
+        # One build reads each note where it parses it, in the workers; --watch reads them
+        # here, to keep them.
+        read_in_parse = not self.in_place
         loaded = load_content(root, self.map_parse, self.read_note, self.listings,
                               inventory if inventory and inventory.root == root else None,
                               read_in_parse)
@@ -744,11 +742,7 @@ class Builder:
         if known is not None and known[0] is source.data and known[1] == settings:
             self.content_hashes[source.path] = known[3]
             return known[2]
-        preread = self.preread.hashes.pop(source.path, None) if self.preread else None
-        if preread is not None and preread[0] is source.data:  # hashed by the input digest
-            data_hash = preread[1]
-        else:
-            data_hash = content_hash(source.data)
+        data_hash = content_hash(source.data)
         self.content_hashes[source.path] = data_hash
         key = source_key(source.note_type, source.path, settings, data_hash)
         if self.in_place:  # kept for the next rebuild; a single build would only hold the bytes
@@ -1001,20 +995,18 @@ class Inputs:
     the assets' sizes and times, the templates and git's state. The notes'
     part is each note's `content_hash` in the inventory's order, so it can come
     from either side:
-    - `read_notes` reads every note first, when there is a stamp to compare
-      with before building; the load then takes those bytes (`notes`), and the
-      build is made from exactly the bytes its digest stands for;
-    - else the load's workers read and hash each note as they parse it, and
-      `digest` is made afterwards from their hashes (`Builder.content_hashes`).
+    - `read_notes` reads and hashes every note, when there is a stamp to
+      compare with before building, and keeps none of them: when something
+      changed, the load's workers read them again where they parse them (for
+      5,000 notes, 0.06 s of reading, shared by two processes);
+    - `digest` is made from the hashes of what the load's workers read
+      (`Builder.content_hashes`): the stamp a build saves stands for exactly
+      the bytes it was made from.
     """
 
     def __init__(self, content_root: Path, template_dirs: Iterable[Path], settings: str
                  ) -> None:
         self.inventory: Inventory = take_inventory(content_root)
-        self.notes: dict[str, bytes] = {}  # absolute path -> bytes, read by `read_notes`
-        # Note path -> those bytes and their content hash, for the load's source keys: it
-        # takes each (the very same bytes object) instead of hashing the note again.
-        self.hashes: dict[str, tuple[bytes, bytes]] = {}
         self.base: hashlib.blake2b | None = hashlib.blake2b(digest_size=20)
         self.base.update(f"{code_fingerprint()}\0{settings}\0{current_backend()}\0".encode())
         try:
@@ -1031,13 +1023,10 @@ class Inputs:
             self.base = None  # something could not be read: no digest, so no stamp
 
     def read_notes(self) -> str | None:
-        """Read every note (kept in `notes` for the load) and digest them all."""
-        hashes: dict[str, bytes] = {}
+        """Read every note and digest them all; None if one could not be read."""
         try:
-            for _type, relative, path in self.inventory.notes:
-                self.notes[str(path)] = data = read_limited(path)
-                hashes[relative] = data_hash = content_hash(data)
-                self.hashes[relative] = (data, data_hash)
+            hashes = {relative: content_hash(read_briefly(str(path)))
+                      for _type, relative, path in self.inventory.notes}
         except OSError:
             return None
         return self.digest(hashes)

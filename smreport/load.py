@@ -352,9 +352,10 @@ def read_limited(path: Path | str, max_bytes: int | None = None) -> bytes:
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def read_briefly(path: str, max_bytes: int) -> bytes:
-    """A note's bytes for a parse that drops them at once, at most one byte more than
-    `max_bytes`: sized by the file, in one `os.read` call (more if the file grows).
+def read_briefly(path: str, max_bytes: int | None = None) -> bytes:
+    """A note's bytes for a parse or a digest that drops them at once, at most one byte more
+    than `max_bytes` (None: all of them): sized by the file, in one `os.read` call (more
+    if the file grows).
 
     Four to six times faster than `read_limited` (0.06 s for 5,000 notes against
     0.23-0.4 s), whose buffer the size of the limit keeps the bytes of notes
@@ -363,7 +364,8 @@ def read_briefly(path: str, max_bytes: int) -> bytes:
     """
     handle = os.open(path, _READ_FLAGS)
     try:
-        wanted = min(os.fstat(handle).st_size, max_bytes) + 1
+        size = os.fstat(handle).st_size
+        wanted = (size if max_bytes is None else min(size, max_bytes)) + 1
         data = os.read(handle, wanted)
         while len(data) < wanted:
             more = os.read(handle, wanted - len(data))

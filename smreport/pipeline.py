@@ -169,7 +169,7 @@ def _build(options: Options, builder: Builder | None) -> Result:
         dirs = (*template_dirs_for(options), default_template_dir())
         inputs = Inputs(options.content, dirs,
                         f"{options.out.absolute()}\0{options.today}\0{options.since}")
-        builder.preread = inputs  # the load takes its inventory, and the notes it read
+        builder.preread = inputs  # the load takes its inventory
         stamp = Stamp(cache_folder, options.out)
         if stamp.path.is_file():  # compare before building: every note is read here first
             digest = inputs.read_notes()
@@ -224,7 +224,7 @@ def _build(options: Options, builder: Builder | None) -> Result:
     if not builder.in_place:
         builder.save_cache()
     builder.forget_unused()
-    if stamp is not None and digest is None and inputs is not None:
+    if stamp is not None and inputs is not None:
         digest = inputs.digest(builder.content_hashes)  # the notes as the workers read them
     if stamp is not None and digest is not None and options.today is not None:
         # Keep the history only for its notice ("not in git"): the CLI prints it again.

@@ -138,7 +138,7 @@ class ReadSpy:
             self.opened.append(Path(path))
             return real_read_limited(path, max_bytes)
 
-        def read_briefly(path: str, max_bytes: int) -> bytes:
+        def read_briefly(path: str, max_bytes: int | None = None) -> bytes:
             self.opened.append(Path(path))
             return real_read_briefly(path, max_bytes)
 
@@ -149,6 +149,7 @@ class ReadSpy:
         monkeypatch.setattr(engine, "read_limited", read_limited)
         monkeypatch.setattr(load_module, "read_limited", read_limited)
         monkeypatch.setattr(load_module, "read_briefly", read_briefly)
+        monkeypatch.setattr(engine, "read_briefly", read_briefly)
         monkeypatch.setattr(engine, "take_inventory", take_inventory)
         monkeypatch.setattr(load_module, "take_inventory", take_inventory)
 
@@ -156,16 +157,18 @@ class ReadSpy:
         return sorted(path for path in self.opened if path in notes)
 
 
-def test_a_build_with_a_stamp_reads_each_note_once_the_bytes_its_digest_stands_for(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With a stamp to compare with, the input digest reads every note before building;
-    the load takes those bytes instead of listing and reading the content again."""
-    root = copy_example(tmp_path)
-    notes = sorted(root.glob("*/*.md"))
-    options = Options(content=root, out=tmp_path / "site", today=TODAY, jobs=1,
+def test_a_build_with_a_stamp_digests_each_note_then_the_workers_read_it_to_parse(
+        generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a stamp to compare with, this process reads and hashes every note once for the
+    input digest and keeps none of them; when something changed, the workers read each
+    note again where they parse it, and the stamp saved stands for what they read."""
+    content = tmp_path / "content"
+    shutil.copytree(generated, content)
+    notes = sorted(content.glob("*/*.md"))
+    options = Options(content=content, out=tmp_path / "site", today=TODAY, jobs=2,
                       cache_dir=tmp_path / "cache")
     assert build(options).ok  # the stamp
-    edited = sorted((root / "goals").glob("*.md"))[0]
+    edited = sorted((content / "goals").glob("*.md"))[0]
     edited.write_text(edited.read_text(encoding="utf-8") + "\nOne more line.\n",
                       encoding="utf-8")
     spy = ReadSpy(monkeypatch)
@@ -178,11 +181,28 @@ def test_a_build_with_a_stamp_reads_each_note_once_the_bytes_its_digest_stands_f
     monkeypatch.setattr(engine, "content_hash", content_hash)
     result = build(options)
     assert result.ok and not result.unchanged
-    assert spy.notes(notes) == notes  # each once
-    assert spy.inventories == [root]
-    assert len(hashed) == len(notes)  # each once: the load takes the digest's hashes
+    assert spy.notes(notes) == notes  # each once, here: the workers' reads are their own
+    assert len(hashed) == len(notes)
+    assert spy.inventories == [content]
     monkeypatch.undo()
-    assert tree(tmp_path / "site") == plain_build(root, tmp_path / "plain")
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain")
+    assert build(options).unchanged
+    # A note saved between the digest and the parse: the site shows it, and so does the
+    # stamp, so the next build is "Up to date" with the note as it is now.
+    real_read_notes = engine.Inputs.read_notes
+
+    def then_save(inputs: engine.Inputs) -> str | None:
+        digest = real_read_notes(inputs)
+        edited.write_text(edited.read_text(encoding="utf-8") + "\nSaved meanwhile.\n",
+                          encoding="utf-8")
+        return digest
+    monkeypatch.setattr(engine.Inputs, "read_notes", then_save)
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nA second edit.\n",
+                      encoding="utf-8")
+    assert not build(options).unchanged
+    monkeypatch.undo()
+    assert "Saved meanwhile." in (tmp_path / "site" / "goals" / edited.stem /
+                                  "index.html").read_text(encoding="utf-8")
     assert build(options).unchanged
 
 
