@@ -48,11 +48,11 @@ def timed(command: list[str], cwd: Path = REPO) -> tuple[dict[str, float], str]:
                                    env=ENV)
         _pid, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         output.seek(0)
         text = output.read().decode("utf-8", "replace")
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{text}")
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({code}):\n{text}")
     return {"wall": wall, "peak_mib": usage.ru_maxrss / 1024}, text
 
 

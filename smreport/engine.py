@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .load import (
     FolderListing,
@@ -61,6 +61,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 CACHE_FORMAT = 1
 # Below this many notes to parse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 200
+# Worker processes are forked where the system can (they inherit what this one prepared);
+# elsewhere (Windows) they are spawned and receive their work.
+CAN_FORK = hasattr(os, "fork")
 # One process parses this many notes before rendering their bodies (see parse_and_render).
 SINGLE_BATCH = 64
 # Note pages rendered ahead go to workers this many at a time, and each worker is given at
@@ -201,8 +204,9 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def forked_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
-    """`jobs` worker processes forked from this one, so they inherit what it prepared.
+def worker_pool(jobs: int, fork: bool = True) -> concurrent.futures.ProcessPoolExecutor:
+    """`jobs` worker processes, forked from this one (so they inherit what it prepared)
+    unless `fork` is false.
 
     A pool from `concurrent.futures`, not `multiprocessing.Pool`: when a worker
     dies (the kernel's out-of-memory killer, a signal) or hands back what cannot
@@ -210,7 +214,8 @@ def forked_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
     `multiprocessing.Pool` would wait forever for the lost one.
     """
     return concurrent.futures.ProcessPoolExecutor(
-        jobs, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_interrupts)
+        jobs, mp_context=multiprocessing.get_context("fork" if fork else "spawn"),
+        initializer=_ignore_interrupts)
 
 
 @contextlib.contextmanager
@@ -314,14 +319,13 @@ class Builder:
         # as the file watcher reported them; None: any may have.
         self.changed_hint: frozenset[str] | None = None
         self.read_names: set[str] = set()  # the notes read by the build under way
-        self.preread: Inputs | None = None  # the build's inputs: the load takes their inventory
+        self.inventory: Inventory | None = None  # just taken by the build's Inputs, for its load
         self.validation = ValidationMemo()  # each note's reference problems, last time
         # Keys computed for the bytes object `read_note` returned, by note path: while a
         # file is unchanged the very same object comes back, and is not hashed again.
-        self.known_keys: dict[str, tuple[bytes, str, str, bytes]] = {}  # path -> data,
-        # settings, key, content hash
-        # Each note's content_hash, by path, as the last load read it: with the inventory,
-        # the input digest of a build whose notes were read by its workers (see `Inputs`).
+        self.known_keys: dict[str, tuple[bytes, str, str]] = {}  # path -> data, settings, key
+        # Each note's content_hash, by path, as the last load's parse read it: with the
+        # inventory, the input digest the build's stamp is saved with (see `Inputs`).
         self.content_hashes: dict[str, bytes] = {}
 
     # -- the persistent cache ----------------------------------------------
@@ -513,7 +517,7 @@ class Builder:
         not inherit the watcher's threads) or for a handful of pages, where
         starting workers costs more.
         """
-        if site.page_key is None or self.in_place or self.jobs < 2 or not hasattr(os, "fork"):
+        if site.page_key is None or self.in_place or self.jobs < 2 or not CAN_FORK:
             yield
             return
         from .render import notes_in_order, render_note  # noqa: PLC0415
@@ -525,7 +529,7 @@ class Builder:
         global _FORKED
         _FORKED = [render for _key, render in missing]
         chunks = iter(groups)
-        pool = forked_pool(self.jobs)
+        pool = worker_pool(self.jobs)
         try:
             # A few chunks at a time: pages wait in memory only until the site takes them.
             pending: collections.deque[tuple[list[int], Future[list[tuple[str, bytes]]]]] \
@@ -557,13 +561,12 @@ class Builder:
     # -- reading and parsing -------------------------------------------------
 
     def read_note(self, path: Path, max_bytes: int) -> bytes:
-        """A note's bytes, read again only when its size or time stamps changed.
+        """A note's bytes as --watch reads them (one build reads each note where it parses
+        it, see `load`): kept, and read again only when its size or time stamps changed.
 
         While `changed_hint` holds what the file watcher reported, a note it does
         not name is taken as unchanged without even a stat (see `stale_files`).
         """
-        if not self.in_place:  # one build: nothing is read twice, so nothing is kept
-            return read_limited(path, max_bytes)
         name = str(path)
         self.read_names.add(name)
         known = self.files.get(name)
@@ -663,14 +666,12 @@ class Builder:
         if patched is not None:
             return patched
         self.last_loaded = None
-        inventory = self.preread.inventory if self.preread else None
+        inventory, self.inventory = self.inventory, None
         # One build reads each note where it parses it, in the workers; --watch reads them
         # here, to keep them.
-        read_in_parse = not self.in_place
         loaded = load_content(root, self.map_parse, self.read_note, self.listings,
                               inventory if inventory and inventory.root == root else None,
-                              read_in_parse)
-        self.preread = None
+                              not self.in_place)  # read_in_parse
         if self.in_place and loaded.content is not None:
             self.last_loaded = loaded
             self.note_names = {str(root / note.path): note for note in loaded.content.notes()}
@@ -736,17 +737,14 @@ class Builder:
         return self.last_loaded
 
     def _source_key(self, source: SourceFile, settings: str) -> str:
-        """The key of a source read here; its bytes' hash goes to `content_hashes`."""
+        """The key of a source read before its parse (as --watch reads notes)."""
         assert source.data is not None
         known = self.known_keys.get(source.path)
         if known is not None and known[0] is source.data and known[1] == settings:
-            self.content_hashes[source.path] = known[3]
             return known[2]
-        data_hash = content_hash(source.data)
-        self.content_hashes[source.path] = data_hash
-        key = source_key(source.note_type, source.path, settings, data_hash)
+        key = source_key(source.note_type, source.path, settings, content_hash(source.data))
         if self.in_place:  # kept for the next rebuild; a single build would only hold the bytes
-            self.known_keys[source.path] = (source.data, settings, key, data_hash)
+            self.known_keys[source.path] = (source.data, settings, key)
         return key
 
     def _run(self, work: Work, jobs: list[SourceFile]) -> Iterable[WorkResult]:
@@ -756,26 +754,21 @@ class Builder:
             return itertools.chain.from_iterable(
                 work(jobs[start:start + SINGLE_BATCH]) for start in range(0, len(jobs),
                                                                           SINGLE_BATCH))
-        chunks = guided_chunks(len(jobs), self.jobs)
-        # Leaving early (Ctrl-C, a dead worker) cancels the chunks not started yet.
-        if not hasattr(os, "fork"):  # spawned workers receive each note's bytes
-            pool = concurrent.futures.ProcessPoolExecutor(self.jobs,
-                                                          initializer=_ignore_interrupts)
-            try:
-                with worker_errors():
-                    return [result for batch in pool.map(
-                        work, [jobs[chunk.start:chunk.stop] for chunk in chunks])
-                        for result in batch]
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-        # Forked workers inherit the notes' bytes: only ranges of indices are sent to them.
         global _FORKED_WORK
-        _FORKED_WORK = (work, jobs)
-        pool = forked_pool(self.jobs)
+        chunks = guided_chunks(len(jobs), self.jobs)
+        task: Callable[[Any], list[WorkResult]]
+        batches: list[Any]
+        if CAN_FORK:  # forked workers inherit the jobs: only ranges are sent
+            _FORKED_WORK = (work, jobs)
+            pool, task, batches = worker_pool(self.jobs), _work_chunk, chunks
+        else:  # spawned workers receive each batch
+            pool, task = worker_pool(self.jobs, fork=False), work
+            batches = [jobs[chunk.start:chunk.stop] for chunk in chunks]
         try:
             with worker_errors():
-                return [result for chunk in pool.map(_work_chunk, chunks) for result in chunk]
+                return [result for batch in pool.map(task, batches) for result in batch]
         finally:
+            # Leaving early (Ctrl-C, a dead worker) cancels the chunks not started yet.
             pool.shutdown(wait=True, cancel_futures=True)
             _FORKED_WORK = None
 

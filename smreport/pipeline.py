@@ -160,8 +160,8 @@ def _build(options: Options, builder: Builder | None) -> Result:
     if builder is None:
         builder = Builder(options.cache_folder(), options.jobs)
     stamp, digest, inputs = None, None, None
-    # While watching, the Builder already knows what changed; the stamp and the on-disk
-    # cache serve separate runs, and are written once when watching stops.
+    # While watching, the Builder already knows what changed; the stamp serves separate
+    # runs (and the on-disk cache is written once when watching stops).
     cache_folder = options.cache_folder() if not builder.in_place else None
     if cache_folder is not None:
         if options.today is None:  # fix "today" first: it is one of the build's inputs
@@ -169,7 +169,7 @@ def _build(options: Options, builder: Builder | None) -> Result:
         dirs = (*template_dirs_for(options), default_template_dir())
         inputs = Inputs(options.content, dirs,
                         f"{options.out.absolute()}\0{options.today}\0{options.since}")
-        builder.preread = inputs  # the load takes its inventory
+        builder.inventory = inputs.inventory  # for the load: not listed twice
         stamp = Stamp(cache_folder, options.out)
         if stamp.path.is_file():  # compare before building: every note is read here first
             digest = inputs.read_notes()
@@ -224,7 +224,7 @@ def _build(options: Options, builder: Builder | None) -> Result:
     if not builder.in_place:
         builder.save_cache()
     builder.forget_unused()
-    if stamp is not None and inputs is not None:
+    if inputs is not None:  # with the stamp
         digest = inputs.digest(builder.content_hashes)  # the notes as the workers read them
     if stamp is not None and digest is not None and options.today is not None:
         # Keep the history only for its notice ("not in git"): the CLI prints it again.

@@ -1078,10 +1078,33 @@ def test_workers_leave_ctrl_c_to_the_main_process() -> None:
     """A terminal's Ctrl-C reaches every process of the group; forked workers ignore it, so
     an idle one does not die with a traceback while the main process stops the build."""
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    pool = engine.forked_pool(2)
+    pool = engine.worker_pool(2)
     try:
         assert list(pool.map(_interrupt_handler, range(4))) == [signal.SIG_IGN] * 4
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # ours: as it was
     finally:
         pool.shutdown()
         signal.signal(signal.SIGINT, before)
+
+
+def test_spawned_workers_where_the_system_cannot_fork_give_the_same_site(
+        generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without fork (Windows), the parse workers are spawned and receive each batch of
+    notes, unread, and the pages are rendered in this process: the same bytes and the
+    same stamp as a plain build."""
+    reference = plain_build(generated, tmp_path / "plain")
+    spawned: list[bool] = []
+    real_pool = engine.worker_pool
+
+    def pool(jobs: int, fork: bool = True) -> Any:
+        spawned.append(not fork)
+        return real_pool(jobs, fork)
+    monkeypatch.setattr(engine, "CAN_FORK", False)
+    monkeypatch.setattr(engine, "worker_pool", pool)
+    options = Options(content=generated, out=tmp_path / "site", today=TODAY, jobs=2,
+                      cache_dir=tmp_path / "cache")
+    assert build(options).ok
+    assert spawned == [True]  # the parse; no page workers
+    assert tree(tmp_path / "site") == reference
+    monkeypatch.undo()
+    assert build(options).unchanged
