@@ -327,6 +327,9 @@ class Builder:
         # Each note's content_hash, by path, as the last load's parse read it: with the
         # inventory, the input digest the build's stamp is saved with (see `Inputs`).
         self.content_hashes: dict[str, bytes] = {}
+        # Work for this process while its workers parse (see `_run`): the pipeline has it
+        # compile the page templates, which the page workers forked later inherit.
+        self.meanwhile: Callable[[], None] | None = None
 
     # -- the persistent cache ----------------------------------------------
 
@@ -766,7 +769,10 @@ class Builder:
             batches = [jobs[chunk.start:chunk.stop] for chunk in chunks]
         try:
             with worker_errors():
-                return [result for batch in pool.map(task, batches) for result in batch]
+                results = pool.map(task, batches)  # every batch submitted: the workers start
+                if self.meanwhile is not None:
+                    self.meanwhile()
+                return [result for batch in results for result in batch]
         finally:
             # Leaving early (Ctrl-C, a dead worker) cancels the chunks not started yet.
             pool.shutdown(wait=True, cancel_futures=True)

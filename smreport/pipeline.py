@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import traceback
 import zoneinfo
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from .model import AgendaItem, Content, Problem
 from .parse import parse_project
 from .progress import show_progress
 from .publish import MARKER, PublishError, check_output, output_lock, staged, write_tree
-from .render import default_template_dir, make_site, render_site, static_files
+from .render import default_template_dir, make_site, prepare_templates, render_site, static_files
 from .validate import validate_content
 
 
@@ -177,7 +178,11 @@ def _build(options: Options, builder: Builder | None) -> Result:
             if isinstance(unchanged, Result):
                 unchanged.unchanged = True
                 return unchanged
-    result = _check(options, builder, for_build=True)  # already collecting garbage later
+    builder.meanwhile = functools.partial(prepare_templates, template_dirs_for(options))
+    try:
+        result = _check(options, builder, for_build=True)  # already collecting garbage later
+    finally:
+        builder.meanwhile = None
     if not result.ok or result.content is None or result.today is None:
         return result
     check_output(options.out, options.content)

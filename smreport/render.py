@@ -114,6 +114,23 @@ def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
 _ENVIRONMENTS: dict[tuple[object, ...], jinja2.Environment] = {}
 
 
+def prepare_templates(template_dirs: Sequence[Path] = ()) -> None:
+    """Compile every page template of `make_environment(template_dirs)` now.
+
+    The main process does this while its workers parse the notes, so the page
+    workers it forks next inherit the compiled templates instead of each
+    compiling them again (about 0.2 s apiece for the default theme). Nothing is
+    reported here: a template that fails to load fails again where a page uses
+    it, and is reported there with its file and line.
+    """
+    environment = make_environment(template_dirs)
+    for name in environment.list_templates(extensions=["html"]):
+        try:
+            environment.get_template(name)
+        except (jinja2.TemplateError, OSError, ValueError):
+            continue
+
+
 class HelperContext(jinja2.runtime.Context):
     """Jinja2's template context, calling smreport's own helpers directly.
 

@@ -1108,3 +1108,58 @@ def test_spawned_workers_where_the_system_cannot_fork_give_the_same_site(
     assert tree(tmp_path / "site") == reference
     monkeypatch.undo()
     assert build(options).unchanged
+
+
+def test_page_templates_are_compiled_while_the_parse_workers_run_and_inherited(
+        generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main process compiles the theme while it waits for the parse workers, so the
+    page workers it forks next compile nothing (each would otherwise compile it again)."""
+    log = tmp_path / "compiled.log"
+    events: list[str] = []  # this process's own
+    compile_template = jinja2.Environment.compile
+    real_pool = engine.worker_pool
+
+    def spy(self: jinja2.Environment, *args: Any, **kwargs: Any) -> Any:
+        with open(log, "a", encoding="utf-8") as handle:  # forked workers write here too
+            handle.write(f"{os.getpid()}\n")
+        events.append("compile")
+        return compile_template(self, *args, **kwargs)
+
+    def pool(jobs: int, fork: bool = True) -> Any:
+        events.append("pool")
+        return real_pool(jobs, fork)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", spy)
+    monkeypatch.setattr(engine, "worker_pool", pool)
+    render_module._ENVIRONMENTS.clear()  # nothing compiled by an earlier test
+    out = tmp_path / "site"
+    result = build(Options(content=generated, out=out, today=TODAY, jobs=2, cache=False))
+    assert result.ok
+    assert tree(out) == plain_build(generated, tmp_path / "plain")
+    themes = [name for name in render_module.make_environment().list_templates()
+              if name.endswith(".html")]
+    # parse pool, then every template of the theme, then the page pool
+    assert events[:len(themes) + 2] == ["pool", *["compile"] * len(themes), "pool"]
+    assert set(log.read_text(encoding="utf-8").split()) == {str(os.getpid())}
+
+
+def test_a_broken_template_is_reported_with_its_line_by_a_parallel_build_too(
+        generated: Path, tmp_path: Path) -> None:
+    """Compiling ahead reports nothing: the build reports a broken template as it always
+    did, file and line, and leaves the previous site as it was."""
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "goal.html").write_text('{% extends "base.html" %}\n{% block main %}\n'
+                                   '{% for x in %}{% endblock %}\n', encoding="utf-8")
+    (own / "unused.html").write_text("{% if %}\n", encoding="utf-8")  # never rendered
+    out = tmp_path / "site"
+    assert build(Options(content=generated, out=out, today=TODAY, jobs=2, cache=False)).ok
+    previous = tree(out)
+    for jobs in (2, 1):
+        render_module._ENVIRONMENTS.clear()
+        with pytest.raises(PublishError) as raised:
+            build(Options(content=generated, out=out, today=TODAY, jobs=jobs, cache=False,
+                          template_dirs=(own,)))
+        assert str(raised.value).startswith(f"{own / 'goal.html'}:3: template error: ")
+        assert str(raised.value).endswith("; the site was not written")
+        assert tree(out) == previous
