@@ -8,8 +8,9 @@ import posixpath
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
-from smreport.markup import _relative, is_safe_url, render_markdown, rewrite_relative
+from smreport.markup import _markdown, _relative, is_safe_url, render_markdown, rewrite_relative
 from tests.conftest import GOAL, ProjectFactory, run_cli
 
 
@@ -35,6 +36,30 @@ def test_raw_html_is_shown_as_text() -> None:
     assert "<script>" not in html and "<b " not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;b onclick=&quot;x()&quot;&gt;bold&lt;/b&gt;" in html
+
+
+RAW_HTML = [
+    "<div>\n*a block*\n</div>\n", "<!-- a comment -->\n\ntext", "<?php echo 1; ?>\n",
+    "<![CDATA[x]]>\n", "<!DOCTYPE html>\n", "<pre>\n<script>x()</script>\n</pre>\n",
+    "a <span title='x'>b</span> <br/> c", "<http://example.org> <mail@example.org>",
+    "1 < 2 and 3 > 2, <not a tag", "- item <b>\n\n  <i>nested</i>\n", "> <table><tr>\n",
+    "| a | <b>b</b> |\n|---|---|\n| <i>1</i> | 2 |\n", "    <indented>code</indented>\n",
+    "<textarea>\n\n*x*\n</textarea>\n", "`<code>` and <a href='javascript:x'>y</a>",
+]
+
+
+@pytest.mark.parametrize("text", RAW_HTML)
+def test_raw_html_rules_left_out_change_nothing(text: str) -> None:
+    """With "html" off, markdown-it-py's two HTML rules only decline: the renderer leaves
+    them out, and renders exactly what it would with them."""
+    md = _markdown()
+    assert "html_block" not in md.get_active_rules()["block"]
+    assert "html_inline" not in md.get_active_rules()["inline"]
+    with_rules = MarkdownIt("commonmark", dict(md.options), renderer_cls=type(md.renderer))
+    with_rules.enable(["table", "strikethrough"])
+    with_rules.validateLink = md.validateLink  # type: ignore[method-assign]
+    env = {"note_path": "goals/g.md"}
+    assert render_markdown(text, "goals/g.md") == with_rules.render(text, dict(env))
 
 
 @pytest.mark.parametrize("url", [
