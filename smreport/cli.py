@@ -21,13 +21,10 @@ from . import __version__
 from .codes import github_annotation
 from .engine import Builder, WorkerError
 from .fields import MAX_DATE, MIN_DATE
-from .history import SinceError, check_since
 from .markup import BACKENDS
 from .model import NOTE_TYPES, Problem
 from .pipeline import Options, Result, build, check
 from .publish import PublishError
-from .rulesdoc import rules_text
-from .scaffold import ScaffoldError, init_project, new_note
 
 
 def _date(text: str) -> dt.date:
@@ -174,12 +171,13 @@ def run_build(args: argparse.Namespace) -> int:
                       cache=not args.no_cache, markdown=args.markdown, since=args.since)
     if args.serve and not args.watch:
         args.watch = True  # serving a preview only makes sense while watching
-    try:
-        if args.since:  # a wrong --since is a wrong command line, before any build or watch
+    if args.since:  # a wrong --since is a wrong command line, before any build or watch
+        from .history import SinceError, check_since  # noqa: PLC0415 - only with --since
+        try:
             check_since(args.content, args.since)
-    except SinceError as error:
-        print(f"smreport build: {error}", file=sys.stderr)
-        return 2
+        except SinceError as error:
+            print(f"smreport build: {error}", file=sys.stderr)
+            return 2
     if args.watch:
         from .live import watch_and_build
         return watch_and_build(options, serve=args.serve, port=args.port, polling=args.poll)
@@ -209,6 +207,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_new(args: argparse.Namespace) -> int:
+    from .scaffold import ScaffoldError, new_note  # noqa: PLC0415 - a build needs none of it
+
     try:
         path = new_note(args.content, args.type, args.title, today=args.today, goal=args.goal,
                         note_id=args.note_id)
@@ -220,6 +220,8 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_init(args: argparse.Namespace) -> int:
+    from .scaffold import ScaffoldError, init_project  # noqa: PLC0415 - see run_new
+
     try:
         paths = init_project(args.folder, args.language, args.title, args.today)
     except ScaffoldError as error:
@@ -233,6 +235,8 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_rules(args: argparse.Namespace) -> int:
+    from .rulesdoc import rules_text  # noqa: PLC0415 - see run_new
+
     print(rules_text(), end="")
     return 0
 

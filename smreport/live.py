@@ -19,8 +19,8 @@ from .engine import Builder
 from .model import Problem
 from .pipeline import Options, Result, build, template_dirs_for
 from .publish import PublishError, check_output
-from .render import default_template_dir
 from .serve import LiveState, PortInUse, PreviewServer
+from .theme import default_template_dir
 from .watch import Watcher, describe_paths, log_line
 
 

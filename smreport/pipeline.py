@@ -13,10 +13,8 @@ import traceback
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
-
-from .agenda import derive_agenda
 from .engine import (
     Builder,
     Inputs,
@@ -26,15 +24,23 @@ from .engine import (
     record_pages,
     update_in_place,
 )
-from .history import History, read_history, without_unverified
 from .load import Loaded, load_content
 from .markup import use_backend
 from .model import AgendaItem, Content, Problem
 from .parse import parse_project
 from .progress import show_progress
 from .publish import MARKER, PublishError, check_output, output_lock, staged, write_tree
-from .render import default_template_dir, make_site, prepare_templates, render_site, static_files
+from .theme import default_template_dir
 from .validate import validate_content
+
+# The renderer (Jinja2, the theme's views, Babel's data) and git's history are imported
+# where they are first needed, not here: `check` needs neither (most projects do not verify
+# approvals), and a build forks its parse workers about 0.1 s sooner without them; its
+# main process imports them while the workers parse (see `prepare_rendering`).
+if TYPE_CHECKING:
+    import jinja2
+
+    from .history import History
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,7 @@ def _check(options: Options, builder: Builder | None, for_build: bool = False) -
         today = today_in(content.project.timezone)
     history = None
     if content is not None and today is not None and content.project.rules.verify_approvals:
+        from .history import read_history  # noqa: PLC0415 - see the imports
         history = read_history(options.content, content, today, options.since,
                                want_since=for_build)
         problems.extend(history.problems)
@@ -135,8 +142,10 @@ def template_dirs_for(options: Options) -> tuple[Path, ...]:
 
 def describe_template_error(error: jinja2.TemplateError) -> str:
     """A template mistake as `file:line: message` (the site was not written)."""
+    from jinja2 import TemplateSyntaxError  # noqa: PLC0415 - see the imports
+
     where = ""
-    if isinstance(error, jinja2.TemplateSyntaxError):
+    if isinstance(error, TemplateSyntaxError):
         where = f"{error.filename or error.name}:{error.lineno}: "
     else:
         frame = next((f for f in reversed(traceback.extract_tb(error.__traceback__))
@@ -144,6 +153,14 @@ def describe_template_error(error: jinja2.TemplateError) -> str:
         if frame is not None:
             where = f"{frame.filename}:{frame.lineno}: "
     return f"{where}template error: {error.message or error}; the site was not written"
+
+
+def prepare_rendering(template_dirs: tuple[Path, ...]) -> None:
+    """Import the renderer and compile the page templates: what the main process does
+    while its workers parse (see `Builder.meanwhile`)."""
+    from .render import prepare_templates  # noqa: PLC0415 - see the imports
+
+    prepare_templates(template_dirs)
 
 
 def build(options: Options, builder: Builder | None = None) -> Result:
@@ -178,7 +195,7 @@ def _build(options: Options, builder: Builder | None) -> Result:
             if isinstance(unchanged, Result):
                 unchanged.unchanged = True
                 return unchanged
-    builder.meanwhile = functools.partial(prepare_templates, template_dirs_for(options))
+    builder.meanwhile = functools.partial(prepare_rendering, template_dirs_for(options))
     try:
         result = _check(options, builder, for_build=True)  # already collecting garbage later
     finally:
@@ -186,6 +203,12 @@ def _build(options: Options, builder: Builder | None) -> Result:
     if not result.ok or result.content is None or result.today is None:
         return result
     check_output(options.out, options.content)
+    from jinja2 import TemplateError  # noqa: PLC0415 - see the imports
+
+    from .agenda import derive_agenda  # noqa: PLC0415
+    from .history import read_history, without_unverified  # noqa: PLC0415
+    from .render import make_site, render_site, static_files  # noqa: PLC0415
+
     history = result.history  # read whole by the check when verify_approvals needed it
     if history is None:
         result.history = history = read_history(options.content, result.content,
@@ -223,7 +246,7 @@ def _build(options: Options, builder: Builder | None) -> Result:
                                 for relative, source in files)
                 builder.manifest = manifest
                 builder.published = {}
-        except jinja2.TemplateError as error:
+        except TemplateError as error:
             raise PublishError(describe_template_error(error)) from None
     builder.completed_generation = builder.generation  # every page published
     if not builder.in_place:

@@ -42,6 +42,7 @@ from .model import (
     Goal,
     Review,
 )
+from .theme import default_template_dir
 from .views import (
     GLANCE_GOALS,
     KpiView,
@@ -68,16 +69,9 @@ from .views import (
 if TYPE_CHECKING:
     from .engine import Prefetch
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 CSS_NAME = "smreport.css"
 
 T = TypeVar("T")
-
-
-def default_template_dir() -> Path:
-    """The packaged theme: `smreport/templates` when installed, `templates/` in a checkout."""
-    installed = PACKAGE_DIR / "templates"
-    return installed if installed.is_dir() else PACKAGE_DIR.parent / "templates"
 
 
 def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:

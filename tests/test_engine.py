@@ -1163,3 +1163,36 @@ def test_a_broken_template_is_reported_with_its_line_by_a_parallel_build_too(
         assert str(raised.value).startswith(f"{own / 'goal.html'}:3: template error: ")
         assert str(raised.value).endswith("; the site was not written")
         assert tree(out) == previous
+
+
+IMPORT_SPY = """
+import sys
+from smreport import cli, engine
+seen = []
+real_pool = engine.worker_pool
+def pool(jobs, fork=True):
+    seen.append(sorted(m for m in ("jinja2", "babel", "smreport.render") if m in sys.modules))
+    return real_pool(jobs, fork)
+engine.worker_pool = pool
+status = cli.main(sys.argv[1:])
+print(status, seen, sorted(m for m in ("jinja2", "babel", "smreport.render") if m in sys.modules))
+"""
+
+
+def test_check_never_imports_the_renderer_and_a_build_only_once_its_workers_parse(
+        generated: Path, tmp_path: Path) -> None:
+    """Jinja2, the theme's code and Babel's data take about 0.1 s to import: `check` never
+    needs them, and a build forks its parse workers before importing them."""
+    def run(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-c", IMPORT_SPY, *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]  # after what the command printed
+
+    today = TODAY.isoformat()
+    assert run("check", "--content", str(generated), "--today", today) == "0 [[]] []"
+    built = run("build", "--content", str(generated), "--out", str(tmp_path / "site"),
+                "--today", today, "--no-cache")
+    # the parse pool, forked with none of them; the page pool, once all are imported
+    assert built == ("0 [[], ['babel', 'jinja2', 'smreport.render']] "
+                     "['babel', 'jinja2', 'smreport.render']")

@@ -344,17 +344,17 @@ def test_a_build_with_verify_approvals_reads_the_history_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The check needs the history (whose commits count) and the build needs it whole:
     read once, with "Since your last review", not twice."""
-    import smreport.pipeline as pipeline_module
+    import smreport.history as history_module  # where the pipeline imports it from
     repo = approved_goal(tmp_path, rules=VERIFY, approver=SMIRNOVA)
     repo.commit({"reviews/review-2026-01.md": review_note("2026-01", "2026-01-31")},
                 "2026-01-31", author=PETROV)
     reads: list[bool] = []
-    real = pipeline_module.read_history
+    real = history_module.read_history
 
     def spy(*args: object, **kwargs: object) -> History:
         reads.append(bool(kwargs.get("want_since", True)))
         return real(*args, **kwargs)  # type: ignore[arg-type]
-    monkeypatch.setattr(pipeline_module, "read_history", spy)
+    monkeypatch.setattr(history_module, "read_history", spy)
     result = build_at(repo.content, tmp_path / "site", "2026-02-05")
     assert reads == [True]
     assert result.history is not None and result.history.since is not None
