@@ -239,6 +239,11 @@ def _build(options: Options, builder: Builder | None) -> Result:
                 listing = {}
                 with staged(options.out, listing) as staging, \
                         builder.prerendered_pages(site, staging):
+                    # Written while the page workers start (--watch writes it when it
+                    # stops): keyed by content, it serves the next build even if this
+                    # one fails here.
+                    if not builder.in_place:
+                        builder.save_cache()
                     pages = show_progress(render_site(site), len(site.content.notes()))
                     result.files_written = write_tree(staging, record_pages(pages, manifest),
                                                       files, listing)
@@ -249,8 +254,6 @@ def _build(options: Options, builder: Builder | None) -> Result:
         except TemplateError as error:
             raise PublishError(describe_template_error(error)) from None
     builder.completed_generation = builder.generation  # every page published
-    if not builder.in_place:
-        builder.save_cache()
     builder.forget_unused()
     if inputs is not None:  # with the stamp
         digest = inputs.digest(builder.content_hashes)  # the notes as the workers read them

@@ -1196,3 +1196,23 @@ def test_check_never_imports_the_renderer_and_a_build_only_once_its_workers_pars
     # the parse pool, forked with none of them; the page pool, once all are imported
     assert built == ("0 [[], ['babel', 'jinja2', 'smreport.render']] "
                      "['babel', 'jinja2', 'smreport.render']")
+
+
+def test_the_notes_a_build_parsed_are_cached_even_when_a_template_then_fails(
+        generated: Path, tmp_path: Path) -> None:
+    """The cache is written while the page workers start: fixing a template, the next
+    build renders no Markdown body again."""
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "team.html").write_text("{% for x in %}\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    options = Options(content=generated, out=tmp_path / "site", today=TODAY, jobs=2,
+                      cache_dir=cache, template_dirs=(own,))
+    render_module._ENVIRONMENTS.clear()
+    with pytest.raises(PublishError, match="team.html:1: template error"):
+        build(options)
+    (own / "team.html").unlink()
+    builder = Builder(cache, jobs=2)
+    assert build(options, builder).ok
+    assert builder.stats["parsed"] > engine.PARALLEL_THRESHOLD  # read and parsed again,
+    assert builder.stats["bodies"] == 0  # but each body came from the cache
