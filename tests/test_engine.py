@@ -395,6 +395,7 @@ def test_benchmark_runner_smoke(tmp_path: Path) -> None:
                           "--edits", "2", "--repeat", "2", "--work", str(tmp_path / "bench")],
                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert run.returncode == 0, run.stderr + run.stdout
+    assert "the fastest of 2 runs (the single-process floor: of 4)" in run.stdout
     for row in ("floor, 1 process", "cold full build", "warm full build", "check alone",
                 "--markdown cmark-gfm",  # cmarkgfm is a test dependency
                 "one-note edit under --watch to the edited note's page, median",
@@ -406,6 +407,15 @@ def test_benchmark_runner_smoke(tmp_path: Path) -> None:
     assert page is not None and int(page.group(1)) < 30_000, run.stdout
     if shutil.which("hugo"):
         assert "Hugo, one minimal template, same notes" in run.stdout
+
+
+def test_benchmark_runner_warns_when_its_floor_met_a_slower_machine() -> None:
+    from run import floor_warning  # benchmarks/ is on the path (see generate)
+
+    assert floor_warning(11.0, 6.2) is None  # 1.77 ×: what two cores give
+    assert floor_warning(11.0, 5.5) is None  # exactly 2 ×
+    warning = floor_warning(14.55, 6.62)  # run M of session 8
+    assert warning is not None and "2.20 ×" in warning and "too favourable" in warning
 
 
 def test_a_day_of_edits_in_place_matches_a_fresh_build_after_each(tmp_path: Path) -> None:
