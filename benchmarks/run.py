@@ -39,9 +39,10 @@ ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTW
 
 
 def timed(command: list[str], cwd: Path = REPO) -> tuple[dict[str, float], str]:
-    """Run a whole command as a user would; its wall time from start to exit, its peak
-    memory (`os.wait4`: the process's or any of its waited-for workers', whichever is
-    higher) and its output. Every tool is measured so, the floor and Hugo included."""
+    """Run a whole command as a user would; its wall time from start to exit, its CPU
+    time and peak memory (`os.wait4`: the process's, with its waited-for workers' time;
+    the process's or any worker's peak, whichever is higher) and its output. Every tool
+    is measured so, the floor and Hugo included."""
     with tempfile.TemporaryFile() as output:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=cwd,
@@ -53,7 +54,8 @@ def timed(command: list[str], cwd: Path = REPO) -> tuple[dict[str, float], str]:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise SystemExit(f"{' '.join(command)} failed ({code}):\n{text}")
-    return {"wall": wall, "peak_mib": usage.ru_maxrss / 1024}, text
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_mib": usage.ru_maxrss / 1024}, text
 
 
 def measure(*args: str) -> dict[str, float]:
@@ -236,36 +238,39 @@ def main() -> None:
     edits = watch_rounds[medians.index(min(medians))] if watch_rounds else []
     shutil.rmtree(runs, ignore_errors=True)
     rows = [
-        ("floor, 1 process", floor_1["wall"], None),
-        ("floor, 2 processes", floor_2["wall"], None),
-        ("cold full build (2 workers)", cold["wall"], cold["peak_mib"]),
-        ("warm full build (nothing changed)", warm["wall"], warm["peak_mib"]),
-        ("cold full build, --jobs 1 --no-cache", single["wall"], single["peak_mib"]),
-        ("check alone", check["wall"], check["peak_mib"]),
+        ("floor, 1 process", floor_1, False),
+        ("floor, 2 processes", floor_2, False),
+        ("cold full build (2 workers)", cold, True),
+        ("warm full build (nothing changed)", warm, True),
+        ("cold full build, --jobs 1 --no-cache", single, True),
+        ("check alone", check, True),
     ]
     if fast is not None:
-        rows.append(("cold full build, --markdown cmark-gfm --no-cache", fast["wall"],
-                     fast["peak_mib"]))
+        rows.append(("cold full build, --markdown cmark-gfm --no-cache", fast, True))
     if hugo is not None:
-        rows.append(("Hugo, one minimal template, same notes", hugo["wall"], hugo["peak_mib"]))
+        rows.append(("Hugo, one minimal template, same notes", hugo, True))
     print(f"{args.notes} notes on {os.cpu_count()} cores; each figure the fastest of "
           f"{args.repeat} runs (the single-process floor: of {2 * args.repeat})\n")
     warning = floor_warning(floor_1["wall"], floor_2["wall"])
     if warning:
         print(f"**Warning**: {warning}\n")
-    print("| measurement | seconds | × floor | peak MiB |\n|---|---:|---:|---:|")
-    for name, seconds, peak in rows:
-        peak_text = f"{peak:.0f}" if peak is not None else ""
-        print(f"| {name} | {seconds:.2f} | {seconds / floor_1['wall']:.2f} | {peak_text} |")
+    # CPU: of the fastest run, all its processes together; it tells how much work a tool
+    # did, whatever the second core gave at that moment.
+    print("| measurement | seconds | × floor | CPU s | CPU × floor | peak MiB |\n"
+          "|---|---:|---:|---:|---:|---:|")
+    for name, figures, show_peak in rows:
+        peak_text = f"{figures['peak_mib']:.0f}" if show_peak else ""
+        print(f"| {name} | {figures['wall']:.2f} | {figures['wall'] / floor_1['wall']:.2f} | "
+              f"{figures['cpu']:.2f} | {figures['cpu'] / floor_1['cpu']:.2f} | {peak_text} |")
     for index, what in enumerate(("the edited note's page", "the whole site")):
         if not edits:
             break
         ordered = sorted(edit[index] for edit in edits)
         p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
         print(f"| one-note edit under --watch to {what}, median | "
-              f"{statistics.median(ordered) * 1000:.0f} ms | | |\n"
+              f"{statistics.median(ordered) * 1000:.0f} ms | | | | |\n"
               f"| one-note edit under --watch to {what}, 95th percentile | "
-              f"{p95 * 1000:.0f} ms | | |")
+              f"{p95 * 1000:.0f} ms | | | | |")
     if len(medians) > 1:
         print("\n--watch, median to the whole site in each round: "
               + ", ".join(f"{median * 1000:.0f} ms" for median in medians))
