@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import operator
+import os
 from collections.abc import Callable, Hashable, Iterator, Mapping, MutableMapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -87,7 +88,7 @@ def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
     cached = _ENVIRONMENTS.get(signature)
     if cached is not None:
         return cached
-    loaders = [jinja2.FileSystemLoader(str(d)) for d in folders]
+    loaders = [_TextLoader(str(d)) for d in folders]
     environment = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,
@@ -108,6 +109,22 @@ def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
 _ENVIRONMENTS: dict[tuple[object, ...], jinja2.Environment] = {}
 
 
+class _TextLoader(jinja2.FileSystemLoader):
+    """Jinja2's file loader, reporting a template that is not UTF-8 text as a template
+    error with its file (Jinja2 lets Python's UnicodeDecodeError through)."""
+
+    def get_source(self, environment: jinja2.Environment, template: str
+                   ) -> tuple[str, str, Callable[[], bool]]:
+        try:
+            return super().get_source(environment, template)
+        except UnicodeDecodeError as error:
+            paths = (os.path.join(folder, *template.split("/")) for folder in self.searchpath)
+            path = next((path for path in paths if os.path.isfile(path)), template)
+            raise jinja2.TemplateSyntaxError(
+                f"the file is not UTF-8 text (byte {error.start} cannot be read); "
+                "save it as UTF-8", 1, template, path) from None
+
+
 def prepare_templates(template_dirs: Sequence[Path] = ()) -> None:
     """Compile every page template of `make_environment(template_dirs)` now.
 
@@ -121,7 +138,7 @@ def prepare_templates(template_dirs: Sequence[Path] = ()) -> None:
     for name in environment.list_templates(extensions=["html"]):
         try:
             environment.get_template(name)
-        except (jinja2.TemplateError, OSError, ValueError):
+        except (jinja2.TemplateError, OSError):
             continue
 
 

@@ -1208,6 +1208,23 @@ def test_check_never_imports_the_renderer_and_a_build_only_once_its_workers_pars
                      "['babel', 'jinja2', 'smreport.render']")
 
 
+def test_a_template_that_is_not_utf8_is_a_clear_error_not_a_traceback(
+        generated: Path, tmp_path: Path) -> None:
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "team.html").write_bytes(b'{% extends "base.html" %}\n\xff\xfe')  # Latin-1 or UTF-16
+    out = tmp_path / "site"
+    for jobs in ("2", "1"):
+        done = run_build_py("--content", str(generated), "--out", str(out), "--templates",
+                            str(own), "--jobs", jobs, "--no-cache", "--today", "2026-11-26")
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        assert done.stderr.strip() == (
+            f"smreport: {own / 'team.html'}:1: template error: the file is not UTF-8 text "
+            "(byte 26 cannot be read); save it as UTF-8; the site was not written")
+        assert not out.exists()
+
+
 def test_the_notes_a_build_parsed_are_cached_even_when_a_template_then_fails(
         generated: Path, tmp_path: Path) -> None:
     """The cache is written while the page workers start: fixing a template, the next
