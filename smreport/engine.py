@@ -328,7 +328,8 @@ class Builder:
         # inventory, the input digest the build's stamp is saved with (see `Inputs`).
         self.content_hashes: dict[str, bytes] = {}
         # Work for this process while its workers parse (see `_run`): the pipeline has it
-        # compile the page templates, which the page workers forked later inherit.
+        # import the renderer and compile the page templates, which the page workers
+        # forked later inherit.
         self.meanwhile: Callable[[], None] | None = None
 
     # -- the persistent cache ----------------------------------------------
