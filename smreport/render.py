@@ -110,19 +110,24 @@ _ENVIRONMENTS: dict[tuple[object, ...], jinja2.Environment] = {}
 
 
 class _TextLoader(jinja2.FileSystemLoader):
-    """Jinja2's file loader, reporting a template that is not UTF-8 text as a template
-    error with its file (Jinja2 lets Python's UnicodeDecodeError through)."""
+    """Jinja2's file loader, reporting a template that is not UTF-8 text or cannot be
+    read as a template error with its file (Jinja2 lets Python's errors through, and
+    a read error names no file)."""
 
     def get_source(self, environment: jinja2.Environment, template: str
                    ) -> tuple[str, str, Callable[[], bool]]:
         try:
             return super().get_source(environment, template)
-        except UnicodeDecodeError as error:
+        except jinja2.TemplateNotFound:  # an OSError too: the next folder is looked in
+            raise
+        except (UnicodeDecodeError, OSError) as error:
             paths = (os.path.join(folder, *template.split("/")) for folder in self.searchpath)
             path = next((path for path in paths if os.path.isfile(path)), template)
-            raise jinja2.TemplateSyntaxError(
-                f"the file is not UTF-8 text (byte {error.start} cannot be read); "
-                "save it as UTF-8", 1, template, path) from None
+            reason = (f"the file is not UTF-8 text (byte {error.start} cannot be read); "
+                      "save it as UTF-8" if isinstance(error, UnicodeDecodeError) else
+                      f"the file cannot be read ({error.strerror or error}); make it a "
+                      "readable text file or remove it")
+            raise jinja2.TemplateSyntaxError(reason, 1, template, path) from None
 
 
 def prepare_templates(template_dirs: Sequence[Path] = ()) -> None:

@@ -1225,6 +1225,25 @@ def test_a_template_that_is_not_utf8_is_a_clear_error_not_a_traceback(
         assert not out.exists()
 
 
+def test_a_template_that_cannot_be_read_is_a_clear_error_naming_it(generated: Path,
+                                                                  tmp_path: Path) -> None:
+    own = tmp_path / "own"
+    own.mkdir()
+    # Reading a process's memory from address 0 fails with EIO, even as root (which reads
+    # any file whatever its mode).
+    (own / "team.html").symlink_to("/proc/self/mem")
+    out = tmp_path / "site"
+    for jobs in ("2", "1"):
+        done = run_build_py("--content", str(generated), "--out", str(out), "--templates",
+                            str(own), "--jobs", jobs, "--no-cache", "--today", "2026-11-26")
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.strip() == (
+            f"smreport: {own / 'team.html'}:1: template error: the file cannot be read "
+            "(Input/output error); make it a readable text file or remove it; the site was "
+            "not written")
+        assert not out.exists()
+
+
 def test_the_notes_a_build_parsed_are_cached_even_when_a_template_then_fails(
         generated: Path, tmp_path: Path) -> None:
     """The cache is written while the page workers start: fixing a template, the next
