@@ -396,6 +396,10 @@ def test_benchmark_runner_smoke(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert run.returncode == 0, run.stderr + run.stdout
     assert "the fastest of 2 runs (the single-process floor: of 4)" in run.stdout
+    assert "| measurement | seconds | × floor | CPU s | CPU × floor | peak MiB |" in run.stdout
+    floor_row = re.search(r"\| floor, 1 process \| [\d.]+ \| 1\.00 \| ([\d.]+) \| 1\.00 \|",
+                          run.stdout)
+    assert floor_row is not None and float(floor_row.group(1)) > 0, run.stdout
     for row in ("floor, 1 process", "cold full build", "warm full build", "check alone",
                 "--markdown cmark-gfm",  # cmarkgfm is a test dependency
                 "one-note edit under --watch to the edited note's page, median",
