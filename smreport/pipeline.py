@@ -178,14 +178,15 @@ def _build(options: Options, builder: Builder | None) -> Result:
     if builder is None:
         builder = Builder(options.cache_folder(), options.jobs)
     stamp, digest, inputs = None, None, None
+    user_templates = template_dirs_for(options)  # with the theme after them: all templates
+    all_templates = (*user_templates, default_template_dir())
     # While watching, the Builder already knows what changed; the stamp serves separate
     # runs (and the on-disk cache is written once when watching stops).
     cache_folder = options.cache_folder() if not builder.in_place else None
     if cache_folder is not None:
         if options.today is None:  # fix "today" first: it is one of the build's inputs
             options = dataclasses.replace(options, today=project_today(options.content))
-        dirs = (*template_dirs_for(options), default_template_dir())
-        inputs = Inputs(options.content, dirs,
+        inputs = Inputs(options.content, all_templates,
                         f"{options.out.absolute()}\0{options.today}\0{options.since}")
         builder.inventory = inputs.inventory  # for the load: not listed twice
         stamp = Stamp(cache_folder, options.out)
@@ -195,7 +196,7 @@ def _build(options: Options, builder: Builder | None) -> Result:
             if isinstance(unchanged, Result):
                 unchanged.unchanged = True
                 return unchanged
-    builder.meanwhile = functools.partial(prepare_rendering, template_dirs_for(options))
+    builder.meanwhile = functools.partial(prepare_rendering, user_templates)
     try:
         result = _check(options, builder, for_build=True)  # already collecting garbage later
     finally:
@@ -217,9 +218,9 @@ def _build(options: Options, builder: Builder | None) -> Result:
     content = without_unverified(result.content, history.unverified_paths)
     result.agenda = derive_agenda(content, result.today, history.agenda_edits,
                                   history.unverified_paths)
-    site = make_site(content, result.agenda, result.today, template_dirs_for(options),
+    site = make_site(content, result.agenda, result.today, user_templates,
                      builder.body_html, history)
-    builder.attach_page_cache(site, (*template_dirs_for(options), default_template_dir()))
+    builder.attach_page_cache(site, all_templates)
     files = list(static_files(site))
     files.extend((asset, options.content / asset) for asset in result.content.assets)
     listing: dict[str, tuple[int, int]] | None = None  # the files a staged build wrote

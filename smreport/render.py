@@ -23,6 +23,7 @@ from types import BuiltinMethodType, MethodType
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import jinja2
+from jinja2.loaders import split_template_path
 from markupsafe import Markup
 
 from . import __version__
@@ -121,7 +122,8 @@ class _TextLoader(jinja2.FileSystemLoader):
         except jinja2.TemplateNotFound:  # an OSError too: the next folder is looked in
             raise
         except (UnicodeDecodeError, OSError) as error:
-            paths = (os.path.join(folder, *template.split("/")) for folder in self.searchpath)
+            parts = split_template_path(template)  # as the loader looked for it
+            paths = (os.path.join(folder, *parts) for folder in self.searchpath)
             path = next((path for path in paths if os.path.isfile(path)), template)
             reason = (f"the file is not UTF-8 text (byte {error.start} cannot be read); "
                       "save it as UTF-8" if isinstance(error, UnicodeDecodeError) else
