@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .model import Position, position_at
+from .model import _POSITIONS, Position, position_at
 
 try:  # the C loader is ~8x faster; say so rather than fall back silently
     _Loader: type = yaml.CSafeLoader
@@ -39,7 +39,10 @@ class YamlError:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+# The nodes are not frozen: they live only while one note's fields are read, nothing
+# changes them, and a frozen dataclass's __init__ (one object.__setattr__ a field) made
+# building them a fifth of reading a note's YAML.
+@dataclass(slots=True)
 class Scalar:
     """A single value, with its text as written and whether it was quoted."""
 
@@ -49,7 +52,7 @@ class Scalar:
     quoted: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sequence:
     """A YAML list."""
 
@@ -57,7 +60,7 @@ class Sequence:
     position: Position
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Mapping:
     """A YAML mapping with text keys, each remembering where it was written."""
 
@@ -124,6 +127,7 @@ _FORBIDDEN = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000
 # Plain scalar (text, implicit flags, style) -> its value, for scalars read without a
 # problem; values are immutable (str, int, float, bool, None, date, datetime).
 _PLAIN_SCALARS: dict[tuple[str, object, object], object] = {}
+_QUOTED_STYLES = frozenset(("'", '"', "|", ">"))
 
 
 class _Composer:
@@ -156,13 +160,30 @@ class _Composer:
         documents = 0
         loader = _Loader(text)
         next_event = loader.get_event  # None after the stream's end
+        # The loop below runs for every value of every note: the common case (a plain
+        # scalar seen before, at a position seen before) is written out inline.
+        known_scalars, known_positions = _PLAIN_SCALARS, _POSITIONS
+        line_offset = self.line_offset + 1
+        scalar_event, quoted_styles = yaml.ScalarEvent, _QUOTED_STYLES
         try:
             while (event := next_event()) is not None:
                 kind = type(event)  # scalars first: most events are scalars
                 node: Node | None
-                if kind is yaml.ScalarEvent:
-                    self.count_node(event)
-                    node = self.scalar(event)
+                if kind is scalar_event:
+                    self.count += 1
+                    known = None
+                    if event.tag is None and not event.anchor and self.count <= _MAX_NODES:
+                        known = known_scalars.get((event.value, event.implicit, event.style))
+                    if known is not None:
+                        mark = event.start_mark
+                        where = (mark.line + line_offset, mark.column + 1)
+                        node = Scalar(known, event.value,
+                                      known_positions.get(where) or position_at(*where),
+                                      event.style in quoted_styles)
+                    else:
+                        self.count -= 1
+                        self.count_node(event)
+                        node = self.scalar(event)
                 elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                     self.count_node(event)
                     if len(stack) >= _MAX_DEPTH:

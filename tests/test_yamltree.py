@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from smreport import yamltree
 from smreport.model import Position
 from smreport.yamltree import Mapping, Scalar, Sequence, YamlError, describe, parse_yaml
 
@@ -44,6 +45,24 @@ def test_scalars_are_typed_as_yaml_11_types_them_and_remember_quoting() -> None:
     assert values["d"] == Scalar(dt.date(2026, 3, 1), "2026-03-01", Position(4, 4), False)
     assert values["e"] == Scalar(None, "~", Position(5, 4), False)
     assert values["f"] == Scalar("block\n", "block\n", Position(6, 4), True)
+
+
+def test_a_scalar_read_again_is_read_as_the_first_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scalars seen before take a shorter path (the same values repeat in every note):
+    it must give what the full path gave, quoting and position included, and still
+    refuse an anchor on a value it knows."""
+    monkeypatch.setattr("smreport.yamltree._PLAIN_SCALARS", {})
+    text = ('a: no\nb: "no"\nc: \'no\'\nd: 0012\ne: 2026-03-01\nf: ~\ng: |\n  block\n'
+            "h: [no, 2026-03-01, x]\n")
+    first, first_errors = parse_yaml(text, 3)
+    assert len(yamltree._PLAIN_SCALARS) >= 8  # the second read can take the shorter path
+    second, second_errors = parse_yaml(text, 3)
+    assert first_errors == second_errors == []
+    assert second == first and second is not first
+    assert isinstance(second, Mapping) and second.get("c") == Scalar("no", "no", Position(6, 4),
+                                                                     True)
+    _, errors = parse_yaml("a: &x no\n")
+    assert [e.code for e in errors] == ["yaml-alias"]
 
 
 @pytest.mark.parametrize(("text", "words"), [
