@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import posixpath
 from pathlib import Path
 
@@ -60,6 +61,19 @@ def test_raw_html_rules_left_out_change_nothing(text: str) -> None:
     with_rules.validateLink = md.validateLink  # type: ignore[method-assign]
     env = {"note_path": "goals/g.md"}
     assert render_markdown(text, "goals/g.md") == with_rules.render(text, dict(env))
+
+
+def test_markdown_it_debug_logging_is_skipped_but_warnings_are_not(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """markdown-it-py logs each block rule's call at DEBUG: smreport skips those calls (a
+    few per cent of rendering) and renders the same; its loggers' warnings still pass."""
+    text = "# Title\n\n> quote\n\n- a\n- b\n\n```\ncode\n```\n\n| a |\n|---|\n| 1 |\n"
+    with caplog.at_level(logging.DEBUG, logger="markdown_it"):
+        html = render_markdown(text, "goals/g.md")
+        logging.getLogger("markdown_it.rules_block.paragraph").warning("still %s", "heard")
+    assert [record.getMessage() for record in caplog.records] == ["still heard"]
+    plain = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    assert html == plain.render(text).replace("<h1>", "<h2>").replace("</h1>", "</h2>")
 
 
 @pytest.mark.parametrize("url", [
