@@ -18,8 +18,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import jinja2
 import pytest
+from markupsafe import Markup
 
+from smreport import render
 from smreport.agenda import derive_agenda
 from smreport.pipeline import Options, check
 from smreport.render import make_site, notes_in_order, render_note, render_site
@@ -604,3 +607,34 @@ def test_templates_call_smreport_helpers_directly_and_everything_else_as_jinja_d
     pages = dict(render_site(site))
     assert "<footer>[Goals] root [] 2026-11-26</footer>" in pages["index.html"].decode()
     assert "<footer>[Goals] root [../] 2026-11-26</footer>" in pages["goals/index.html"].decode()
+
+
+class _Html:
+    """An object that renders itself as HTML (as Markup and Jinja2's helpers do)."""
+
+    def __html__(self) -> str:
+        return "<em>kept</em>"
+
+
+PROBE = (
+    "{{ text }}|{{ markup }}|{{ html }}|{{ number }}|{{ nothing }}|{{ sub }}|{{ text|e }}\n"
+    "{% set block %}<i>{{ text }}</i>{% endset %}{{ block }}|{{ block|upper }}\n"
+    "{% macro wrap(v) %}<b>{{ v }}</b>{% endmacro %}{{ wrap(text) }}|{{ wrap(markup) }}\n"
+    "{% filter upper %}{{ text }}{% endfilter %}|{{ text ~ markup }}|{{ [text, 1] }}\n")
+
+
+def test_templates_escape_their_output_as_markupsafe_does(tmp_path: Path) -> None:
+    """The theme's templates escape what they write with `escape_to_text` (markupsafe's
+    C escaping, without the Markup wrapper): the page is the same as stock Jinja2's, for
+    text, Markup, HTML objects, numbers, blocks, macros and filters."""
+    (tmp_path / "probe.html").write_text(PROBE, encoding="utf-8")
+    values = {"text": "<script>alert('x') & \"y\"</script>", "markup": Markup("<br>"),
+              "html": _Html(), "number": 2.5, "nothing": None,
+              "sub": type("Sub", (str,), {})("<sub>")}
+    ours = render.make_environment([tmp_path]).get_template("probe.html")
+    stock = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                               keep_trailing_newline=True).from_string(PROBE)
+    page = ours.render(values)
+    assert page == stock.render(values)
+    assert "&lt;script&gt;alert(&#39;x&#39;) &amp; &#34;y&#34;&lt;/script&gt;" in page
+    assert ours.root_render_func.__globals__["escape"] is render.escape_to_text
