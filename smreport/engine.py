@@ -230,11 +230,28 @@ def worker_errors() -> Iterator[None]:
             "--jobs 1, which needs no worker") from None
 
 
-def _work_chunk(indices: range) -> list[WorkResult]:
-    """In a forked worker: parse (and render) the notes at `indices`, as one batch."""
+def _work_chunk(indices: range) -> bytes:
+    """In a forked worker: parse (and render) the notes at `indices`, as one batch; the
+    results come back pickled already (see `_unpack`).
+
+    A worker's result is written into a pipe that holds 64 KiB, and a chunk's
+    results are megabytes: the worker could start its next chunk only once the
+    main process's result thread had read and unpickled them all, which it does
+    one worker at a time (a sixth of a second per worker at 5,000 notes). As
+    bytes, the result thread only copies them; the main thread unpickles each
+    chunk when it takes it, while the workers go on.
+    """
     assert _FORKED_WORK is not None
     work, jobs = _FORKED_WORK
-    return work(jobs[indices.start:indices.stop])
+    return pickle.dumps(work(jobs[indices.start:indices.stop]), pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack(batch: bytes | list[WorkResult]) -> list[WorkResult]:
+    """A batch of results, as `_work_chunk` (pickled) or a spawned worker returns it."""
+    if isinstance(batch, bytes):
+        results: list[WorkResult] = pickle.loads(batch)  # noqa: S301 - our own worker's bytes
+        return results
+    return batch
 
 
 @contextlib.contextmanager
@@ -760,7 +777,7 @@ class Builder:
                                                                           SINGLE_BATCH))
         global _FORKED_WORK
         chunks = guided_chunks(len(jobs), self.jobs)
-        task: Callable[[Any], list[WorkResult]]
+        task: Callable[[Any], bytes | list[WorkResult]]
         batches: list[Any]
         if CAN_FORK:  # forked workers inherit the jobs: only ranges are sent
             _FORKED_WORK = (work, jobs)
@@ -770,10 +787,10 @@ class Builder:
             batches = [jobs[chunk.start:chunk.stop] for chunk in chunks]
         try:
             with worker_errors():
-                results = pool.map(task, batches)  # every batch submitted: the workers start
+                results: Iterator[bytes | list[WorkResult]] = pool.map(task, batches)  # all sent
                 if self.meanwhile is not None:
                     self.meanwhile()
-                return [result for batch in results for result in batch]
+                return [result for batch in results for result in _unpack(batch)]
         finally:
             # Leaving early (Ctrl-C, a dead worker) cancels the chunks not started yet.
             pool.shutdown(wait=True, cancel_futures=True)

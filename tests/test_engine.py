@@ -1015,6 +1015,29 @@ def test_a_batch_of_notes_is_parsed_whole_before_any_body_is_rendered(
                       + ["parse"] * 5 + ["render"] * 5)
 
 
+def test_parse_workers_send_their_results_pickled_and_the_main_thread_unpickles_them(
+        generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked parse worker returns each chunk's results as one bytes object (the main
+    process's result thread then only copies it, and the worker is not held until its
+    notes are unpickled); the main thread unpickles them into exactly what one process
+    makes."""
+    if not engine.CAN_FORK:
+        pytest.skip("spawned workers receive and return their batches as they are")
+    kinds: list[type] = []
+    real_unpack = engine._unpack
+
+    def unpack(batch: Any) -> Any:
+        kinds.append(type(batch))
+        return real_unpack(batch)
+    monkeypatch.setattr(engine, "_unpack", unpack)
+    inventory = load_module.take_inventory(generated)
+    sources = list(load_module.read_sources(inventory, [], read_in_parse=True))
+    work = functools.partial(engine.parse_and_render, load_module.parse_source)
+    parallel = list(Builder(None, jobs=2)._run(work, sources))
+    assert len(kinds) > 1 and set(kinds) == {bytes}
+    assert parallel == list(Builder(None, jobs=1)._run(work, sources))
+
+
 KILLER = """
 import os, signal, sys
 from smreport import cli, engine, render
