@@ -413,6 +413,32 @@ def test_benchmark_runner_smoke(tmp_path: Path) -> None:
         assert "Hugo, one minimal template, same notes" in run.stdout
 
 
+def test_instruction_counts_are_read_from_cachegrind() -> None:
+    from instructions import instructions_in  # benchmarks/ is on the path (see generate)
+    report = "==1== Collected : 12\n==1==\n==1== I   refs:      7,254,331,002\n"
+    assert instructions_in(report) == 7_254_331_002
+    with pytest.raises(ValueError, match="no 'I refs' line"):
+        instructions_in("==1== valgrind: failed to start tool\n")
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind (.ci/run installs it)")
+def test_instruction_counter_smoke(tmp_path: Path) -> None:
+    """benchmarks/instructions.py must not rot: a tiny run under valgrind, both counts
+    printed, smreport's above the floor's (it does all the floor does, and more)."""
+    run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "instructions.py"),
+                          "--notes", "8", "--work", str(tmp_path / "count")],
+                         capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert run.returncode == 0, run.stderr + run.stdout
+    build = re.search(r"smreport build --jobs 1 --no-cache: ([\d,]+) M", run.stdout)
+    floor = re.search(r"floor: +([\d,]+) M", run.stdout)
+    ratio = re.search(r"ratio: +([\d.]+)", run.stdout)
+    assert build and floor and ratio, run.stdout
+    assert int(build.group(1).replace(",", "")) > int(floor.group(1).replace(",", "")) > 0
+    assert float(ratio.group(1)) > 1
+    assert (tmp_path / "count" / "site" / "index.html").is_file()
+    assert len(list((tmp_path / "count" / "floor").rglob("index.html"))) == 8
+
+
 def test_benchmark_runner_warns_when_its_floor_met_a_slower_machine() -> None:
     from run import floor_warning  # benchmarks/ is on the path (see generate)
 
