@@ -170,18 +170,16 @@ class _Composer:
                 kind = type(event)  # scalars first: most events are scalars
                 node: Node | None
                 if kind is scalar_event:
-                    self.count += 1
-                    known = None
-                    if event.tag is None and not event.anchor and self.count <= _MAX_NODES:
-                        known = known_scalars.get((event.value, event.implicit, event.style))
-                    if known is not None:
+                    known = None if event.tag is not None or event.anchor else \
+                        known_scalars.get((event.value, event.implicit, event.style))
+                    if known is not None and self.count < _MAX_NODES:
+                        self.count += 1  # what count_node does, with nothing to refuse
                         mark = event.start_mark
                         where = (mark.line + line_offset, mark.column + 1)
                         node = Scalar(known, event.value,
                                       known_positions.get(where) or position_at(*where),
                                       event.style in quoted_styles)
                     else:
-                        self.count -= 1
                         self.count_node(event)
                         node = self.scalar(event)
                 elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
@@ -252,7 +250,7 @@ class _Composer:
             known = _PLAIN_SCALARS.get((event.value, event.implicit, event.style))
             if known is not None:
                 return Scalar(known, event.value, self.position(event.start_mark),
-                              event.style in ("'", '"', "|", ">"))
+                              event.style in _QUOTED_STYLES)
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
@@ -286,7 +284,7 @@ class _Composer:
                 self.fail(event.start_mark, "yaml-value",
                           f"cannot read {event.value!r}: {reason}{hint}")
                 return None
-        quoted = event.style in ("'", '"', "|", ">")
+        quoted = event.style in _QUOTED_STYLES
         return Scalar(value, event.value, self.position(event.start_mark), quoted)
 
     def close(self, container: _Open) -> Node:
