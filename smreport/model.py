@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, NamedTuple
 
 Severity = Literal["error", "warning"]
 NoteType = Literal["goal", "change", "review", "dispute"]
@@ -78,12 +78,15 @@ class Problem:
         return (self.path, self.line, self.column, self.code, self.message)
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     """A reference from a note to something defined elsewhere, checked once all is loaded.
 
     `kind` is one of: person, executive, goal, kpi (target = "goal-id/kpi-id"),
     note (a relative .md link in a body; target = the note's content path).
+
+    A named tuple, not a dataclass: a note holds about nine, made in the parse workers
+    and sent to the main process, and a tuple is made and pickled without the
+    per-field work of a frozen dataclass (its __init__, its state dict).
     """
 
     kind: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 
 import pytest
 
@@ -49,6 +50,22 @@ def test_references_are_kept_for_the_cross_file_checks() -> None:
         Reference("kpi", "double-leads/leads", Position(9, 12)),
         Reference("executive", "petrov", Position(10, 17), "approved.by"),
     )
+
+
+def test_references_are_immutable_and_cross_processes_whole() -> None:
+    """A note's references are made in a parse worker and pickled to the main process
+    (named tuples, for speed): they cannot be changed, and arrive equal, with their
+    names and their shared positions."""
+    goal, _ = parse_note("goal", "goals/double-leads.md", GOAL.encode())
+    assert goal is not None and goal.references
+    reference = goal.references[0]
+    with pytest.raises(AttributeError):
+        reference.target = "someone-else"  # type: ignore[misc]
+    again = pickle.loads(pickle.dumps(goal, pickle.HIGHEST_PROTOCOL))
+    assert again == goal and again.references == goal.references
+    assert type(again.references[0]) is Reference
+    assert again.references[0].role == "owner" and again.references[0].kind == "person"
+    assert {reference: 1}[again.references[0]] == 1  # hashable, as frozen dataclasses were
 
 
 def test_positions_let_later_stages_point_at_a_key() -> None:
