@@ -9,7 +9,17 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .derive import changes_by_goal, known_kpis, same_objects
-from .model import AnyNote, Change, Content, Dispute, Goal, Problem, Reference, UnparsedNote
+from .model import (
+    AnyNote,
+    Change,
+    Content,
+    Dispute,
+    Goal,
+    Problem,
+    Reference,
+    Severity,
+    UnparsedNote,
+)
 
 
 @dataclass
@@ -63,7 +73,7 @@ def validate_content(content: Content, present: Collection[str],
 
     def check(note: AnyNote | UnparsedNote) -> list[Problem]:
         found = [problem for reference in note.references
-                 for problem in _check_reference(content, note, reference, kpis, present)]
+                 if (problem := _check_reference(content, note, reference, kpis, present))]
         if isinstance(note, Dispute):  # who may decide depends on the people's units
             found.extend(_check_dispute_decider(content, note))
         return found
@@ -123,41 +133,48 @@ def _kpis_of_goals(content: Content, memo: ValidationMemo) -> dict[str, tuple[st
 
 def _check_reference(content: Content, note: AnyNote | UnparsedNote, reference: Reference,
                      kpis_of: Mapping[str, tuple[str, ...]], present: Collection[str]
-                     ) -> Iterator[Problem]:
-    people = content.project.people
-    line, column = reference.position.line, reference.position.column
-
-    def problem(code: str, message: str, severity: str = "error") -> Problem:
-        return Problem(note.path, line, column, severity, code, message)  # type: ignore[arg-type]
-
+                     ) -> Problem | None:
+    """The problem with one reference, if any (each has at most one). A plain function,
+    not a generator: a build checks tens of thousands of references, nearly all fine."""
     kind, target = reference.kind, reference.target
-    if kind in ("person", "executive") and not people:
-        return  # project.yml defines no one readable: reported there, not at every note
-    if kind in ("person", "executive"):
+    if kind == "person" or kind == "executive":
+        people = content.project.people
+        if not people:
+            return None  # project.yml defines no one readable: reported there, not at every note
         person = people.get(target)
         if person is None:
-            yield problem("unknown-person",
-                          f"{target!r} is not a person defined in project.yml"
-                          + _hint(target, people))
-        elif kind == "executive" and not person.executive:
+            return _reference_problem(note, reference, "unknown-person",
+                                      f"{target!r} is not a person defined in project.yml"
+                                      + _hint(target, people))
+        if kind == "executive" and not person.executive:
             executives = ", ".join(p.id for p in people.values() if p.executive)
-            yield problem("not-executive",
-                          f"{reference.role!r} must be an executive, but {person.name} "
-                          f"({target}) is not; executives: {executives}")
+            return _reference_problem(note, reference, "not-executive",
+                                      f"{reference.role!r} must be an executive, but "
+                                      f"{person.name} ({target}) is not; executives: "
+                                      f"{executives}")
     elif kind == "goal":
         if target not in content.goals and f"goals/{target}.md" not in present:
-            yield problem("unknown-goal", f"there is no goal {target!r} in goals/"
-                          + _hint(target, content.goals))
+            return _reference_problem(note, reference, "unknown-goal",
+                                      f"there is no goal {target!r} in goals/"
+                                      + _hint(target, content.goals))
     elif kind == "kpi":
         goal_id, _, kpi_id = target.partition("/")
         kpis = kpis_of.get(goal_id)
         if kpis is not None and kpi_id not in kpis:
-            yield problem("unknown-kpi",
-                          f"the goal has no KPI {kpi_id!r}, now or in an approved change"
-                          + _hint(kpi_id, kpis))
+            return _reference_problem(note, reference, "unknown-kpi",
+                                      f"the goal has no KPI {kpi_id!r}, now or in an approved "
+                                      "change" + _hint(kpi_id, kpis))
     elif kind == "note" and target not in present and target not in content.assets:
-        yield problem("broken-link", f"the link points to {target}, which does not exist; "
-                      "fix the link or remove it", "warning")
+        return _reference_problem(note, reference, "broken-link",
+                                  f"the link points to {target}, which does not exist; "
+                                  "fix the link or remove it", "warning")
+    return None
+
+
+def _reference_problem(note: AnyNote | UnparsedNote, reference: Reference, code: str,
+                       message: str, severity: Severity = "error") -> Problem:
+    position = reference.position
+    return Problem(note.path, position.line, position.column, severity, code, message)
 
 
 def _check_dispute_decider(content: Content, dispute: Dispute) -> Iterator[Problem]:
