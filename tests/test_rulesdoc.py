@@ -19,10 +19,10 @@ KEBAB = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 # Report.error/warning(position, code, message); Report.add(position, severity, code, ...);
 # Problem(path, line, column, severity, code, message); FileError/YamlError(position, code,
 # ...); yamltree's fail(node, code, ...); fields' wrong(node, key, expected, code);
-# validate's local problem(code, message, severity="error").
+# validate's _reference_problem(note, reference, code, message, severity="error").
 CODE_ARGUMENT = {"error": (1, None), "warning": (1, None), "add": (2, 1), "Problem": (4, 3),
                  "FileError": (1, None), "YamlError": (1, None), "fail": (1, None),
-                 "wrong": (3, None), "problem": (0, 2)}
+                 "wrong": (3, None), "_reference_problem": (2, 4)}
 
 
 def emitted_codes() -> dict[str, set[str]]:
