@@ -255,6 +255,16 @@ class Site:
     prefetched: Prefetch | None = None  # note pages rendered ahead by worker processes
     view_memo: MutableMapping[str, Any] = field(default_factory=dict)
     partials: dict[tuple[object, ...], Markup] = field(default_factory=dict)  # see `partial`
+    link_sets: dict[str, Links] = field(default_factory=dict)  # see `links`
+
+    def links(self, root: str) -> Links:
+        """The links from a page `root` ("../../") below the site root: one Links per
+        depth for the whole build, so what it makes once (each person's link) serves
+        every page at that depth."""
+        links = self.link_sets.get(root)
+        if links is None:
+            links = self.link_sets[root] = Links(self.content, root, self.translate)
+        return links
 
     def page_path_of(self, note_path: str) -> str:
         """The page of the note at `note_path`: its file's folder and name (goals/x.md is
@@ -320,7 +330,7 @@ class Site:
     def _globals(self, root: str) -> dict[str, object]:
         """What every template gets, for a page `root` (its "../" prefix) below the site."""
         return {"site": self, "project": self.content.project, "t": self.translate,
-                "links": Links(self.content, root, self.translate), "root": root,
+                "links": self.links(root), "root": root,
                 "today": self.today, "version": __version__}
 
     def partial(self, name: str, root: str, **values: Hashable) -> Markup:
@@ -527,7 +537,7 @@ def notes_in_order(content: Content) -> list[AnyNote]:
 def render_briefing(site: Site) -> tuple[str, bytes]:
     """index.html: the agenda first, then the project at a glance."""
     content, translate = site.content, site.translate
-    links = Links(content, "", translate)
+    links = site.links("")
     views = agenda_views(site.agenda, content, site.current, site.today, links, translate)
     overdue = [v for v in views if v.item.overdue]
     heading = translate.plural("needs_you", len(views))
@@ -608,7 +618,7 @@ def list_plans(site: Site) -> list[PagePlan]:
     """The list page(s) of each note type, and the team page, ready to render in any order
     (worker processes render them while this one writes)."""
     content, today, translate = site.content, site.today, site.translate
-    links = Links(content, "../", translate)
+    links = site.links("../")
     plans: list[PagePlan] = []
 
     def goals_page(chunk: Sequence[AnyNote], pager: Pager | None) -> tuple[str, bytes]:
@@ -683,7 +693,7 @@ def disputes_in_order(content: Content, today: dt.date) -> list[Dispute]:
 def render_note(site: Site, note: AnyNote) -> tuple[str, bytes]:
     """One note's page, from the note and the shared site data."""
     path = site.page_path_of(note.path)
-    links = Links(site.content, "../../", site.translate)
+    links = site.links("../../")
     content, today, translate = site.content, site.today, site.translate
     body = site.body(note)
     if isinstance(note, Goal):

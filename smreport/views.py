@@ -56,6 +56,9 @@ class Links:
         self.content = content
         self.root = root
         self.translate = translate
+        # Each person's link, by (id, with_unit): a site shares one Links per page depth
+        # (`Site.links`), and its pages name the same few people tens of thousands of times.
+        self.person_links: dict[tuple[str, bool], Markup] = {}
 
     def url(self, path: str) -> str:
         """The link to `path` (relative to the site root, `goals/` or `team/#x`) from this page.
@@ -70,6 +73,12 @@ class Links:
 
     def person(self, person_id: str, with_unit: bool = False) -> Markup:
         """A person's name linked to the team page (with the unit, when asked)."""
+        link = self.person_links.get((person_id, with_unit))
+        if link is None:
+            link = self.person_links[person_id, with_unit] = self._person(person_id, with_unit)
+        return link
+
+    def _person(self, person_id: str, with_unit: bool) -> Markup:
         project = self.content.project
         person = project.people.get(person_id)
         if person is None:

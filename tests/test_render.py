@@ -491,6 +491,32 @@ def test_the_header_and_footer_are_rendered_once_per_depth_and_section(tmp_path:
     assert 'href="../../goals/index.html" class="is-section"' in pages[goal_page].decode()
 
 
+def test_person_links_are_made_once_per_depth_and_read_as_made_afresh() -> None:
+    """A site shares one Links per page depth for the whole build (`Site.links`), which
+    keeps each person's link once made: a site's pages name the same few people tens
+    of thousands of times. What it hands back is what a fresh Links makes."""
+    from smreport.views import Links
+
+    today = dt.date(2026, 11, 26)
+    result = check(Options(content=EXAMPLE, today=today, cache=False))
+    assert result.ok and result.content is not None
+    site = make_site(result.content, derive_agenda(result.content, today), today)
+    pages = dict(render_site(site))
+    assert set(site.link_sets) == {"", "../", "../../"}
+    assert site.links("../") is site.links("../") is not site.links("../../")
+    people = [*site.content.project.people, "someone-unknown"]
+    for root, shared in site.link_sets.items():
+        fresh = Links(site.content, root, site.translate)
+        for person in people:
+            for with_unit in (False, True):
+                assert shared.person(person, with_unit) == fresh.person(person, with_unit)
+    made = site.links("../../").person_links
+    assert len(made) <= 2 * len(people)  # one per person and form, not one per page
+    goal = next(page for path, page in pages.items() if path.startswith("goals/")
+                and path.count("/") == 2 and b'class="person-unit"' in page)
+    assert b'href="../../team/index.html#person-' in goal
+
+
 def test_the_briefing_summarises_a_long_list_of_goals(make_project: ProjectFactory,
                                                       tmp_path: Path) -> None:
     goals = {f"goals/goal-{number:02d}.md": GOAL.replace("Double qualified leads",
