@@ -28,10 +28,8 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from generate import generate  # noqa: E402
+from run import ENV  # noqa: E402 - without PYTHONDONTWRITEBYTECODE, as users run smreport
 
-# As in run.py: users' installations have bytecode, and compiling smreport's modules
-# from source would be counted too.
-ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 _TOTAL = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .model import _POSITIONS, Position, position_at
+from .model import Position, position_at
 
 try:  # the C loader is ~8x faster; say so rather than fall back silently
     _Loader: type = yaml.CSafeLoader
@@ -161,8 +161,8 @@ class _Composer:
         loader = _Loader(text)
         next_event = loader.get_event  # None after the stream's end
         # The loop below runs for every value of every note: the common case (a plain
-        # scalar seen before, at a position seen before) is written out inline.
-        known_scalars, known_positions = _PLAIN_SCALARS, _POSITIONS
+        # scalar seen before, nothing to refuse) is written out inline.
+        known_scalars = _PLAIN_SCALARS
         line_offset = self.line_offset + 1
         scalar_event, quoted_styles = yaml.ScalarEvent, _QUOTED_STYLES
         try:
@@ -175,9 +175,8 @@ class _Composer:
                     if known is not None and self.count < _MAX_NODES:
                         self.count += 1  # what count_node does, with nothing to refuse
                         mark = event.start_mark
-                        where = (mark.line + line_offset, mark.column + 1)
                         node = Scalar(known, event.value,
-                                      known_positions.get(where) or position_at(*where),
+                                      position_at(mark.line + line_offset, mark.column + 1),
                                       event.style in quoted_styles)
                     else:
                         self.count_node(event)
