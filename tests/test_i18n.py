@@ -92,6 +92,40 @@ def test_numbers_percentages_and_quantities_follow_the_language() -> None:
     assert english.quantity(3) == "3"
 
 
+# Shares whose rounding is decided by their decimal text, not their binary value (0.685 is
+# 0.68499999... as a float, but Babel rounds "0.685" half to even), a share just below
+# zero ("-0%"), large and non-finite ones.
+TRICKY_SHARES = [0.685, 0.675, 0.005, -0.005, 0.015, 0.125, 2.675, 0.285, 0.995, -0.995, 0.994999,
+                 1 / 3, 2 / 3, -0.001, 0.0, -0.0, 12.345, 1e6, 1e-30, 1e30,
+                 float("inf"), float("-inf"), float("nan")]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_percentages_are_babels_own_each_whole_percentage_formatted_once(language: str) -> None:
+    from babel.numbers import format_percent
+
+    from smreport.i18n import _format_percent
+
+    translate = translator(language)
+    shares = TRICKY_SHARES + [step / 400 for step in range(-800, 800)]
+    for share in shares:
+        try:
+            expected: object = format_percent(share, locale=translate.locale)
+        except ArithmeticError as error:  # 1e30: too many digits to round, for Babel too
+            expected = type(error)
+        try:
+            got: object = translate.percent(share)
+        except ArithmeticError as error:
+            got = type(error)
+        assert got == expected, share
+    assert translate.percent(-0.001) == format_percent(-0.001, locale=translate.locale)
+    assert translate.percent(-0.001).startswith("-0")  # not the cached "0%"
+    before = _format_percent.cache_info()
+    assert translate.percent(0.68) == translate.percent(0.6801)  # one formatting for both
+    after = _format_percent.cache_info()
+    assert after.hits >= before.hits + 1
+
+
 def test_parameters_are_formatted_for_the_language() -> None:
     russian = translator("ru")
     text = russian("agenda.review-page.why", months=[Month("2026-10"), Month("2026-11")])
