@@ -41,6 +41,26 @@ def _date(text: str) -> dt.date:
     return day
 
 
+MAX_JOBS = 64  # each worker is a forked copy of the process: a typo's 1000 would swamp it
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= jobs <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(
+            f"{jobs} is not a number of processes; give 1 to {MAX_JOBS}, or 0 for the default")
+    return jobs
+
+
+def _jobs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=_jobs, default=0, metavar="N",
+                        help="worker processes (default: one per core, at most 2; "
+                             "1: no workers)")
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--content", type=Path, default=Path("content"), metavar="DIR",
                         help="the content root (default: content)")
@@ -72,9 +92,7 @@ def make_parser() -> argparse.ArgumentParser:
     build_parser.add_argument("--poll", action="store_true",
                               help="with --watch: poll for changes instead of file system "
                                    "events (network or container file systems)")
-    build_parser.add_argument("--jobs", type=int, default=0, metavar="N",
-                              help="worker processes (default: one per core, at most 2; "
-                                   "1: no workers)")
+    _jobs_option(build_parser)
     build_parser.add_argument("--no-cache", action="store_true",
                               help="do not read or write the .smreport-cache folder")
     build_parser.add_argument("--markdown", choices=BACKENDS,
@@ -92,6 +110,7 @@ def make_parser() -> argparse.ArgumentParser:
     check_parser.add_argument("--format", choices=("text", "json", "github"), default="text",
                               help="how to print problems: text (default), json, or github "
                                    "(GitHub Actions annotations)")
+    _jobs_option(check_parser)
     add_team_commands(commands)
     return parser
 
@@ -155,9 +174,9 @@ def _summary(result: Result) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    # Two worker processes parse the notes; bodies are not rendered, nor kept.
-    result = check(Options(content=args.content, today=args.today),
-                   Builder(None, render_bodies=False))
+    # Worker processes (two by default) parse the notes; bodies are not rendered, nor kept.
+    result = check(Options(content=args.content, today=args.today, jobs=args.jobs),
+                   Builder(None, args.jobs, render_bodies=False))
     print_problems(result.problems, args.content, args.format)
     if args.format == "text" and result.problems:
         print(_summary(result), file=sys.stderr)

@@ -145,6 +145,10 @@ def test_a_missing_content_folder_is_a_problem_not_a_traceback(tmp_path: Path) -
     ("build", "--today", "2026-11"),
     ("build", "--today", ""),
     ("build", "--today"),
+    ("check", "--jobs", "-1"),
+    ("check", "--jobs", "two"),
+    ("build", "--jobs", "65"),
+    ("build", "--jobs", "1.5"),
 ])
 def test_a_wrong_command_line_exits_2(args: tuple[str, ...], tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch,

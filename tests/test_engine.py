@@ -206,6 +206,31 @@ def test_a_build_with_a_stamp_digests_each_note_then_the_workers_read_it_to_pars
     assert build(options).unchanged
 
 
+def test_check_takes_jobs_as_build_does(generated: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`check --jobs 1` parses in this process, with no worker; `--jobs 2` in two workers;
+    both report the same problems."""
+    from smreport.cli import main
+
+    pools: list[tuple[object, ...]] = []
+    real_pool = engine.worker_pool
+
+    def counted_pool(*args: Any, **kwargs: Any) -> Any:
+        pools.append(args)
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "worker_pool", counted_pool)
+    reports = {}
+    for jobs in ("1", "2"):
+        pools.clear()
+        status = main(["check", "--content", str(generated), "--today", "2026-11-26",
+                       "--format", "json", "--jobs", jobs])
+        reports[jobs] = (status, capsys.readouterr().out)
+        assert pools == ([] if jobs == "1" else [(2,)])
+    assert reports["1"] == reports["2"]
+    assert reports["1"][0] == 0 and reports["1"][1].strip() == "[]"
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_build_without_a_stamp_reads_each_note_where_it_parses_it(
         jobs: int, generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
