@@ -4,8 +4,11 @@ A `Builder` is used once by `smreport build` and for a whole day by
 `--watch`. Each note is parsed, and its Markdown body rendered, at most once
 per distinct content. Both are kept in memory between rebuilds; rendered bodies
 (the costly part) are also kept on disk between runs when a cache folder is
-given: parsing again is as fast as unpickling parsed notes would be. Cache
-keys include a fingerprint of smreport's own code, so a new version never
+given, parsed notes are not. A build parses every note again in its workers:
+at 5,000 notes 2.6 s of CPU, about 1.3 s of wall time on two cores. Reading
+them from the cache would take 0.23 s, in the main process alone, and saving
+them 0.38 s more in every build's main process while the page workers run.
+Cache keys include a fingerprint of smreport's own code, so a new version never
 trusts an old entry.
 
 For `--watch` it also keeps what makes a rebuild cost little more than the

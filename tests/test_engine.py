@@ -69,7 +69,7 @@ def test_workers_and_cache_give_the_same_bytes_as_a_plain_build(generated: Path,
     warm = build(Options(content=generated, out=tmp_path / "warm", today=TODAY, jobs=2,
                          cache_dir=cache), builder)
     assert warm.ok
-    # Notes are parsed again (as fast as unpickling them), bodies come from the cache.
+    # Notes are parsed again (only bodies are kept on disk), bodies come from the cache.
     assert builder.stats == {"parsed": len(list(generated.glob("*/*.md"))), "cached": 0,
                              "bodies": 0}
     assert tree(tmp_path / "warm") == reference
