@@ -264,6 +264,14 @@ COMMANDS = {"build": run_build, "check": run_check, "new": run_new, "init": run_
             "rules": run_rules}
 
 
+def build_script_args(argv: Sequence[str]) -> list[str]:
+    """build.py's arguments as `smreport`'s: a build, unless they start with a command
+    (`python build.py check` is `smreport check`; build takes no bare words)."""
+    if argv and argv[0] in COMMANDS:
+        return list(argv)
+    return ["build", *argv]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = make_parser()

@@ -226,6 +226,32 @@ def test_the_three_entry_points_fail_the_same_way(make_project: ProjectFactory,
     assert problems_in(check.stdout) == problems_in(results[0].stderr)
 
 
+@pytest.mark.parametrize(("given", "run"), [
+    ([], ["build"]),
+    (["--watch", "--out", "check"], ["build", "--watch", "--out", "check"]),
+    (["build", "--out", "x"], ["build", "--out", "x"]),
+    (["check", "--format", "json"], ["check", "--format", "json"]),
+    (["new", "goal", "More leads"], ["new", "goal", "More leads"]),
+    (["rules"], ["rules"]),
+])
+def test_build_py_builds_unless_given_a_command(given: list[str], run: list[str]) -> None:
+    from smreport.cli import build_script_args
+
+    assert build_script_args(given) == run
+
+
+def test_build_py_runs_check_as_smreport_does(make_project: ProjectFactory,
+                                            tmp_path: Path) -> None:
+    root = make_project({"goals/double-leads.md": BROKEN_GOAL})
+    via_script = run_build_py("check", "--content", str(root), cwd=tmp_path)
+    via_module = run_cli("check", "--content", str(root), cwd=tmp_path)
+    assert via_script.returncode == via_module.returncode == 1
+    assert via_script.stdout == via_module.stdout
+    assert [p["code"] for p in problems_in(via_script.stdout)] == ["unknown-person",
+                                                                    "unknown-key"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["content"]  # nothing written
+
+
 def test_defaults_are_content_and_site_in_the_current_folder(tmp_path: Path) -> None:
     from tests.conftest import GOAL, PROJECT_YML
     write_files(tmp_path / "content", {"project.yml": PROJECT_YML, "goals/double-leads.md": GOAL})
