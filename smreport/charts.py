@@ -28,7 +28,7 @@ MIN_LABEL_GAP = FONT + 2
 
 
 # A coordinate to one decimal, without a needless ".0". Formatting a float takes about
-# 3,500 instructions, and a goal's charts write some 130 coordinates, four in five of
+# 3,500 instructions, and a goal's charts write about 110 coordinates, four in five of
 # which a 5,000-note project's charts have written before (the plot's edges, the label
 # column, the dates shared by goals of the same period): each is written once per process.
 # Adding 0.0 makes -0.0 (equal to 0.0, so one cache entry) write as "0" whichever comes first.
