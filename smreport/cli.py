@@ -266,8 +266,9 @@ COMMANDS = {"build": run_build, "check": run_check, "new": run_new, "init": run_
 
 def build_script_args(argv: Sequence[str]) -> list[str]:
     """build.py's arguments as `smreport`'s: a build, unless they start with a command
-    (`python build.py check` is `smreport check`; build takes no bare words)."""
-    if argv and argv[0] in COMMANDS:
+    (`python build.py check` is `smreport check`; build takes no bare words) or ask for
+    the version."""
+    if argv and (argv[0] in COMMANDS or argv[0] == "--version"):
         return list(argv)
     return ["build", *argv]
 

@@ -183,6 +183,7 @@ def test_help_and_version_exit_0() -> None:
     version = run_cli("--version")
     assert version.returncode == 0 and version.stdout.startswith("smreport ")
     assert "--today" in run_build_py("--help").stdout
+    assert run_build_py("--version").stdout == version.stdout
 
 
 # --- build: the three entry points ----------------------------------------------
@@ -233,6 +234,8 @@ def test_the_three_entry_points_fail_the_same_way(make_project: ProjectFactory,
     (["check", "--format", "json"], ["check", "--format", "json"]),
     (["new", "goal", "More leads"], ["new", "goal", "More leads"]),
     (["rules"], ["rules"]),
+    (["--version"], ["--version"]),
+    (["--help"], ["build", "--help"]),
 ])
 def test_build_py_builds_unless_given_a_command(given: list[str], run: list[str]) -> None:
     from smreport.cli import build_script_args
