@@ -175,8 +175,8 @@ def _summary(result: Result) -> str:
 
 def run_check(args: argparse.Namespace) -> int:
     # Worker processes (two by default) parse the notes; bodies are not rendered, nor kept.
-    result = check(Options(content=args.content, today=args.today, jobs=args.jobs),
-                   Builder(None, args.jobs, render_bodies=False))
+    options = Options(content=args.content, today=args.today, jobs=args.jobs)
+    result = check(options, Builder(None, options.jobs, render_bodies=False))
     print_problems(result.problems, args.content, args.format)
     if args.format == "text" and result.problems:
         print(_summary(result), file=sys.stderr)

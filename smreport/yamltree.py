@@ -243,13 +243,9 @@ class _Composer:
         return True
 
     def scalar(self, event: yaml.ScalarEvent) -> Scalar | None:
-        if event.tag is None:
-            # Keys and values repeat across notes ("title", "kpi", dates): resolve and
-            # construct each plain scalar once per process.
-            known = _PLAIN_SCALARS.get((event.value, event.implicit, event.style))
-            if known is not None:
-                return Scalar(known, event.value, self.position(event.start_mark),
-                              event.style in _QUOTED_STYLES)
+        """A scalar `compose` did not find among the known ones, resolved and constructed.
+        Keys and values repeat across notes ("title", "kpi", dates): each plain scalar
+        read without a problem is remembered for `compose`'s inline path."""
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
