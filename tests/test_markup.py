@@ -6,12 +6,23 @@ import itertools
 import json
 import logging
 import posixpath
+import random
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
 
-from smreport.markup import _markdown, _relative, is_safe_url, render_markdown, rewrite_relative
+from smreport.markup import (
+    _markdown,
+    _relative,
+    _SafeRenderer,
+    is_safe_url,
+    render_markdown,
+    rewrite_relative,
+)
 from tests.conftest import GOAL, ProjectFactory, run_cli
 
 
@@ -168,3 +179,100 @@ def test_relative_link_paths_match_posixpath_relpath() -> None:
     for target, start in itertools.product(paths, [*paths, ""]):
         assert _relative(target, start) == posixpath.relpath(target, start or "."), \
             (target, start)
+
+
+class _StockLoop(_SafeRenderer):
+    """smreport's render rules, walked by markdown-it-py's own loop and `renderToken`."""
+
+    render = RendererHTML.render
+    renderToken = RendererHTML.renderToken
+
+
+def _with_stock_loop(**options: object) -> MarkdownIt:
+    md = _markdown()
+    stock = MarkdownIt("commonmark", {**dict(md.options), **options}, renderer_cls=_StockLoop)
+    stock.enable(["table", "strikethrough"])
+    stock.disable(["html_block", "html_inline"])
+    stock.validateLink = md.validateLink  # type: ignore[method-assign]
+    return stock
+
+
+# Each reaches a branch of the renderer's loop or of `_tag`: tight lists (hidden
+# paragraphs), a block after a hidden paragraph, empty items, attributes (start, title,
+# alignment), self-closing tags, breaks, code, rules, links, images, entities.
+BRANCHES = [
+    "- a\n- b\n", "- a\n\n- b\n", "- a\n  > quoted\n- b\n", "- a\n  ```\n  code\n  ```\n",
+    "-\n- b\n-\n", "1.\n2. two\n", "3. three\n4. four\n", "1) a\n   - b\n     - c\n",
+    "***\n---\n___\n", "a  \nb\\\nc\nd", "`code` and ``a ` b``", "    indented\n    code\n",
+    "```python extra words\nprint('<x>')\n```\n", "```\n```\n", "~~~ \\*info\n~~~\n",
+    "# one\n## two\n### three\n#### four\n##### five\n###### six\n", "Setext\n===\n\nB\n---\n",
+    "[a](http://example.org \"a \\\"title\\\"\") [b](<../changes/c.md#x>) <https://example.org>",
+    "[ref]\n\n[ref]: https://example.org/?a=1&b=2 'T'\n",
+    "![alt *em* `c` ![in](x.png)](a.png \"t\")",
+    "![](javascript:alert(1)) [x](javascript:alert(1)) [y](//evil.example)",
+    "| a | b | c |\n|:--|:-:|--:|\n| 1 |  | 3 |\n| 4 |\n", "- | t |\n  |---|\n  | x |\n",
+    "> > deep\n> - item\n>\n> para\n", "*em* **strong** ***both*** ~~gone~~ ~one~",
+    "&amp; &copy; &#35; &#x41; &bogus; \\* \\<", "<b>raw</b> <!-- c --> <http://x>",
+    "Привет, «мир» — *тест* <тег>\n\n- пункт\n- ещё", "- [ ] task\n- [x] done\n", "",
+    "\n\n\n", "a\n\n\n\nb", "  - lazy\ncontinuation\n", "1. a\n\n   b\n2. c\n",
+]
+
+
+def _documents() -> list[str]:
+    """BRANCHES, the example project's bodies, and BRANCHES nested in each other at random
+    (inside list items and quotes, where hidden paragraphs meet other blocks)."""
+    bodies = [path.read_text(encoding="utf-8").split("\n---\n", 1)[1]
+              for path in sorted(Path("content").glob("*/*.md"))]
+    rng = random.Random(20261127)
+    nested = []
+    for _ in range(300):
+        parts = rng.sample(BRANCHES, 3)
+        prefix = rng.choice(["- ", "1. ", "> ", "  - "])
+        nested.append(parts[0] + "\n" + "\n".join(prefix + line if line else prefix.strip()
+                                                 for line in parts[1].splitlines())
+                      + rng.choice(["\n", "\n\n"]) + parts[2])
+    return [*BRANCHES, *RAW_HTML, *bodies, *nested]
+
+
+def test_the_render_loop_writes_what_markdown_it_pys_own_loop_writes() -> None:
+    """`_SafeRenderer.render` is a leaner copy of markdown-it-py's loop and `renderToken`:
+    on every document the two write the same text."""
+    stock = _with_stock_loop()
+    documents = _documents()
+    assert len(documents) > 350 and any("<li></li>" in render_markdown(d) for d in documents)
+    for text in documents:
+        for note_path in ("", "goals/g.md"):
+            assert render_markdown(text, note_path) == \
+                stock.render(text, {"note_path": note_path}), (text, note_path)
+
+
+def test_the_render_loop_keeps_markdown_it_pys_rules_it_does_not_use() -> None:
+    """A list item marked as a task (a plugin's `meta`) goes to its rule, and XHTML or
+    `breaks` options to markdown-it-py's own loop: still the same text."""
+    md = _markdown()
+    tokens = md.parse("- a\n- b\n", {})
+    tokens[1].meta["checked"] = True
+    stock = _with_stock_loop()
+    rendered = md.renderer.render(tokens, md.options, {})
+    assert 'type="checkbox" checked=""' in rendered
+    assert rendered == stock.renderer.render(tokens, stock.options, {})
+    # Streams no Markdown produces: an opening tag closed by another tag, attributes on
+    # a closing tag, a block right after a hidden one, an opening tag at the end.
+    def block(kind: str, tag: str, nesting: Literal[-1, 0, 1], **fields: Any) -> Token:
+        return Token(kind, tag, nesting, block=True, **fields)
+    made = [block("x_open", "div", 1), block("y_close", "p", -1),
+            block("x_open", "div", 1), block("x_close", "div", -1, attrs={"a": '"<&>'}),
+            block("paragraph_open", "p", 1, hidden=True), block("hr", "hr", 0),
+            block("x_open", "div", 1)]
+    assert md.renderer.render(made, md.options, {}) == \
+        stock.renderer.render(made, stock.options, {}) == \
+        '<div>\n</p>\n<div></div a="&quot;&lt;&amp;&gt;">\n\n<hr>\n<div>\n'
+    for options in ({"xhtmlOut": True}, {"breaks": True}):
+        other = MarkdownIt("commonmark", {**dict(md.options), **options},
+                           renderer_cls=_SafeRenderer)
+        other.enable(["table", "strikethrough"])
+        expected = _with_stock_loop(**options)
+        for text in ("a\nb  \nc\n\n***\n\n![i](x.png)", "- a\n  > b\n"):
+            assert other.render(text, {}) == expected.render(text, {})
+        shown = other.render("a\nb\n\n***", {})  # the option took effect
+        assert ("<br>" in shown) if "breaks" in options else ("<hr />" in shown)
