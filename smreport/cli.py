@@ -100,6 +100,10 @@ def make_parser() -> argparse.ArgumentParser:
                               help="the Markdown renderer: markdown-it (default) or cmark-gfm, "
                                    "faster, with pip install 'smreport[fast]' (also set by the "
                                    "SMREPORT_MARKDOWN environment variable)")
+    build_parser.add_argument("--format", choices=("text", "github"), default="text",
+                              help="how to print problems: text (default, on standard error) "
+                                   "or github (GitHub Actions annotations, on standard "
+                                   "output: one CI step checks and builds)")
     build_parser.add_argument("--since", metavar="DATE|REV",
                               help="start \"Since your last review\" from this date "
                                    "(YYYY-MM-DD) or git revision (default: the latest "
@@ -190,6 +194,10 @@ def run_build(args: argparse.Namespace) -> int:
                       cache=not args.no_cache, markdown=args.markdown, since=args.since)
     if args.serve and not args.watch:
         args.watch = True  # serving a preview only makes sense while watching
+    if args.watch and args.format != "text":
+        print("smreport build: --format github is for a single build (in CI); --watch "
+              "prints each rebuild's problems as text", file=sys.stderr)
+        return 2
     if args.since:  # a wrong --since is a wrong command line, before any build or watch
         from .history import SinceError, check_since  # noqa: PLC0415 - only with --since
         try:
@@ -210,7 +218,9 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"smreport: cannot write the site to {args.out}: {where}"
               f"{error.strerror or error}; choose another --out", file=sys.stderr)
         return 1
-    print_problems(result.problems, args.content, stream=sys.stderr)
+    # Annotations go where GitHub Actions reads workflow commands: standard output.
+    print_problems(result.problems, args.content, args.format,
+                   stream=sys.stdout if args.format == "github" else sys.stderr)
     if result.history is not None and result.history.notice:
         print(f"smreport: notice: {result.history.notice}", file=sys.stderr)
     if not result.ok:

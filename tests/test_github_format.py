@@ -1,4 +1,5 @@
-"""`smreport check --format github` and the pre-commit hook, checked against their documented forms.
+"""`check --format github`, `build --format github` and the pre-commit hook, checked against
+their documented forms.
 
 GitHub's workflow command syntax (docs: "Workflow commands for GitHub
 Actions", and @actions/core's command.ts) is
@@ -21,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from smreport.codes import github_annotation
-from tests.conftest import REPO, ProjectFactory, run_cli
+from tests.conftest import REPO, ProjectFactory, run_build_py, run_cli
 
 # One workflow command; property values and the message hold no raw CR/LF, and
 # property values no raw : or , (they are escaped).
@@ -97,6 +98,50 @@ def test_an_unknown_format_is_a_command_line_error(make_project: ProjectFactory)
     root = make_project()
     result = run_cli("check", "--content", str(root), "--format", "gitlab")
     assert result.returncode == 2
+
+
+def test_build_prints_the_same_annotations_as_check_and_publishes_nothing(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    """`build --format github` is one CI step for both: check's annotations, on standard
+    output where GitHub Actions reads them, and with an error no site."""
+    root = make_project({"goals/broken.md": BROKEN_GOAL})
+    out = tmp_path / "site"
+    checked = run_cli("check", "--content", str(root), "--format", "github")
+    built = run_cli("build", "--content", str(root), "--out", str(out), "--format", "github")
+    assert built.returncode == checked.returncode == 1
+    assert built.stdout == checked.stdout
+    assert all(COMMAND.match(line) for line in built.stdout.splitlines())
+    assert "::error " in built.stdout
+    assert "Build failed: " in built.stderr and "::" not in built.stderr
+    assert not out.exists()
+
+
+def test_build_with_warnings_annotates_them_and_builds(make_project: ProjectFactory,
+                                                       tmp_path: Path) -> None:
+    root = make_project({"notes.txt": "stray file\n"})
+    out = tmp_path / "site"
+    built = run_build_py("--content", str(root), "--out", str(out), "--format", "github")
+    assert built.returncode == 0, built.stderr
+    [annotation, summary] = built.stdout.splitlines()
+    assert COMMAND.match(annotation) and annotation.startswith("::warning ")
+    assert "title=unknown-file::" in annotation
+    assert summary.startswith(f"Built: {out}/ as of ")
+    assert (out / "index.html").is_file()
+    text = run_cli("build", "--content", str(root), "--out", str(tmp_path / "text"))
+    assert text.returncode == 0 and "::" not in text.stdout + text.stderr
+    assert "warning unknown-file" in text.stderr  # the default: text, on standard error
+
+
+def test_build_watch_takes_no_github_format(make_project: ProjectFactory,
+                                            tmp_path: Path) -> None:
+    root = make_project()
+    result = run_cli("build", "--content", str(root), "--out", str(tmp_path / "site"),
+                     "--watch", "--format", "github", timeout=30)
+    assert result.returncode == 2
+    assert "--format github is for a single build" in result.stderr
+    assert not (tmp_path / "site").exists()
+    wrong = run_cli("build", "--content", str(root), "--format", "json")
+    assert wrong.returncode == 2 and "invalid choice" in wrong.stderr
 
 
 def load_hooks() -> list[dict[str, object]]:
