@@ -54,7 +54,7 @@ from .load import (
 )
 from .markup import current_backend, render_markdown
 from .model import AnyNote, Problem, UnparsedNote, digest_body
-from .publish import TreeWriter, Written
+from .publish import KeptFile, Spare, TreeWriter, Written, page_digest
 from .validate import ValidationMemo
 
 if TYPE_CHECKING:
@@ -527,7 +527,8 @@ class Builder:
         site.used_keys = self.used_pages
 
     @contextlib.contextmanager
-    def prerendered_pages(self, site: Site, folder: Path | None = None) -> Iterator[None]:
+    def prerendered_pages(self, site: Site, folder: Path | None = None,
+                          kept: Mapping[str, KeptFile] | None = None) -> Iterator[None]:
         """While open, the list and note pages the cache lacks are rendered ahead in workers.
 
         Workers are forked once the site is prepared, so they share it without
@@ -539,7 +540,8 @@ class Builder:
         the notes it lists (`PagePlan.shown`), so what both show is worked out
         once (a goal's KPI charts). Not used while watching (a forked process must
         not inherit the watcher's threads) or for a handful of pages, where
-        starting workers costs more.
+        starting workers costs more. `kept` names the files already in `folder` (a
+        reused `Spare`): a page equal to its kept file is not written again.
         """
         if site.page_key is None or self.in_place or self.jobs < 2 or not CAN_FORK:
             yield
@@ -550,8 +552,9 @@ class Builder:
         if len(missing) < PARALLEL_THRESHOLD:
             yield
             return
-        global _FORKED
+        global _FORKED, _KEPT
         _FORKED = [render for _key, render in missing]
+        _KEPT = kept or {}
         chunks = iter(groups)
         pool = worker_pool(self.jobs)
         try:
@@ -581,6 +584,7 @@ class Builder:
             site.prefetched = None
             pool.shutdown(wait=True, cancel_futures=True)  # at most a chunk each is running
             _FORKED = None
+            _KEPT = {}
 
     # -- reading and parsing -------------------------------------------------
 
@@ -875,20 +879,27 @@ def _page_groups(site: Site, notes: Iterable[AnyNote],
 # The pages a forked page worker renders (set just before the fork): it inherits them.
 _FORKED: list[Callable[[], tuple[str, bytes]]] | None = None
 _WRITERS: dict[Path, TreeWriter] = {}  # a page worker's writer for each folder
+_KEPT: Mapping[str, KeptFile] = {}  # the files already in the folder, as `write_tree` takes
 
 
 def _render_chunk(indices: list[int], folder: Path | None) -> list[tuple[str, bytes]]:
     """In a forked worker: render the pages at `indices`; with a `folder`, write them
-    there and return them as `Written`."""
+    there (unless one is there already, `_KEPT`) and return them as `Written`."""
     assert _FORKED is not None
     pages = [_FORKED[index]() for index in indices]
     if folder is None:
         return pages
     writer = _WRITERS.get(folder) or _WRITERS.setdefault(folder, TreeWriter(folder))
+    written: list[tuple[str, bytes]] = []
     for relative, data in pages:
-        writer.write(relative, data)
-    return [(relative, Written(page_digest(data), writer.written.pop(relative)))
-            for relative, data in pages]
+        digest = page_digest(data)
+        old = _KEPT.get(relative)
+        if old is not None and old.holds(data, digest):
+            written.append((relative, Written(digest, old.stat)))
+        else:
+            writer.write(relative, data)
+            written.append((relative, Written(digest, writer.written.pop(relative))))
+    return written
 
 
 def templates_digest(template_dirs: Iterable[Path]) -> str:
@@ -903,10 +914,6 @@ def templates_digest(template_dirs: Iterable[Path]) -> str:
 
 
 # -- publishing file by file, for --watch ------------------------------------
-
-
-def page_digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def record_pages(pages: Iterable[tuple[str, bytes]], manifest: dict[str, str]
@@ -1113,12 +1120,30 @@ class Stamp:
         return result
 
     def save(self, digest: str, result: object,
-             listing: dict[str, tuple[int, int]] | None = None) -> None:
+             listing: dict[str, tuple[int, int]] | None = None,
+             manifest: Mapping[str, str] | None = None) -> None:
         """Remember `result` for inputs `digest`, with the site as it is now: `listing`,
-        the files just written with their sizes and time stamps (else the site is listed)."""
+        the files just written with their sizes and time stamps (else the site is listed),
+        and `manifest`, each file's digest (for `site_record`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".stamp-")
         with os.fdopen(handle, "wb") as out:
             pickle.dump({"digest": digest, "listing": listing or _site_listing(self.out),
-                         "result": result}, out, protocol=pickle.HIGHEST_PROTOCOL)
+                         "manifest": dict(manifest or {}), "result": result},
+                        out, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, self.path)
+
+    def site_record(self) -> dict[str, tuple[str, int, int]] | None:
+        """Each file of the site the last build published here: digest, size, time stamp
+        (for its `Spare`); None without a stamp."""
+        try:
+            with open(self.path, "rb") as handle:
+                stored = pickle.load(handle)
+            listing, manifest = stored["listing"], stored["manifest"]
+        except Exception:  # noqa: BLE001 - a missing, damaged or older stamp
+            return None
+        return {path: (manifest[path], *listing[path]) for path in manifest.keys() & listing.keys()}
+
+    def spare(self) -> Spare:
+        """Where the site this build replaces is kept for the next one, with its record."""
+        return Spare(self.path.parent, self.path.stem.removeprefix("stamp-"), self.site_record())

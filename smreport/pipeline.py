@@ -20,7 +20,6 @@ from .engine import (
     Inputs,
     Stamp,
     collecting_garbage_later,
-    page_digest,
     record_pages,
     update_in_place,
 )
@@ -29,7 +28,15 @@ from .markup import use_backend
 from .model import AgendaItem, Content, Problem
 from .parse import parse_project
 from .progress import show_progress
-from .publish import MARKER, PublishError, check_output, output_lock, staged, write_tree
+from .publish import (
+    MARKER,
+    PublishError,
+    check_output,
+    output_lock,
+    page_digest,
+    staged,
+    write_tree,
+)
 from .theme import default_template_dir
 from .validate import validate_content
 
@@ -238,16 +245,20 @@ def _build(options: Options, builder: Builder | None) -> Result:
             else:
                 manifest: dict[str, str] = {}
                 listing = {}
-                with staged(options.out, listing) as staging, \
-                        builder.prerendered_pages(site, staging):
-                    # Written while the page workers start (--watch writes it when it
-                    # stops): keyed by content, it serves the next build even if this
-                    # one fails here.
-                    if not builder.in_place:
-                        builder.save_cache()
-                    pages = show_progress(render_site(site), len(site.content.notes()))
-                    result.files_written = write_tree(staging, record_pages(pages, manifest),
-                                                      files, listing)
+                # With the cache, the site this build replaces is kept there, and the next
+                # build writes into it only what changed (Spare).
+                spare = stamp.spare() if stamp is not None else None
+                with staged(options.out, listing, spare) as staging:
+                    kept = spare.kept if spare is not None and spare.reused else None
+                    with builder.prerendered_pages(site, staging, kept):
+                        # Written while the page workers start (--watch writes it when it
+                        # stops): keyed by content, it serves the next build even if this
+                        # one fails here.
+                        if not builder.in_place:
+                            builder.save_cache()
+                        pages = show_progress(render_site(site), len(site.content.notes()))
+                        result.files_written = write_tree(
+                            staging, record_pages(pages, manifest), files, listing, kept)
                 manifest.update((relative, page_digest(source.read_bytes()))
                                 for relative, source in files)
                 builder.manifest = manifest
@@ -262,5 +273,6 @@ def _build(options: Options, builder: Builder | None) -> Result:
         # Keep the history only for its notice ("not in git"): the CLI prints it again.
         notice_only = result.history if result.history and result.history.notice else None
         stamp.save(digest, Result(result.problems, None, result.today, result.agenda,
-                                  result.files_written, history=notice_only), listing)
+                                  result.files_written, history=notice_only), listing,
+                   builder.manifest)
     return result

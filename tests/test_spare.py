@@ -1,0 +1,229 @@
+"""The spare: the site a build replaced, kept in the cache and brought up to date by the
+next build instead of writing every page anew (publish.Spare)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from smreport import engine
+from smreport import publish as publishing
+from smreport.pipeline import Options, build
+from smreport.publish import PublishError
+
+from .conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from generate import generate  # noqa: E402
+
+TODAY = dt.date(2026, 11, 26)
+LOCK = ".site.smreport-lock"  # beside the output folder, see publish.output_lock
+
+
+def tree(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def folders(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_dir()}
+
+
+def plain_build(content: Path, out: Path) -> dict[str, str]:
+    """The reference: one process, no cache, a fresh folder."""
+    result = build(Options(content=content, out=out, today=TODAY, jobs=1, cache=False))
+    assert result.ok, result.problems
+    return tree(out)
+
+
+def cached_build(content: Path, out: Path, cache: Path, jobs: int = 1) -> None:
+    result = build(Options(content=content, out=out, today=TODAY, jobs=jobs, cache_dir=cache))
+    assert result.ok, result.problems
+    assert not result.unchanged
+
+
+def spare_of(cache: Path) -> Path:
+    [spare] = [p for p in cache.glob("spare-*") if p.is_dir()]
+    assert (cache / f"{spare.name}.pickle").is_file()  # with its record
+    return spare
+
+
+def append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def copy_example(tmp_path: Path) -> Path:
+    root = tmp_path / "content"
+    shutil.copytree(REPO / "content", root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Above the threshold at which page workers start: they write into the spare too.
+    content: Path = generate(tmp_path_factory.mktemp("gen") / "content",
+                             engine.PARALLEL_THRESHOLD + 60)
+    return content
+
+
+def test_a_rebuild_writes_into_the_spare_only_the_pages_that_changed(
+        generated: Path, tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(generated, content)
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    cached_build(content, out, cache, jobs=2)
+    assert not list(cache.glob("spare-*"))  # nothing was replaced yet
+    first = tree(out)
+    [first_note, second_note] = sorted((content / "changes").glob("*.md"))[:2]
+    append(first_note, "\nA first edit.\n")
+    cached_build(content, out, cache, jobs=2)
+    spare = spare_of(cache)
+    assert tree(spare) == first
+    before = {path: (digest, (spare / path).stat().st_mtime_ns)
+              for path, digest in tree(spare).items()}
+
+    # An edit that keeps the page's size: only its digest tells the page changed.
+    text = second_note.read_text(encoding="utf-8")
+    last = text.rstrip()[-1]
+    second_note.write_text(text.rstrip()[:-1] + ("x" if last != "x" else "y") + "\n",
+                           encoding="utf-8")
+    cached_build(content, out, cache, jobs=2)
+    assert tree(out) == plain_build(content, tmp_path / "plain")
+    after = {path: (out / path).stat().st_mtime_ns for path in tree(out)}
+    same = [path for path, (digest, _) in before.items() if tree(out).get(path) == digest]
+    changed = {f"changes/{first_note.stem}/index.html", f"changes/{second_note.stem}/index.html"}
+    assert changed <= before.keys() - set(same)  # both edits show (the spare had neither)
+    assert len(same) > engine.PARALLEL_THRESHOLD
+    # Pages equal to the spare's were not written again, by the workers or this process;
+    # the rest were. (The stylesheet is copied every time, the marker written.)
+    rewritten = [p for p in same if after[p] != before[p][1]]
+    assert [p for p in rewritten if not p.startswith("assets/") and p != publishing.MARKER] == []
+    assert all(after[p] != before[p][1] for p in changed)
+    # And the spare is now the second build's site.
+    assert tree(spare_of(cache)).keys() == before.keys()
+
+
+def test_what_is_not_as_recorded_in_the_spare_is_removed_not_trusted(tmp_path: Path) -> None:
+    content = copy_example(tmp_path)
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    goal = content / "goals" / "grow-telegram.md"
+    original = goal.read_text(encoding="utf-8")
+    cached_build(content, out, cache)
+    append(goal, "\nAn edit.\n")
+    cached_build(content, out, cache)
+    spare = spare_of(cache)  # the first build's site
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    # A page overwritten with bytes of the same size; a stray file and folder; a page
+    # replaced by a link to a file outside; a page hard-linked from a file outside.
+    briefing = spare / "index.html"
+    briefing.write_bytes(b"x" * briefing.stat().st_size)
+    (spare / "stray.html").write_text("stray", encoding="utf-8")
+    (spare / "goals" / "stray").mkdir()
+    (spare / "goals" / "stray" / "index.html").write_text("stray", encoding="utf-8")
+    (outside / "target.html").write_text("outside, linked to", encoding="utf-8")
+    team = spare / "team" / "index.html"
+    team.unlink()
+    team.symlink_to(outside / "target.html")
+    agenda = spare / "agenda.json"
+    hard = outside / "hard.json"
+    os.link(agenda, hard)
+    hard_bytes = hard.read_bytes()
+
+    # The goal's text as in the spare, but for one letter: its page keeps the size it has
+    # there, only its digest tells it changed (rendered in this process: one job).
+    goal.write_text(original.replace("Telegram", "Telegran", 1), encoding="utf-8")
+    assert goal.read_text(encoding="utf-8") != original
+    cached_build(content, out, cache)
+    assert tree(out) == plain_build(content, tmp_path / "plain")
+    assert "goals/stray" not in folders(out)
+    assert not (out / "team" / "index.html").is_symlink()
+    assert (outside / "target.html").read_text(encoding="utf-8") == "outside, linked to"
+    assert hard.read_bytes() == hard_bytes  # not written through the link
+    assert (out / "agenda.json").stat().st_ino != hard.stat().st_ino  # nor kept linked
+
+
+def test_a_deleted_note_and_an_asset_that_became_a_folder(tmp_path: Path) -> None:
+    content = copy_example(tmp_path)
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    (content / "assets" / "brand").write_bytes(b"a file first")
+    cached_build(content, out, cache)
+    append(content / "goals" / "grow-telegram.md", "\nAn edit.\n")
+    cached_build(content, out, cache)
+    assert (spare_of(cache) / "assets" / "brand").is_file()
+    assert (spare_of(cache) / "disputes" / "maps-reviews" / "index.html").is_file()
+
+    (content / "disputes" / "maps-reviews.md").unlink()
+    (content / "assets" / "brand").unlink()
+    (content / "assets" / "brand").mkdir()
+    (content / "assets" / "brand" / "logo.txt").write_bytes(b"then a folder")
+    cached_build(content, out, cache)
+    reference = plain_build(content, tmp_path / "plain")
+    assert tree(out) == reference
+    assert folders(out) == folders(tmp_path / "plain")  # no empty folder left behind
+    # The other way round: the folder becomes a file again, and the build after next
+    # writes it into the spare that has the folder.
+    shutil.rmtree(content / "assets" / "brand")
+    (content / "assets" / "brand").write_bytes(b"a file again")
+    cached_build(content, out, cache)
+    assert tree(out) == plain_build(content, tmp_path / "plain-2")
+    assert (spare_of(cache) / "assets" / "brand").is_dir()
+    append(content / "goals" / "grow-telegram.md", "\nAnd another.\n")
+    cached_build(content, out, cache)
+    assert tree(out) == plain_build(content, tmp_path / "plain-3")
+
+
+def test_a_failed_build_removes_the_spare_and_leaves_the_site(tmp_path: Path) -> None:
+    content = copy_example(tmp_path)
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    cached_build(content, out, cache)
+    append(content / "goals" / "grow-telegram.md", "\nAn edit.\n")
+    cached_build(content, out, cache)
+    spare_of(cache)
+    published = tree(out)
+    templates = tmp_path / "theme"  # not "templates", which a build beside content uses
+    templates.mkdir()
+    (templates / "team.html").write_text("{% if %}broken", encoding="utf-8")
+    with pytest.raises(PublishError, match="team.html:1: template error"):
+        build(Options(content=content, out=out, today=TODAY, jobs=1, cache_dir=cache,
+                      template_dirs=(templates,)))
+    assert tree(out) == published
+    assert not list(cache.glob("spare-*"))  # written into, then dropped with the failure
+    assert sorted(os.listdir(tmp_path)) == [LOCK, "cache", "content", "site", "theme"]
+    append(content / "goals" / "grow-telegram.md", "\nOne more.\n")
+    cached_build(content, out, cache)
+    assert tree(out) == plain_build(content, tmp_path / "plain")
+    assert tree(spare_of(cache)) == published  # the next build's spare: the site it replaced
+
+
+def test_without_the_cache_or_across_file_systems_the_old_site_is_deleted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    content = copy_example(tmp_path)
+    out = tmp_path / "site"
+    for _ in range(2):
+        assert build(Options(content=content, out=out, today=TODAY, cache=False)).ok
+    assert sorted(os.listdir(tmp_path)) == [LOCK, "content", "site"]
+
+    cache = tmp_path / "cache"
+    rename = os.rename
+
+    def other_device(source: object, target: object) -> None:
+        if str(cache) in (str(source) + str(target)):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        rename(source, target)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "rename", other_device)  # as publish calls it
+    for edit in ("\nAn edit.\n", "\nAnother.\n", "\nA third.\n"):
+        append(content / "goals" / "grow-telegram.md", edit)
+        cached_build(content, out, cache)
+        assert not list(cache.glob("spare-*"))
+        assert sorted(os.listdir(tmp_path)) == [LOCK, "cache", "content", "site"]
+    assert tree(out) == plain_build(content, tmp_path / "plain")
