@@ -54,7 +54,7 @@ from .load import (
 )
 from .markup import current_backend, render_markdown
 from .model import AnyNote, Problem, UnparsedNote, digest_body
-from .publish import KeptFile, Spare, TreeWriter, Written, page_digest
+from .publish import KeptFile, Spare, TreeWriter, Written, page_digest, write_pickle
 from .validate import ValidationMemo
 
 if TYPE_CHECKING:
@@ -387,14 +387,7 @@ class Builder:
                 old.unlink(missing_ok=True)
         stored = {"fingerprint": code_fingerprint(),
                   "bodies": {k: self.bodies[k] for k in self.used_bodies if k in self.bodies}}
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".notes-")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                pickle.dump(stored, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_pickle(path, stored)
 
     def forget_unused(self) -> None:
         """Drop entries the last build did not use, so a day of watching stays small.
@@ -1126,12 +1119,8 @@ class Stamp:
         the files just written with their sizes and time stamps (else the site is listed),
         and `manifest`, each file's digest (for `site_record`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".stamp-")
-        with os.fdopen(handle, "wb") as out:
-            pickle.dump({"digest": digest, "listing": listing or _site_listing(self.out),
-                         "manifest": dict(manifest or {}), "result": result},
-                        out, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, self.path)
+        write_pickle(self.path, {"digest": digest, "listing": listing or _site_listing(self.out),
+                                 "manifest": dict(manifest or {}), "result": result})
 
     def site_record(self) -> dict[str, tuple[str, int, int]] | None:
         """Each file of the site the last build published here: digest, size, time stamp

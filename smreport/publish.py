@@ -342,7 +342,12 @@ class Spare:
         except OSError:
             self.discard()
             return False
-        self.kept = _verify(staging_name, record)
+        try:
+            self.kept = _verify(staging_name, record)
+        except OSError:  # a spare that cannot be checked is no spare
+            shutil.rmtree(staging_name, ignore_errors=True)
+            self.kept = {}
+            return False
         self.reused = True
         return True
 
@@ -356,11 +361,10 @@ class Spare:
             os.rename(replaced, self.path)
         except OSError:
             return False
-        self.record.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.record.parent, prefix=".spare-")
-        with os.fdopen(handle, "wb") as stream:
-            pickle.dump(self.current, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, self.record)
+        try:  # the new site is published: a record that cannot be written costs the spare
+            write_pickle(self.record, self.current)
+        except OSError:
+            self.discard()
         return True
 
     def discard(self) -> None:
@@ -369,6 +373,19 @@ class Spare:
             self.path.unlink()
         elif self.path.exists():
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def write_pickle(path: Path, value: object) -> None:
+    """Pickle `value` to `path` atomically: into a file beside it, then renamed over it."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _verify(folder: Path, record: dict[str, tuple[str, int, int]]) -> dict[str, KeptFile]:

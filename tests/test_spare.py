@@ -227,3 +227,40 @@ def test_without_the_cache_or_across_file_systems_the_old_site_is_deleted(
         assert not list(cache.glob("spare-*"))
         assert sorted(os.listdir(tmp_path)) == [LOCK, "cache", "content", "site"]
     assert tree(out) == plain_build(content, tmp_path / "plain")
+
+
+def test_a_spare_that_cannot_be_checked_or_recorded_costs_only_itself(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new site is published whatever happens to the spare: one that cannot be read is
+    dropped before the build writes, and one whose record cannot be written after."""
+    content = copy_example(tmp_path)
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    cached_build(content, out, cache)
+    append(content / "goals" / "grow-telegram.md", "\nAn edit.\n")
+    cached_build(content, out, cache)
+    spare_of(cache)
+
+    def unreadable(folder: Path, record: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(folder))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(publishing, "_verify", unreadable)
+        append(content / "goals" / "grow-telegram.md", "\nAnother.\n")
+        cached_build(content, out, cache)
+    assert tree(out) == plain_build(content, tmp_path / "reference" / "1")
+    assert sorted(os.listdir(tmp_path)) == [LOCK, "cache", "content", "reference", "site"]
+    spare_of(cache)  # the site it replaced is kept as usual
+
+    def disk_full(path: Path, record: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(publishing, "write_pickle", disk_full)  # for the spare's record
+        append(content / "goals" / "grow-telegram.md", "\nA third.\n")
+        cached_build(content, out, cache)
+    assert tree(out) == plain_build(content, tmp_path / "reference" / "2")
+    assert not list(cache.glob("spare-*"))
+    assert sorted(os.listdir(tmp_path)) == [LOCK, "cache", "content", "reference", "site"]
+    append(content / "goals" / "grow-telegram.md", "\nA fourth.\n")
+    cached_build(content, out, cache)
+    spare_of(cache)  # and the next build keeps one again
