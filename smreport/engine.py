@@ -1096,14 +1096,23 @@ class Stamp:
         name = hashlib.blake2b(str(out.absolute()).encode(), digest_size=8).hexdigest()
         self.path = cache_dir / f"stamp-{name}.pickle"
         self.out = out
+        self._stored: dict[str, Any] | None = None
+
+    def _read(self) -> dict[str, Any]:
+        """What the last build stored, read once for `load` and `site_record`; empty if
+        there is no stamp or it is damaged."""
+        if self._stored is None:
+            try:
+                with open(self.path, "rb") as handle:
+                    stored = pickle.load(handle)
+            except Exception:  # noqa: BLE001 - a missing or damaged stamp means: build
+                stored = None
+            self._stored = stored if isinstance(stored, dict) else {}
+        return self._stored
 
     def load(self, digest: str) -> object | None:
         """What the last build stored, if its inputs were `digest` and its site is intact."""
-        try:
-            with open(self.path, "rb") as handle:
-                stored = pickle.load(handle)
-        except Exception:  # noqa: BLE001 - a missing or damaged stamp means: build
-            return None
+        stored = self._read()
         if stored.get("digest") != digest:
             return None
         # The site must still be exactly as that build left it (nobody deleted or edited pages).
@@ -1119,17 +1128,16 @@ class Stamp:
         the files just written with their sizes and time stamps (else the site is listed),
         and `manifest`, each file's digest (for `site_record`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_pickle(self.path, {"digest": digest, "listing": listing or _site_listing(self.out),
-                                 "manifest": dict(manifest or {}), "result": result})
+        self._stored = {"digest": digest, "listing": listing or _site_listing(self.out),
+                        "manifest": dict(manifest or {}), "result": result}
+        write_pickle(self.path, self._stored)
 
     def site_record(self) -> dict[str, tuple[str, int, int]] | None:
         """Each file of the site the last build published here: digest, size, time stamp
         (for its `Spare`); None without a stamp."""
-        try:
-            with open(self.path, "rb") as handle:
-                stored = pickle.load(handle)
-            listing, manifest = stored["listing"], stored["manifest"]
-        except Exception:  # noqa: BLE001 - a missing, damaged or older stamp
+        stored = self._read()
+        listing, manifest = stored.get("listing"), stored.get("manifest")
+        if not isinstance(listing, dict) or not isinstance(manifest, dict):  # none, or older
             return None
         return {path: (manifest[path], *listing[path]) for path in manifest.keys() & listing.keys()}
 

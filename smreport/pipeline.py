@@ -249,7 +249,7 @@ def _build(options: Options, builder: Builder | None) -> Result:
                 # build writes into it only what changed (Spare).
                 spare = stamp.spare() if stamp is not None else None
                 with staged(options.out, listing, spare) as staging:
-                    kept = spare.kept if spare is not None and spare.reused else None
+                    kept = spare.kept if spare is not None else None
                     with builder.prerendered_pages(site, staging, kept):
                         # Written while the page workers start (--watch writes it when it
                         # stops): keyed by content, it serves the next build even if this

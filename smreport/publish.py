@@ -322,8 +322,8 @@ class Spare:
         self.path = cache_dir / f"spare-{name}"
         self.record = cache_dir / f"spare-{name}.pickle"
         self.current = current  # the site in the output folder: path -> digest, size, time
-        self.kept: dict[str, KeptFile] = {}  # what `take` kept of the spare
-        self.reused = False
+        # What `take` kept of the spare; None while no spare is in use.
+        self.kept: dict[str, KeptFile] | None = None
 
     def take(self, staging_name: Path) -> bool:
         """Move the spare to `staging_name` (beside the output folder) and keep what is as
@@ -346,9 +346,7 @@ class Spare:
             self.kept = _verify(staging_name, record)
         except OSError:  # a spare that cannot be checked is no spare
             shutil.rmtree(staging_name, ignore_errors=True)
-            self.kept = {}
             return False
-        self.reused = True
         return True
 
     def keep(self, replaced: Path) -> bool:
@@ -425,8 +423,8 @@ def staged(out: Path, listing: dict[str, tuple[int, int]] | None = None,
 
     If the block raises, the folder is removed and `out` is left exactly as it was.
     `listing`, if given, receives the size and time stamp of the marker file written here.
-    With a `spare`, the folder is the spare when there is one (`spare.reused`, with the
-    files it kept in `spare.kept`), and the site the swap replaces becomes the next spare.
+    With a `spare`, the folder is the spare when there is one (`spare.kept` then names the
+    files it kept), and the site the swap replaces becomes the next spare.
     """
     out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)

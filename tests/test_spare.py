@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,6 +65,18 @@ def copy_example(tmp_path: Path) -> Path:
     root = tmp_path / "content"
     shutil.copytree(REPO / "content", root)
     return root
+
+
+def built_with_a_spare(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The example project built twice with the cache, a note edited between: its content,
+    site and cache, the cache holding the first build's site as the spare."""
+    content = copy_example(tmp_path)
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    cached_build(content, out, cache)
+    append(content / "goals" / "grow-telegram.md", "\nAn edit.\n")
+    cached_build(content, out, cache)
+    spare_of(cache)
+    return content, out, cache
 
 
 @pytest.fixture(scope="module")
@@ -182,12 +195,7 @@ def test_a_deleted_note_and_an_asset_that_became_a_folder(tmp_path: Path) -> Non
 
 
 def test_a_failed_build_removes_the_spare_and_leaves_the_site(tmp_path: Path) -> None:
-    content = copy_example(tmp_path)
-    out, cache = tmp_path / "site", tmp_path / "cache"
-    cached_build(content, out, cache)
-    append(content / "goals" / "grow-telegram.md", "\nAn edit.\n")
-    cached_build(content, out, cache)
-    spare_of(cache)
+    content, out, cache = built_with_a_spare(tmp_path)
     published = tree(out)
     templates = tmp_path / "theme"  # not "templates", which a build beside content uses
     templates.mkdir()
@@ -233,12 +241,7 @@ def test_a_spare_that_cannot_be_checked_or_recorded_costs_only_itself(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The new site is published whatever happens to the spare: one that cannot be read is
     dropped before the build writes, and one whose record cannot be written after."""
-    content = copy_example(tmp_path)
-    out, cache = tmp_path / "site", tmp_path / "cache"
-    cached_build(content, out, cache)
-    append(content / "goals" / "grow-telegram.md", "\nAn edit.\n")
-    cached_build(content, out, cache)
-    spare_of(cache)
+    content, out, cache = built_with_a_spare(tmp_path)
 
     def unreadable(folder: Path, record: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied", str(folder))
@@ -264,3 +267,21 @@ def test_a_spare_that_cannot_be_checked_or_recorded_costs_only_itself(
     append(content / "goals" / "grow-telegram.md", "\nA fourth.\n")
     cached_build(content, out, cache)
     spare_of(cache)  # and the next build keeps one again
+
+
+def test_a_build_reads_its_stamp_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stamp says both whether the build can be skipped and what the site it replaces
+    holds (the spare's record): one read of its file serves both."""
+    content, out, cache = built_with_a_spare(tmp_path)
+    [stamp] = cache.glob("stamp-*.pickle")
+    opened: list[str] = []
+
+    def spy(file: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(str(file))
+        return open(file, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "open", spy, raising=False)
+    append(content / "goals" / "grow-telegram.md", "\nAnother.\n")
+    cached_build(content, out, cache)
+    assert opened.count(str(stamp)) == 1
+    assert tree(out) == plain_build(content, tmp_path / "plain")
