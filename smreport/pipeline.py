@@ -182,6 +182,9 @@ def build(options: Options, builder: Builder | None = None) -> Result:
 
 def _build(options: Options, builder: Builder | None) -> Result:
     use_backend(options.markdown)
+    # Before anything is read: a refused output folder leaves everything as it was, the
+    # cache folder included (a build's parse workers write their shards there).
+    check_output(options.out, options.content)
     if builder is None:
         builder = Builder(options.cache_folder(), options.jobs)
     stamp, digest, inputs = None, None, None
@@ -197,8 +200,11 @@ def _build(options: Options, builder: Builder | None) -> Result:
                         f"{options.out.absolute()}\0{options.today}\0{options.since}")
         builder.inventory = inputs.inventory  # for the load: not listed twice
         stamp = Stamp(cache_folder, options.out)
-        if stamp.path.is_file():  # compare before building: every note is read here first
+        # Compare before building, and take unchanged notes from the shards: every note is
+        # read here first.
+        if stamp.path.is_file() or builder.has_shards():
             digest = inputs.read_notes()
+            builder.known_hashes = inputs.hashes
             unchanged = stamp.load(digest) if digest else None
             if isinstance(unchanged, Result):
                 unchanged.unchanged = True
@@ -210,7 +216,6 @@ def _build(options: Options, builder: Builder | None) -> Result:
         builder.meanwhile = None
     if not result.ok or result.content is None or result.today is None:
         return result
-    check_output(options.out, options.content)
     from jinja2 import TemplateError  # noqa: PLC0415 - see the imports
 
     from .agenda import derive_agenda  # noqa: PLC0415

@@ -69,8 +69,8 @@ def test_workers_and_cache_give_the_same_bytes_as_a_plain_build(generated: Path,
     warm = build(Options(content=generated, out=tmp_path / "warm", today=TODAY, jobs=2,
                          cache_dir=cache), builder)
     assert warm.ok
-    # Notes are parsed again (only bodies are kept on disk), bodies come from the cache.
-    assert builder.stats == {"parsed": len(list(generated.glob("*/*.md"))), "cached": 0,
+    # Notes and their bodies come from the shards the cold build's workers wrote.
+    assert builder.stats == {"parsed": 0, "cached": len(list(generated.glob("*/*.md"))),
                              "bodies": 0}
     assert tree(tmp_path / "warm") == reference
 
@@ -160,8 +160,9 @@ class ReadSpy:
 def test_a_build_with_a_stamp_digests_each_note_then_the_workers_read_it_to_parse(
         generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a stamp to compare with, this process reads and hashes every note once for the
-    input digest and keeps none of them; when something changed, the workers read each
-    note again where they parse it, and the stamp saved stands for what they read."""
+    input digest and keeps none of them; when something changed, the notes the shards
+    hold come from there, the others are read again where they are parsed (by the
+    workers when there are many), and the stamp saved stands for what they read."""
     content = tmp_path / "content"
     shutil.copytree(generated, content)
     notes = sorted(content.glob("*/*.md"))
@@ -169,22 +170,39 @@ def test_a_build_with_a_stamp_digests_each_note_then_the_workers_read_it_to_pars
                       cache_dir=tmp_path / "cache")
     assert build(options).ok  # the stamp
     edited = sorted((content / "goals").glob("*.md"))[0]
-    edited.write_text(edited.read_text(encoding="utf-8") + "\nOne more line.\n",
-                      encoding="utf-8")
-    spy = ReadSpy(monkeypatch)
-    hashed: list[bytes] = []
-    real_hash = engine.content_hash
 
-    def content_hash(data: bytes) -> bytes:
-        hashed.append(data)
-        return real_hash(data)
-    monkeypatch.setattr(engine, "content_hash", content_hash)
-    result = build(options)
-    assert result.ok and not result.unchanged
+    def edit_and_build(shards: bool) -> tuple[ReadSpy, list[bytes], Builder]:
+        edited.write_text(edited.read_text(encoding="utf-8") + "\nOne more line.\n",
+                          encoding="utf-8")
+        if not shards:
+            for folder in (tmp_path / "cache").glob("parsed-*"):
+                shutil.rmtree(folder)
+        spy = ReadSpy(monkeypatch)
+        hashed: list[bytes] = []
+        real_hash = engine.content_hash
+
+        def content_hash(data: bytes) -> bytes:
+            hashed.append(data)
+            return real_hash(data)
+        monkeypatch.setattr(engine, "content_hash", content_hash)
+        builder = Builder(tmp_path / "cache", jobs=2)
+        result = build(options, builder)
+        assert result.ok and not result.unchanged
+        monkeypatch.undo()
+        assert spy.inventories == [content]
+        return spy, hashed, builder
+
+    # The edited note alone is parsed (here: too few for workers), so read and hashed twice.
+    spy, hashed, builder = edit_and_build(shards=True)
+    assert builder.stats["parsed"] == 1 and builder.stats["cached"] == len(notes) - 1
+    assert spy.notes(notes) == sorted([*notes, edited])
+    assert len(hashed) == len(notes) + 1
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain")
+    # Without shards every note is parsed again, each read by the worker that parses it.
+    spy, hashed, builder = edit_and_build(shards=False)
+    assert builder.stats["parsed"] == len(notes)
     assert spy.notes(notes) == notes  # each once, here: the workers' reads are their own
     assert len(hashed) == len(notes)
-    assert spy.inventories == [content]
-    monkeypatch.undo()
     assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain")
     assert build(options).unchanged
     # A note saved between the digest and the parse: the site shows it, and so does the
@@ -373,7 +391,9 @@ def test_a_damaged_cache_is_ignored(tmp_path: Path) -> None:
     options = Options(content=root, out=tmp_path / "site", today=TODAY,
                       cache_dir=tmp_path / "cache")
     assert build(options).ok
-    for path in (tmp_path / "cache").iterdir():
+    damaged = [path for path in (tmp_path / "cache").rglob("*.pickle")]
+    assert any(path.parent.name.startswith("parsed-") for path in damaged)  # the shards too
+    for path in damaged:
         path.write_bytes(b"not a pickle")
     (root / "goals" / "grow-telegram.md").touch()
     builder = Builder(tmp_path / "cache", jobs=1)
@@ -393,7 +413,7 @@ def test_no_cache_writes_no_cache_folder(tmp_path: Path) -> None:
                              "--out", str(tmp_path / "site"), "--today", "2026-11-26"],
                             capture_output=True, text=True, timeout=120, cwd=REPO)
     assert cached.returncode == 0, cached.stderr
-    assert any((tmp_path / ".smreport-cache").glob("notes-*.pickle"))
+    assert any((tmp_path / ".smreport-cache").glob("parsed-*/*.pickle"))
 
 
 def test_update_in_place_writes_only_what_changed(tmp_path: Path) -> None:
@@ -1324,8 +1344,8 @@ def test_a_template_that_cannot_be_read_is_a_clear_error_naming_it(generated: Pa
 
 def test_the_notes_a_build_parsed_are_cached_even_when_a_template_then_fails(
         generated: Path, tmp_path: Path) -> None:
-    """The cache is written while the page workers start: fixing a template, the next
-    build renders no Markdown body again."""
+    """The parse workers keep their notes in shards as they parse: fixing a template, the
+    next build parses no note and renders no Markdown body again."""
     own = tmp_path / "own"
     own.mkdir()
     (own / "team.html").write_text("{% for x in %}\n", encoding="utf-8")
@@ -1338,5 +1358,5 @@ def test_the_notes_a_build_parsed_are_cached_even_when_a_template_then_fails(
     (own / "team.html").unlink()
     builder = Builder(cache, jobs=2)
     assert build(options, builder).ok
-    assert builder.stats["parsed"] > engine.PARALLEL_THRESHOLD  # read and parsed again,
-    assert builder.stats["bodies"] == 0  # but each body came from the cache
+    assert builder.stats["parsed"] == 0
+    assert builder.stats["bodies"] == 0
