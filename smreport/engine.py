@@ -536,15 +536,19 @@ class Builder:
 
     # -- pages -----------------------------------------------------------------
 
-    def attach_page_cache(self, site: Site, template_dirs: Iterable[Path]) -> None:
+    def attach_page_cache(self, site: Site, template_dirs: Iterable[Path],
+                          settings: str | None = None) -> None:
         """Let `site` reuse a note's page while nothing the page shows has changed.
 
         A note's page shows the note and its family (a goal and its changes),
         people from project.yml, today's date, the note's agenda items and its
-        git history; the key covers exactly those, plus the templates and code.
-        That is for `--watch` (`in_place`): one build renders each page once.
+        git history; the key covers exactly those, plus the templates, the code
+        and the build's `settings`. That is for `--watch` (`in_place`), and for a
+        build given `settings`, whose keys let the build after next take the
+        pages that did not change from its spare (see `reuse_pages`); without,
+        one build renders each page once.
         """
-        if not self.in_place:
+        if not self.in_place and settings is None:
             # One build renders each page once and keeps none (no page cache: at 50,000
             # notes with --jobs 1 that would be every page's bytes at once); a key need only
             # tell this build's pages apart, for the workers' pages and the KPI views.
@@ -555,6 +559,7 @@ class Builder:
             return
         base = hashlib.blake2b(digest_size=20)
         base.update(f"{code_fingerprint()}\0{site.today}\0{current_backend()}\0".encode())
+        base.update(f"{settings}\0".encode())
         base.update(templates_digest(template_dirs).encode())
         base.update(repr(site.content.project).encode())
         agenda: dict[tuple[str, str], list[str]] = {}
@@ -640,9 +645,21 @@ class Builder:
             return page_key
 
         site.page_key = key
-        site.page_store = self.pages
         site.view_memo = self.views
-        site.used_keys = self.used_pages
+        if self.in_place:
+            site.page_store, site.used_keys = self.pages, self.used_pages
+        else:  # one build keeps no page, and records each page's key for the stamp
+            site.page_store, site.used_keys, site.key_record = None, None, {}
+
+    @staticmethod
+    def reuse_pages(site: Site, spare: Spare) -> None:
+        """Let `site` take, instead of rendering them, the pages of the spare in use that
+        have this build's page keys: their files are in the folder as recorded."""
+        if spare.kept is None or site.key_record is None:
+            return
+        kept = spare.kept
+        site.reused_pages = {key: (path, Written(kept[path].digest, kept[path].stat))
+                             for path, key in spare.page_keys.items() if path in kept}
 
     @contextlib.contextmanager
     def prerendered_pages(self, site: Site, folder: Path | None = None,
@@ -994,7 +1011,7 @@ def _page_groups(site: Site, notes: Iterable[AnyNote],
     groups: list[list[int]] = []
 
     def plan(key: str, render: Callable[[], tuple[str, bytes]], group: list[int]) -> None:
-        if key not in store and key not in planned:
+        if key not in store and key not in planned and key not in site.reused_pages:
             planned.add(key)
             group.append(len(missing))
             missing.append((key, render))
@@ -1272,13 +1289,16 @@ class Stamp:
 
     def save(self, digest: str, result: object,
              listing: dict[str, tuple[int, int]] | None = None,
-             manifest: Mapping[str, str] | None = None) -> None:
+             manifest: Mapping[str, str] | None = None,
+             page_keys: Mapping[str, str] | None = None) -> None:
         """Remember `result` for inputs `digest`, with the site as it is now: `listing`,
         the files just written with their sizes and time stamps (else the site is listed),
-        and `manifest`, each file's digest (for `site_record`)."""
+        `manifest`, each file's digest (for `site_record`), and `page_keys`, the pages'
+        keys by path (for the spare this site becomes)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._stored = {"digest": digest, "listing": listing or _site_listing(self.out),
-                        "manifest": dict(manifest or {}), "result": result}
+                        "manifest": dict(manifest or {}), "result": result,
+                        "page_keys": dict(page_keys or {})}
         write_pickle(self.path, self._stored)
 
     def site_record(self) -> dict[str, tuple[str, int, int]] | None:
@@ -1292,4 +1312,6 @@ class Stamp:
 
     def spare(self) -> Spare:
         """Where the site this build replaces is kept for the next one, with its record."""
-        return Spare(self.path.parent, self.path.stem.removeprefix("stamp-"), self.site_record())
+        keys = self._read().get("page_keys")
+        return Spare(self.path.parent, self.path.stem.removeprefix("stamp-"), self.site_record(),
+                     keys if isinstance(keys, dict) else None)

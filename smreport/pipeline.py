@@ -232,7 +232,12 @@ def _build(options: Options, builder: Builder | None) -> Result:
                                   history.unverified_paths)
     site = make_site(content, result.agenda, result.today, user_templates,
                      builder.body_html, history)
-    builder.attach_page_cache(site, all_templates)
+    # After a build into the same folder (a stamp), real page keys, so that the build after
+    # next can take the pages that did not change from its spare (this build's site, see
+    # Builder.reuse_pages). A first build does without: at 5,000 notes the keys cost
+    # 40 ms, before the page workers start.
+    builder.attach_page_cache(site, all_templates, f"{options.since}"
+                              if stamp is not None and stamp.path.is_file() else None)
     files = list(static_files(site))
     files.extend((asset, options.content / asset) for asset in result.content.assets)
     listing: dict[str, tuple[int, int]] | None = None  # the files a staged build wrote
@@ -255,6 +260,8 @@ def _build(options: Options, builder: Builder | None) -> Result:
                 spare = stamp.spare() if stamp is not None else None
                 with staged(options.out, listing, spare) as staging:
                     kept = spare.kept if spare is not None else None
+                    if spare is not None:
+                        builder.reuse_pages(site, spare)
                     with builder.prerendered_pages(site, staging, kept):
                         # Written while the page workers start (--watch writes it when it
                         # stops): keyed by content, it serves the next build even if this
@@ -279,5 +286,5 @@ def _build(options: Options, builder: Builder | None) -> Result:
         notice_only = result.history if result.history and result.history.notice else None
         stamp.save(digest, Result(result.problems, None, result.today, result.agenda,
                                   result.files_written, history=notice_only), listing,
-                   builder.manifest)
+                   builder.manifest, site.key_record)
     return result

@@ -318,12 +318,16 @@ class Spare:
     """
 
     def __init__(self, cache_dir: Path, name: str,
-                 current: dict[str, tuple[str, int, int]] | None) -> None:
+                 current: dict[str, tuple[str, int, int]] | None,
+                 current_keys: Mapping[str, str] | None = None) -> None:
         self.path = cache_dir / f"spare-{name}"
         self.record = cache_dir / f"spare-{name}.pickle"
         self.current = current  # the site in the output folder: path -> digest, size, time
-        # What `take` kept of the spare; None while no spare is in use.
+        self.current_keys = dict(current_keys or {})  # and its pages' keys, by path
+        # What `take` kept of the spare, and the page key of each of its pages by path, as
+        # the build that wrote them recorded them; None while no spare is in use.
         self.kept: dict[str, KeptFile] | None = None
+        self.page_keys: dict[str, str] = {}
 
     def take(self, staging_name: Path) -> bool:
         """Move the spare to `staging_name` (beside the output folder) and keep what is as
@@ -334,7 +338,10 @@ class Spare:
             self.record.unlink()  # from here on it describes no folder
         except Exception:  # noqa: BLE001 - a missing or damaged record: no spare
             record = None
-        if not isinstance(record, dict) or self.path.is_symlink() or not self.path.is_dir():
+        files = record.get("files") if isinstance(record, dict) else None
+        keys = record.get("page_keys") if isinstance(record, dict) else None
+        if not isinstance(files, dict) or not isinstance(keys, dict) \
+                or self.path.is_symlink() or not self.path.is_dir():
             self.discard()
             return False
         try:
@@ -343,10 +350,11 @@ class Spare:
             self.discard()
             return False
         try:
-            self.kept = _verify(staging_name, record)
+            self.kept = _verify(staging_name, files)
         except OSError:  # a spare that cannot be checked is no spare
             shutil.rmtree(staging_name, ignore_errors=True)
             return False
+        self.page_keys = keys
         return True
 
     def keep(self, replaced: Path) -> bool:
@@ -360,7 +368,7 @@ class Spare:
         except OSError:
             return False
         try:  # the new site is published: a record that cannot be written costs the spare
-            write_pickle(self.record, self.current)
+            write_pickle(self.record, {"files": self.current, "page_keys": self.current_keys})
         except OSError:
             self.discard()
         return True

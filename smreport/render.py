@@ -253,6 +253,12 @@ class Site:
     page_paths: dict[str, str] = field(default_factory=dict)
     unchanged_pages: list[str] = field(default_factory=list)
     prefetched: Prefetch | None = None  # note pages rendered ahead by worker processes
+    # A build without --watch: the pages of the last build's site that are in the folder
+    # being written exactly as that build wrote them, by page key (see `Spare.page_keys`),
+    # taken as they are instead of rendered; and this build's page key of each page path,
+    # as the pages are taken (kept with the stamp for the build after next).
+    reused_pages: Mapping[str, tuple[str, bytes]] = field(default_factory=dict)
+    key_record: dict[str, str] | None = None
     view_memo: MutableMapping[str, Any] = field(default_factory=dict)
     partials: dict[tuple[object, ...], Markup] = field(default_factory=dict)  # see `partial`
     link_sets: dict[str, Links] = field(default_factory=dict)  # see `links`
@@ -309,14 +315,16 @@ class Site:
         if self.used_keys is not None:
             self.used_keys.add(key)
         page = self.page_store.get(key) if self.page_store is not None else None
+        if page is None:
+            page = self.reused_pages.get(key)  # in the folder as is (a Written)
         if page is None and self.prefetched is not None:
             page = self.prefetched.take(key)  # rendered ahead by a worker; not kept
-            if page is not None:
-                return page
         if page is None:
             page = render()
             if self.page_store is not None:
                 self.page_store[key] = page
+        if self.key_record is not None:
+            self.key_record[page[0]] = key
         return page
 
     def page(self, template: str, path: str, **context: object) -> tuple[str, bytes]:
@@ -401,8 +409,10 @@ class Site:
         self.view_memo[name] = (tuple(items), order)
         return order
 
-    def list_key(self, folder: str, number: int, count: int, chunk: Sequence[AnyNote]) -> str:
-        """The cache key of one list page: its notes' page keys, its number and the count.
+    def list_key(self, folder: str, number: int, count: int, chunk: Sequence[AnyNote],
+                 also: str = "") -> str:
+        """The cache key of one list page: its notes' page keys, its number and the count,
+        and `also`, the key of what every page of the list shows (see `paginate`).
 
         While watching, the last build's key stands when the page lists the same notes
         and each kept its page key (`kept_pages`): found with set operations, without
@@ -413,15 +423,25 @@ class Site:
         name = f"list-key:{folder}:{number}:{count}"
         known = self.view_memo.get(name)
         if known is not None and known[0] == self.generation - 1 and known[1] == paths \
+                and known[3] == also \
                 and self.kept_pages is not None and self.kept_pages.issuperset(paths):
             key: str = known[2]
         else:
-            digest = hashlib.blake2b(f"{folder}\0{number}\0{count}".encode(), digest_size=20)
+            digest = hashlib.blake2b(f"{folder}\0{number}\0{count}\0{also}".encode(),
+                                     digest_size=20)
             for note in chunk:
                 digest.update(self.page_key(note).encode())
             key = "list:" + digest.hexdigest()
-        self.view_memo[name] = (self.generation, paths, key)
+        self.view_memo[name] = (self.generation, paths, key, also)
         return key
+
+    def notes_key(self, notes: Sequence[AnyNote]) -> str:
+        """One key for the page keys of `notes`."""
+        assert self.page_key is not None
+        digest = hashlib.blake2b(digest_size=20)
+        for note in notes:
+            digest.update(self.page_key(note).encode())
+        return digest.hexdigest()
 
     def changed_notes(self, kept: AbstractSet[str]) -> list[AnyNote]:
         """The notes of the site whose paths are not in `kept` (by path), found from the
@@ -592,19 +612,23 @@ class PagePlan(NamedTuple):
 
 
 def paginate(site: Site, folder: str, notes: Sequence[AnyNote],
-             render: Callable[[Sequence[AnyNote], Pager | None], tuple[str, bytes]]
-             ) -> Iterator[PagePlan]:
+             render: Callable[[Sequence[AnyNote], Pager | None], tuple[str, bytes]],
+             every_page_shows_all: bool = False) -> Iterator[PagePlan]:
     """A list in pages of LIST_PAGE_SIZE notes, each rendered only when what it shows changed.
 
     A page's cache key is made of its notes' page keys (which cover each note,
-    its family, today, the project and the templates), its number and the page count.
+    its family, today, the project and the templates), its number and the page
+    count; with `every_page_shows_all` (the reviews' months strip), of every
+    note's page key too.
     """
     count = max(1, -(-len(notes) // LIST_PAGE_SIZE))
     names = [list_page_path(folder, n).rpartition("/")[2] for n in range(1, count + 1)]
+    also = site.notes_key(notes) if every_page_shows_all and site.page_key is not None else ""
     for number in range(1, count + 1):
         chunk = notes[(number - 1) * LIST_PAGE_SIZE:number * LIST_PAGE_SIZE]
         pager = Pager(number, list(enumerate(names, 1))) if count > 1 else None
-        key = None if site.page_key is None else site.list_key(folder, number, count, chunk)
+        key = None if site.page_key is None else site.list_key(folder, number, count, chunk,
+                                                                 also)
         yield PagePlan(key, functools.partial(render, chunk, pager), chunk)
 
 
@@ -648,7 +672,8 @@ def list_plans(site: Site) -> list[PagePlan]:
     def reviews_page(chunk: Sequence[AnyNote], pager: Pager | None) -> tuple[str, bytes]:
         return site.page("reviews.html", list_page_path("reviews", pager.number if pager else 1),
                          reviews=list(chunk), months=months, pager=pager)
-    plans.extend(paginate(site, "reviews", reviews, reviews_page))
+    # Every page shows the months strip, made of every review.
+    plans.extend(paginate(site, "reviews", reviews, reviews_page, every_page_shows_all=True))
 
     disputes = site.reuse(f"disputes-in-order:{today}",
                           (content.project, *content.disputes.values()),

@@ -285,3 +285,153 @@ def test_a_build_reads_its_stamp_once(tmp_path: Path, monkeypatch: pytest.Monkey
     cached_build(content, out, cache)
     assert opened.count(str(stamp)) == 1
     assert tree(out) == plain_build(content, tmp_path / "plain")
+
+
+class Rendered:
+    """Counts, in this process, the pages rendered (not taken from a spare), and the pages
+    the page workers were given to render."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from smreport import render as rendering  # noqa: PLC0415
+
+        self.pages: list[str] = []
+        self.planned: list[int] = []
+        real_page, real_groups = rendering.Site.page, engine._page_groups
+
+        def page(site: Any, template: str, path: str, **context: object) -> tuple[str, bytes]:
+            self.pages.append(path)
+            return real_page(site, template, path, **context)
+
+        def page_groups(*args: Any) -> Any:
+            missing, groups = real_groups(*args)
+            self.planned.append(len(missing))
+            return missing, groups
+        monkeypatch.setattr(rendering.Site, "page", page)
+        monkeypatch.setattr(engine, "_page_groups", page_groups)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_build_after_next_takes_the_unchanged_pages_from_its_spare(
+        jobs: int, generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build after one into the same folder records its pages' keys with the stamp; when
+    its site comes back as a spare, the pages whose keys are the same are taken as they
+    are: only what an edit changed is rendered (and the briefing, feeds and team page,
+    which have no key)."""
+    content = tmp_path / "content"
+    shutil.copytree(generated, content)
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    notes = sorted(content.glob("*/*.md"))
+    reviews = sorted((content / "reviews").glob("*.md"))
+    for number in range(3):  # the first build, the first with keys, the first spare
+        append(reviews[number], f"\nEdit {number}.\n")
+        cached_build(content, out, cache, jobs)
+    rendered = Rendered(monkeypatch)
+    append(reviews[3], "\nThe edit that counts.\n")
+    cached_build(content, out, cache, jobs)
+    monkeypatch.undo()
+    unkeyed = {"index.html", "briefing.html", "team/index.html"}
+    if jobs == 1:
+        # The reviews edited since the spare's site was built (the last build's and this
+        # one's) and the review list pages that show them; every other page is the spare's.
+        assert set(rendered.pages) - unkeyed == {
+            f"reviews/{path.stem}/index.html" for path in reviews[2:4]} | {
+            path for path in rendered.pages if path.startswith("reviews/index")}
+        assert len(rendered.pages) < 12
+    else:
+        # The page workers are given only those pages to render.
+        assert rendered.planned and max(rendered.planned) < 10
+    assert tree(out) == plain_build(content, tmp_path / "plain")
+    assert len(notes) > 200
+
+
+@pytest.mark.parametrize("change", ["template", "today", "since", "project"])
+def test_a_spare_page_is_taken_only_under_the_same_build_inputs(
+        change: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    content = copy_example(tmp_path)
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    templates = tmp_path / "templates"  # beside the content: the user's overrides
+    templates.mkdir()
+    goal = content / "goals" / "grow-telegram.md"
+    options = Options(content=content, out=out, today=TODAY, jobs=1, cache_dir=cache)
+    for number in range(3):
+        append(goal, f"\nEdit {number}.\n")
+        assert build(options).ok
+    if change == "template":
+        base = (REPO / "templates" / "base.html").read_text(encoding="utf-8")
+        (templates / "base.html").write_text(base.replace("</main>", "</main><p>T</p>"),
+                                             encoding="utf-8")
+    elif change == "today":
+        options = Options(content=content, out=out, today=TODAY + dt.timedelta(days=1),
+                          jobs=1, cache_dir=cache)
+    elif change == "since":
+        options = Options(content=content, out=out, today=TODAY, jobs=1, cache_dir=cache,
+                          since="2026-10-01")
+    else:
+        project = content / "project.yml"
+        project.write_text(project.read_text(encoding="utf-8").replace(
+            "Lena Frolova", "Elena Frolova"), encoding="utf-8")
+    rendered = Rendered(monkeypatch)
+    assert build(options).ok
+    monkeypatch.undo()
+    pages = len([p for p in out.rglob("index.html") if p.parent != out])
+    assert len(rendered.pages) >= pages  # nothing was taken from the spare
+    reference = build(Options(content=content, out=tmp_path / "plain", today=options.today,
+                              jobs=1, cache=False, since=options.since))
+    assert reference.ok
+    assert tree(out) == tree(tmp_path / "plain")
+
+
+def test_a_spare_page_changed_on_disk_is_rendered_again(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    content = copy_example(tmp_path)
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    goal = content / "goals" / "grow-telegram.md"
+    for number in range(3):
+        append(goal, f"\nEdit {number}.\n")
+        cached_build(content, out, cache)
+    spare = spare_of(cache)
+    page = spare / "disputes" / "maps-reviews" / "index.html"
+    page.write_bytes(page.read_bytes().replace(b"</main>", b"</main><p>tampered</p>"))
+    rendered = Rendered(monkeypatch)
+    append(goal, "\nOne more.\n")
+    cached_build(content, out, cache)
+    monkeypatch.undo()
+    assert "disputes/maps-reviews/index.html" in rendered.pages
+    assert "changes/close-tasting-marathon/index.html" not in rendered.pages  # taken
+    assert tree(out) == plain_build(content, tmp_path / "plain")
+
+
+@pytest.mark.parametrize("watching", [False, True])
+def test_every_reviews_page_shows_every_month_after_a_review_is_added_far_back(
+        watching: bool, generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    """The months strip on each reviews page lists every month's reviews, so a review added
+    on the last page changes the first page too, though the first page lists the same
+    reviews: its key must say so, for the spare's pages and --watch's page cache alike."""
+    from smreport import render as rendering  # noqa: PLC0415
+
+    monkeypatch.setattr(rendering, "LIST_PAGE_SIZE", 10)
+    content = tmp_path / "content"
+    shutil.copytree(generated, content)
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    oldest = sorted((content / "reviews").glob("*.md"))[0]
+    assert len(list((content / "reviews").glob("*.md"))) % 10 != 0  # the same page count
+    builder = engine.Builder(None, jobs=1)
+    builder.in_place = watching
+    options = Options(content=content, out=out, today=TODAY, jobs=1,
+                      cache=not watching, cache_dir=None if watching else cache)
+    for number in range(3):
+        append(sorted((content / "goals").glob("*.md"))[number], f"\nEdit {number}.\n")
+        assert build(options, builder if watching else None).ok
+    text = oldest.read_text(encoding="utf-8")
+    date = text.split("\ndate: ", 1)[1].split("\n", 1)[0]
+    added = oldest.with_name("review-added.md")
+    added.write_text(text.replace(f"\ndate: {date}", f"\ndate: {date[:8]}26"),
+                     encoding="utf-8")
+    assert build(options, builder if watching else None).ok
+    first_page = (out / "reviews" / "index.html").read_text(encoding="utf-8")
+    assert "review-added" in first_page
+    plain = build(Options(content=content, out=tmp_path / "plain", today=TODAY, jobs=1,
+                          cache=False))
+    assert plain.ok and tree(out) == tree(tmp_path / "plain")
