@@ -449,7 +449,8 @@ def test_benchmark_runner_smoke(tmp_path: Path) -> None:
                 "--markdown cmark-gfm",  # cmarkgfm is a test dependency
                 "one-note edit under --watch to the edited note's page, median",
                 "one-note edit under --watch to the whole site, 95th percentile",
-                "--watch, median to the whole site in each round: "):
+                "--watch, median to the whole site in each round: ",
+                "one-note edit, then build without --watch, median of 10 |"):
         assert row in run.stdout
     # Every edit reached the edited note's page (a timeout would show as 30,000 ms).
     page = re.search(r"edited note's page, 95th percentile \| (\d+) ms", run.stdout)
