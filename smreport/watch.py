@@ -181,8 +181,12 @@ class Watcher:
                         or now - self.audited >= AUDIT_SECONDS):
                     self.audit_due, self.audited = False, now
                     missed = self.audit()
-                    # A save made while the audit ran is both found and reported: one rebuild.
-                    missed |= self.wait_for_changes(timeout=0) or set()
+                    # A save made while the audit ran is both found and reported: one
+                    # rebuild. Its events may still be on their way from the observer's
+                    # thread (a save a millisecond before the audit's look was rebuilt
+                    # twice): when the audit found something, wait a debounce for them.
+                    missed |= self.wait_for_changes(
+                        timeout=DEBOUNCE_SECONDS if missed else 0) or set()
                     if missed:
                         self.safe_rebuild(missed)
                         self.rebuilt = time.monotonic()

@@ -149,3 +149,36 @@ def test_the_audit_runs_once_quiet_after_each_rebuild_and_rebuilds_what_it_finds
     finally:
         watcher.stop()
         thread.join(timeout=5)
+
+
+def test_a_save_the_audit_finds_before_its_events_arrive_is_rebuilt_once(
+        tmp_path: Path) -> None:
+    """The audit looks at the notes' time stamps; a save a moment before it is found there,
+    and its events reach the watcher a moment after (from the observer's thread): both
+    must make one rebuild, not two."""
+    calls: list[set[str]] = []
+    saved = str(tmp_path / "saved.md")
+    audits: list[float] = []
+
+    def audit() -> set[str]:
+        audits.append(time.monotonic())
+        if len(audits) > 1:
+            return set()
+
+        def events_arrive() -> None:  # the save's events, a few milliseconds late
+            time.sleep(0.005)
+            watcher.collector.queue.put((saved, False))
+            watcher.collector.queue.put((saved, True))
+        threading.Thread(target=events_arrive, daemon=True).start()
+        return {saved}
+
+    watcher = Watcher([tmp_path], [], calls.append, audit=audit)
+    watcher.start_observer()
+    thread = run_in_thread(watcher)
+    try:
+        wait_until(lambda: len(calls) == 1)
+        time.sleep(0.5)  # the events came after the audit's rebuild: none more
+        assert calls == [{saved}]
+    finally:
+        watcher.stop()
+        thread.join(timeout=5)
