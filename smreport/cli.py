@@ -223,6 +223,8 @@ def run_build(args: argparse.Namespace) -> int:
                    stream=sys.stdout if args.format == "github" else sys.stderr)
     if result.history is not None and result.history.notice:
         print(f"smreport: notice: {result.history.notice}", file=sys.stderr)
+    for notice in result.notices:
+        print(f"smreport: notice: {notice}", file=sys.stderr)
     if not result.ok:
         print(f"Build failed: {_summary(result)}; {args.out} was left as it was.",
               file=sys.stderr)

@@ -506,13 +506,14 @@ class Builder:
         path = self._cache_file()
         if path is None or self.keeps_shards:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for old in path.parent.glob("notes-*.pickle"):
-            if old != path:
-                old.unlink(missing_ok=True)
         stored = {"fingerprint": code_fingerprint(),
                   "bodies": {k: self.bodies[k] for k in self.used_bodies if k in self.bodies}}
-        write_pickle(path, stored)
+        with contextlib.suppress(OSError):  # a cache not written costs only time next run
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for old in path.parent.glob("notes-*.pickle"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+            write_pickle(path, stored)
 
     def forget_unused(self) -> None:
         """Drop entries the last build did not use, so a day of watching stays small.

@@ -67,8 +67,9 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
             if paths else "start"
         lines = _problem_lines(result, options.content)
         notice = result.history.notice if result.history is not None else ""
-        if notice and not paths:  # once, at the start
-            log(f"smreport: notice: {notice}")
+        if not paths:  # once, at the start
+            for line in [notice, *result.notices] if notice else result.notices:
+                log(f"smreport: notice: {line}")
         if result.ok:
             items = len(result.agenda)
             log(f"Rebuilt after {what} in {elapsed * 1000:.0f} ms: "

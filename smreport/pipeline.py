@@ -6,6 +6,7 @@ errors writes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -81,6 +82,7 @@ class Result:
     files_written: int = 0
     unchanged: bool = False  # the inputs were those of the last build: nothing was written
     history: History | None = None  # what git knows (see `history`); its `notice` says if not
+    notices: list[str] = field(default_factory=list)  # what else the user should know
 
     @property
     def errors(self) -> list[Problem]:
@@ -176,15 +178,39 @@ def build(options: Options, builder: Builder | None = None) -> Result:
     A `builder` kept between calls (as `--watch` does) re-parses and re-renders
     only notes whose content changed.
     """
+    # Before anything is read: a refused output folder leaves everything as it was, the
+    # cache folder included (a build's parse workers write their shards there).
+    check_output(options.out, options.content)
+    options, notice = usable_cache(options, builder)
     with collecting_garbage_later():
-        return _build(options, builder)
+        result = _build(options, builder)
+    if notice:
+        result.notices.append(notice)
+    return result
+
+
+def usable_cache(options: Options, builder: Builder | None) -> tuple[Options, str | None]:
+    """`options` as they are if their cache folder can be made (or needs none), else
+    without the cache (and the Builder's), with a notice why: the cache only ever saves
+    time, so a folder that cannot be made (a file in the way, a read-only disk) costs
+    that and no more."""
+    folder = options.cache_folder()
+    if folder is None:
+        return options, None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        if builder is not None:
+            builder.cache_dir = None
+        why = "a file is in the way" if folder.exists() and not folder.is_dir() \
+            else error.strerror or str(error)
+        return dataclasses.replace(options, cache=False), (
+            f"the cache folder {folder} cannot be made ({why}); this build does without it")
+    return options, None
 
 
 def _build(options: Options, builder: Builder | None) -> Result:
     use_backend(options.markdown)
-    # Before anything is read: a refused output folder leaves everything as it was, the
-    # cache folder included (a build's parse workers write their shards there).
-    check_output(options.out, options.content)
     if builder is None:
         builder = Builder(options.cache_folder(), options.jobs)
     stamp, digest, inputs = None, None, None
@@ -263,11 +289,6 @@ def _build(options: Options, builder: Builder | None) -> Result:
                     if spare is not None:
                         builder.reuse_pages(site, spare)
                     with builder.prerendered_pages(site, staging, kept):
-                        # Written while the page workers start (--watch writes it when it
-                        # stops): keyed by content, it serves the next build even if this
-                        # one fails here.
-                        if not builder.in_place:
-                            builder.save_cache()
                         pages = show_progress(render_site(site), len(site.content.notes()))
                         result.files_written = write_tree(
                             staging, record_pages(pages, manifest), files, listing, kept)
@@ -284,7 +305,8 @@ def _build(options: Options, builder: Builder | None) -> Result:
     if stamp is not None and digest is not None and options.today is not None:
         # Keep the history only for its notice ("not in git"): the CLI prints it again.
         notice_only = result.history if result.history and result.history.notice else None
-        stamp.save(digest, Result(result.problems, None, result.today, result.agenda,
-                                  result.files_written, history=notice_only), listing,
-                   builder.manifest, site.key_record)
+        with contextlib.suppress(OSError):  # the site is published; no stamp costs only time
+            stamp.save(digest, Result(result.problems, None, result.today, result.agenda,
+                                      result.files_written, history=notice_only), listing,
+                       builder.manifest, site.key_record)
     return result

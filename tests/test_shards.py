@@ -250,3 +250,48 @@ def test_a_refused_output_folder_writes_no_shard(content: Path, tmp_path: Path) 
     with pytest.raises(PublishError, match="inside the content root"):
         build(Options(content=content, out=content / "site", today=TODAY, cache_dir=cache))
     assert not cache.exists()
+
+
+# --- a cache that cannot be used costs only time --------------------------------------
+
+
+def test_a_cache_folder_that_cannot_be_made_is_done_without_with_a_notice(
+        tmp_path: Path) -> None:
+    import subprocess  # noqa: PLC0415
+
+    content = tmp_path / "content"
+    shutil.copytree(REPO / "content", content)
+    (tmp_path / ".smreport-cache").write_text("not a folder", encoding="utf-8")
+    command = [sys.executable, "-m", "smreport", "build", "--content", str(content),
+               "--out", str(tmp_path / "site"), "--today", "2026-11-26"]
+    for _ in range(2):  # a first build, then one into the site it built
+        run = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert run.returncode == 0, run.stderr
+        assert f"notice: the cache folder {tmp_path / '.smreport-cache'} cannot be made " \
+               "(a file is in the way); this build does without it" in run.stderr
+    assert (tmp_path / ".smreport-cache").read_text(encoding="utf-8") == "not a folder"
+    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
+
+
+def test_a_stamp_or_bodies_file_that_cannot_be_written_costs_only_time(
+        content: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    real_write = engine.write_pickle
+
+    def full(path: Path, value: object) -> None:
+        if path.name.startswith(("stamp-", "notes-")):
+            raise OSError(28, "No space left on device")
+        real_write(path, value)
+    monkeypatch.setattr(engine, "write_pickle", full)
+    options = Options(content=content, out=tmp_path / "site", today=TODAY, jobs=1,
+                      cache_dir=cache)
+    assert build(options).ok
+    assert not list(cache.glob("stamp-*"))
+    assert not build(options).unchanged  # no stamp: built again, and fine
+    watcher = Builder(cache, jobs=1)  # --watch writes the bodies when it stops
+    watcher.in_place = True
+    assert build(Options(content=content, out=tmp_path / "watched", today=TODAY, jobs=1,
+                         cache_dir=cache), watcher).ok
+    watcher.save_cache()
+    assert not list(cache.glob("notes-*"))
+    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
