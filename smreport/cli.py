@@ -115,6 +115,9 @@ def make_parser() -> argparse.ArgumentParser:
                               help="how to print problems: text (default), json, or github "
                                    "(GitHub Actions annotations)")
     _jobs_option(check_parser)
+    check_parser.add_argument("--no-cache", action="store_true",
+                              help="do not read the .smreport-cache folder (check never "
+                                   "writes it)")
     add_team_commands(commands)
     return parser
 
@@ -179,8 +182,11 @@ def _summary(result: Result) -> str:
 
 def run_check(args: argparse.Namespace) -> int:
     # Worker processes (two by default) parse the notes; bodies are not rendered, nor kept.
-    options = Options(content=args.content, today=args.today, jobs=args.jobs)
-    result = check(options, Builder(None, options.jobs, render_bodies=False))
+    # The notes a build parsed come from its shards (see Builder.reads_shards).
+    options = Options(content=args.content, today=args.today, jobs=args.jobs,
+                      cache=not args.no_cache)
+    result = check(options, Builder(options.cache_folder(), options.jobs,
+                                    render_bodies=False))
     print_problems(result.problems, args.content, args.format)
     if args.format == "text" and result.problems:
         print(_summary(result), file=sys.stderr)

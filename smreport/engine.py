@@ -426,38 +426,47 @@ class Builder:
             return None
         return self.cache_dir / f"parsed-{code_fingerprint()}"
 
-    def has_shards(self) -> bool:
-        """Whether there are shards to read (then the build reads every note first, to
-        find its source key)."""
-        folder = self.shard_folder()
-        return self.keeps_shards and folder is not None and folder.is_dir()
+    @property
+    def reads_shards(self) -> bool:
+        """Whether this Builder takes parsed notes from the shards: a build's that keeps
+        them, and `check`'s (which only reads them: its notes have no HTML to keep)."""
+        return self.cache_dir is not None and not self.in_place
 
-    def _load_shards(self, notes: bool) -> None:
-        """Read every shard: the parsed notes (with `notes`) and the rendered bodies. A
-        damaged shard is deleted; shards of other versions of smreport are too."""
+    def has_shards(self) -> bool:
+        """Whether there are shards to read (then every note is read first, to find its
+        source key)."""
+        folder = self.shard_folder()
+        return self.reads_shards and folder is not None and folder.is_dir()
+
+    def _load_shards(self) -> None:
+        """Read every shard: the parsed notes (a build's or `check`'s, see `reads_shards`)
+        and the rendered bodies (a build's or --watch's). A build deletes a damaged shard,
+        and the shards of other versions of smreport; `check` writes nothing."""
         folder = self.shard_folder()
         if folder is None or not folder.parent.is_dir():
             return
-        for other in folder.parent.glob("parsed-*"):
-            if other != folder:
-                shutil.rmtree(other, ignore_errors=True)
+        if self.keeps_shards:
+            for other in folder.parent.glob("parsed-*"):
+                if other != folder:
+                    shutil.rmtree(other, ignore_errors=True)
         if not folder.is_dir():
             return
         for path in sorted(folder.glob("*.pickle")):
             try:
                 keys, results = read_shard(path)
             except Exception:  # noqa: BLE001 - a damaged shard is never trusted, only dropped
-                path.unlink(missing_ok=True)
+                if self.keeps_shards:
+                    path.unlink(missing_ok=True)
                 continue
-            if notes:
+            if self.keeps_shards:
                 self.shards[path.name] = keys
             for key, (result, html, _data_hash) in zip(keys, results, strict=True):
                 note = result[0]
                 if key is None or note is None or isinstance(note, UnparsedNote):
                     continue
-                if notes:
+                if self.reads_shards:
                     self.parsed[key] = result
-                if html is not None:
+                if html is not None and self.render_bodies:
                     self.bodies[body_key(note)] = html
 
     def _drop_stale_shards(self, current: set[str]) -> None:
@@ -486,11 +495,11 @@ class Builder:
         if self._loaded_from_disk:
             return
         self._loaded_from_disk = True
-        if self.cache_dir is not None and self.render_bodies:
-            self._load_shards(notes=self.keeps_shards)
+        if self.cache_dir is not None:
+            self._load_shards()
         path = self._cache_file()
-        if self.keeps_shards or path is None or not path.is_file():
-            return  # a build has every body it can use in the shards
+        if not self.in_place or path is None or not path.is_file():
+            return  # a build has every body it can use in the shards; `check` needs none
         try:
             with open(path, "rb") as handle:
                 stored = pickle.load(handle)
@@ -1210,10 +1219,8 @@ class Inputs:
     def read_notes(self) -> str | None:
         """Read every note and digest them all, keeping each note's hash (`hashes`);
         None if one could not be read."""
-        try:
-            hashes = {relative: content_hash(read_briefly(str(path)))
-                      for _type, relative, path in self.inventory.notes}
-        except OSError:
+        hashes = note_hashes(self.inventory)
+        if hashes is None:
             return None
         self.hashes = hashes
         return self.digest(hashes)
@@ -1231,6 +1238,16 @@ class Inputs:
             digest.update(f"\0{note_type}\0{relative}\0".encode())
             digest.update(data_hash)
         return digest.hexdigest()
+
+
+def note_hashes(inventory: Inventory) -> dict[str, bytes] | None:
+    """Every note of `inventory` read and hashed (`content_hash`), by path; None if one
+    could not be read (its parse will say why)."""
+    try:
+        return {relative: content_hash(read_briefly(str(path)))
+                for _type, relative, path in inventory.notes}
+    except OSError:
+        return None
 
 
 def _site_listing(out: Path) -> dict[str, tuple[int, int]] | None:

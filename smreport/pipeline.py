@@ -21,10 +21,11 @@ from .engine import (
     Inputs,
     Stamp,
     collecting_garbage_later,
+    note_hashes,
     record_pages,
     update_in_place,
 )
-from .load import Loaded, load_content
+from .load import Loaded, load_content, take_inventory
 from .markup import use_backend
 from .model import AgendaItem, Content, Problem
 from .parse import parse_project
@@ -113,8 +114,18 @@ def project_today(content_root: Path) -> dt.date:
 
 
 def check(options: Options, builder: Builder | None = None) -> Result:
-    """Load and validate the content; every problem of every file at once."""
+    """Load and validate the content; every problem of every file at once.
+
+    A `builder` with a cache folder takes the notes a build parsed from its shards,
+    reading and hashing every note first to find them, and parses only the others; it
+    writes nothing there.
+    """
     with collecting_garbage_later():
+        if builder is not None and builder.has_shards():
+            inventory = take_inventory(options.content)
+            hashes = note_hashes(inventory)
+            if hashes is not None:
+                builder.inventory, builder.known_hashes = inventory, hashes
         return _check(options, builder)
 
 

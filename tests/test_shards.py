@@ -232,14 +232,53 @@ def test_watch_takes_the_bodies_of_the_shards_and_parses_the_notes_itself(
     assert tree(tmp_path / "watched") == tree(tmp_path / "site")
 
 
-def test_check_neither_reads_nor_writes_shards(content: Path, tmp_path: Path) -> None:
+def test_check_takes_the_notes_a_build_parsed_from_its_shards_and_writes_nothing(
+        content: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     rebuild(Options(content=content, out=tmp_path / "site", today=TODAY, cache_dir=cache))
+    goals = sorted((content / "goals").glob("*.md"))
+    text = goals[0].read_text(encoding="utf-8")
+    owner = text.split("\nowner: ", 1)[1].split("\n", 1)[0]
+    goals[0].write_text(text.replace(f"\nowner: {owner}", "\nowner: nobody-known"),
+                        encoding="utf-8")  # an error: an unknown person
+    append(goals[1], "\nA [link](../goals/missing.md).\n")  # a warning: a broken link
+    folder = cache / f"parsed-{code_fingerprint()}"
+    damaged = sorted(folder.glob("*.pickle"))[-1]
+    lost = len(read_shard(damaged)[0])
+    damaged.write_bytes(b"not a shard")
     before = tree(cache)
-    builder = Builder(cache, jobs=1, render_bodies=False)
-    assert check(Options(content=content, out=tmp_path / "site", today=TODAY,
-                         cache_dir=cache, jobs=1), builder).ok
-    assert builder.stats["cached"] == 0
+    count = len(list(content.glob("*/*.md")))
+    for jobs in (1, 2):
+        options = Options(content=content, today=TODAY, jobs=jobs, cache_dir=cache)
+        builder = Builder(cache, jobs=jobs, render_bodies=False)
+        result = check(options, builder)
+        plain_result = check(dataclasses.replace(options, cache=False))
+        assert result.problems == plain_result.problems
+        assert {p.code for p in result.errors} == {"unknown-person"}
+        assert "broken-link" in {p.code for p in result.problems}
+        # The two edited notes and the damaged shard's are parsed; the rest come from shards.
+        assert builder.stats["parsed"] == 2 + lost, builder.stats
+        assert builder.stats["cached"] == count - 2 - lost
+        assert builder.bodies == {}  # check keeps no HTML
+    assert tree(cache) == before  # nothing written, nothing deleted, the damaged shard kept
+
+
+def test_check_on_the_command_line_reads_the_cache_unless_told_not_to(
+        content: Path, tmp_path: Path) -> None:
+    import subprocess  # noqa: PLC0415
+
+    cache = content.parent / ".smreport-cache"  # the default: beside the content root
+    rebuild(Options(content=content, out=tmp_path / "site", today=TODAY, cache_dir=cache))
+    append(sorted((content / "goals").glob("*.md"))[0], "\n[x](missing.md)\n")
+    before = tree(cache)
+    outputs = []
+    for extra in ([], ["--no-cache"]):
+        run = subprocess.run([sys.executable, "-m", "smreport", "check", "--content",
+                              str(content), "--today", "2026-11-26", "--format", "json",
+                              *extra], capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert run.returncode == 0, run.stderr  # a warning only
+        outputs.append(run.stdout)
+    assert outputs[0] == outputs[1] and "broken-link" in outputs[0]
     assert tree(cache) == before
 
 
