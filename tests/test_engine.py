@@ -446,6 +446,7 @@ def test_benchmark_runner_smoke(tmp_path: Path) -> None:
                           run.stdout)
     assert floor_row is not None and float(floor_row.group(1)) > 0, run.stdout
     for row in ("floor, 1 process", "cold full build", "warm full build", "check alone",
+                "check after a build, reading its shards",
                 "--markdown cmark-gfm",  # cmarkgfm is a test dependency
                 "one-note edit under --watch to the edited note's page, median",
                 "one-note edit under --watch to the whole site, 95th percentile",
