@@ -808,10 +808,12 @@ class Builder:
                 self.content_hashes[source.path] = self.known_hashes[source.path]
         global _KNOWN_BODIES, _SHARDS
         _KNOWN_BODIES = self.bodies
+        # Shards go only into a cache folder a build made before (with its stamp, once it
+        # succeeded): a first build whose notes fail leaves nothing beside the content.
         folder = self.shard_folder() if self.keeps_shards and missing else None
-        if folder is not None:
+        if folder is not None and folder.parent.is_dir():
             with contextlib.suppress(OSError):
-                folder.mkdir(parents=True, exist_ok=True)
+                folder.mkdir(exist_ok=True)
                 _SHARDS = (folder, settings)
         # One build keeps no Markdown text (see parse_and_render); --watch keeps it, so a
         # page can always be rendered again from the note alone.

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import os
 import traceback
 import zoneinfo
 from dataclasses import dataclass, field
@@ -201,23 +202,19 @@ def build(options: Options, builder: Builder | None = None) -> Result:
 
 
 def usable_cache(options: Options, builder: Builder | None) -> tuple[Options, str | None]:
-    """`options` as they are if their cache folder can be made (or needs none), else
-    without the cache (and the Builder's), with a notice why: the cache only ever saves
-    time, so a folder that cannot be made (a file in the way, a read-only disk) costs
-    that and no more."""
+    """`options` as they are, unless something that is not a folder is where their cache
+    folder goes: then without the cache (and the Builder's), with a notice why. The
+    cache only ever saves time, so it costs that and no more. (The folder itself is
+    made by the first build that succeeds, with its stamp; a cache that cannot be
+    written then, on a read-only disk, is done without file by file.)"""
     folder = options.cache_folder()
-    if folder is None:
+    if folder is None or folder.is_dir() or not os.path.lexists(folder):
         return options, None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        if builder is not None:
-            builder.cache_dir = None
-        why = "a file is in the way" if folder.exists() and not folder.is_dir() \
-            else error.strerror or str(error)
-        return dataclasses.replace(options, cache=False), (
-            f"the cache folder {folder} cannot be made ({why}); this build does without it")
-    return options, None
+    if builder is not None:
+        builder.cache_dir = None
+    return dataclasses.replace(options, cache=False), (
+        f"the cache folder {folder} cannot be made (a file is in the way); this build "
+        "does without it")
 
 
 def _build(options: Options, builder: Builder | None) -> Result:

@@ -60,6 +60,7 @@ def test_workers_and_cache_give_the_same_bytes_as_a_plain_build(generated: Path,
                                                                 tmp_path: Path) -> None:
     reference = plain_build(generated, tmp_path / "plain")
     cache = tmp_path / "cache"
+    cache.mkdir()  # as a build that succeeded leaves it: shards go only into it
     cold = build(Options(content=generated, out=tmp_path / "cold", today=TODAY, jobs=2,
                          cache_dir=cache))
     assert cold.ok and not cold.unchanged
@@ -168,6 +169,7 @@ def test_a_build_with_a_stamp_digests_each_note_then_the_workers_read_it_to_pars
     notes = sorted(content.glob("*/*.md"))
     options = Options(content=content, out=tmp_path / "site", today=TODAY, jobs=2,
                       cache_dir=tmp_path / "cache")
+    (tmp_path / "cache").mkdir()  # shards go only into a cache folder made before
     assert build(options).ok  # the stamp
     edited = sorted((content / "goals").glob("*.md"))[0]
 
@@ -390,6 +392,7 @@ def test_a_damaged_cache_is_ignored(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
     options = Options(content=root, out=tmp_path / "site", today=TODAY,
                       cache_dir=tmp_path / "cache")
+    (tmp_path / "cache").mkdir()  # shards go only into a cache folder made before
     assert build(options).ok
     damaged = [path for path in (tmp_path / "cache").rglob("*.pickle")]
     assert any(path.parent.name.startswith("parsed-") for path in damaged)  # the shards too
@@ -413,7 +416,7 @@ def test_no_cache_writes_no_cache_folder(tmp_path: Path) -> None:
                              "--out", str(tmp_path / "site"), "--today", "2026-11-26"],
                             capture_output=True, text=True, timeout=120, cwd=REPO)
     assert cached.returncode == 0, cached.stderr
-    assert any((tmp_path / ".smreport-cache").glob("parsed-*/*.pickle"))
+    assert any((tmp_path / ".smreport-cache").glob("stamp-*.pickle"))
 
 
 def test_update_in_place_writes_only_what_changed(tmp_path: Path) -> None:
@@ -446,7 +449,7 @@ def test_benchmark_runner_smoke(tmp_path: Path) -> None:
                           run.stdout)
     assert floor_row is not None and float(floor_row.group(1)) > 0, run.stdout
     for row in ("floor, 1 process", "cold full build", "warm full build", "check alone",
-                "check after a build, reading its shards",
+                "check after builds, reading their shards",
                 "--markdown cmark-gfm",  # cmarkgfm is a test dependency
                 "one-note edit under --watch to the edited note's page, median",
                 "one-note edit under --watch to the whole site, 95th percentile",
@@ -1352,6 +1355,7 @@ def test_the_notes_a_build_parsed_are_cached_even_when_a_template_then_fails(
     own.mkdir()
     (own / "team.html").write_text("{% for x in %}\n", encoding="utf-8")
     cache = tmp_path / "cache"
+    cache.mkdir()  # as a build that succeeded leaves it: shards go only into it
     options = Options(content=generated, out=tmp_path / "site", today=TODAY, jobs=2,
                       cache_dir=cache, template_dirs=(own,))
     render_module._ENVIRONMENTS.clear()

@@ -44,8 +44,11 @@ def notes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def content(notes: Path, tmp_path: Path) -> Path:
+    """A copy of the notes, and `tmp_path / "cache"` as a build that succeeded leaves it
+    (shards go only into a cache folder that exists)."""
     root = tmp_path / "content"
     shutil.copytree(notes, root)
+    (tmp_path / "cache").mkdir()
     return root
 
 
@@ -268,6 +271,7 @@ def test_check_on_the_command_line_reads_the_cache_unless_told_not_to(
     import subprocess  # noqa: PLC0415
 
     cache = content.parent / ".smreport-cache"  # the default: beside the content root
+    cache.mkdir()
     rebuild(Options(content=content, out=tmp_path / "site", today=TODAY, cache_dir=cache))
     append(sorted((content / "goals").glob("*.md"))[0], "\n[x](missing.md)\n")
     before = tree(cache)
@@ -288,7 +292,31 @@ def test_a_refused_output_folder_writes_no_shard(content: Path, tmp_path: Path) 
     cache = tmp_path / "cache"
     with pytest.raises(PublishError, match="inside the content root"):
         build(Options(content=content, out=content / "site", today=TODAY, cache_dir=cache))
-    assert not cache.exists()
+    assert tree(cache) == {}
+
+
+def test_a_first_build_whose_notes_fail_leaves_nothing_beside_the_content(
+        notes: Path, tmp_path: Path) -> None:
+    """The cache folder is made by the first build that succeeds, with its stamp; shards go
+    only into a cache folder made before, so a project's first build writes none."""
+    content = tmp_path / "content"
+    shutil.copytree(notes, content)
+    goal = sorted((content / "goals").glob("*.md"))[0]
+    text = goal.read_text(encoding="utf-8")
+    goal.write_text(text.replace("\nowner:", "\nowner: [\n", 1), encoding="utf-8")
+    before = sorted(path.name for path in tmp_path.iterdir())
+    options = Options(content=content, out=tmp_path / "site", today=TODAY, jobs=2)
+    assert not build(options).ok
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
+    goal.write_text(text, encoding="utf-8")
+    first = Builder(options.cache_folder(), jobs=2)
+    assert build(options, first).ok
+    cache = tmp_path / ".smreport-cache"
+    assert list(cache.glob("stamp-*.pickle")) and shards(cache) == {}
+    append(goal, "\nEdited.\n")
+    second = Builder(options.cache_folder(), jobs=2)
+    assert build(options, second).ok  # parses every note, into shards
+    assert second.stats["parsed"] == len(list(content.glob("*/*.md"))) and shards(cache)
 
 
 # --- a cache that cannot be used costs only time --------------------------------------
