@@ -449,14 +449,17 @@ class Builder:
             for other in folder.parent.glob("parsed-*"):
                 if other != folder:
                     shutil.rmtree(other, ignore_errors=True)
-        if not folder.is_dir():
+        try:
+            paths = sorted(folder.glob("*.pickle")) if folder.is_dir() else []
+        except OSError:  # an unreadable folder: no shards
             return
-        for path in sorted(folder.glob("*.pickle")):
+        for path in paths:
             try:
                 keys, results = read_shard(path)
             except Exception:  # noqa: BLE001 - a damaged shard is never trusted, only dropped
                 if self.keeps_shards:
-                    path.unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):
+                        path.unlink(missing_ok=True)
                 continue
             if self.keeps_shards:
                 self.shards[path.name] = keys
@@ -487,7 +490,8 @@ class Builder:
             for key in keys:
                 if key is not None and key not in held:
                     self.parsed.pop(key, None)
-            (folder / name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a shard left behind is only dropped later
+                (folder / name).unlink(missing_ok=True)
         self.shards = kept
 
     def load_cache(self) -> None:

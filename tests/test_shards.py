@@ -362,3 +362,39 @@ def test_a_stamp_or_bodies_file_that_cannot_be_written_costs_only_time(
     watcher.save_cache()
     assert not list(cache.glob("notes-*"))
     assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
+
+
+def test_shards_that_cannot_be_listed_or_removed_cost_only_time(
+        content: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shard folder that cannot be listed, or shards that cannot be removed (a
+    read-only disk, another user's folder: root can do both here, so both are made to
+    fail), never fail a build or a check."""
+    cache = tmp_path / "cache"
+    options = Options(content=content, out=tmp_path / "site", today=TODAY, jobs=1,
+                      cache_dir=cache)
+    rebuild(options, jobs=1)
+    folder = cache / f"parsed-{code_fingerprint()}"
+    real_glob, real_unlink = Path.glob, Path.unlink
+
+    def glob(path: Path, pattern: str) -> object:
+        if path == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_glob(path, pattern)
+    monkeypatch.setattr(Path, "glob", glob)
+    append(next(content.glob("goals/*.md")), "\nEdited.\n")
+    builder = rebuild(options, jobs=1)
+    assert builder.stats["parsed"] == len(list(content.glob("*/*.md")))  # none taken
+    assert check(dataclasses.replace(options, out=Path("unused"))).ok
+    monkeypatch.undo()
+
+    def unlink(path: Path, missing_ok: bool = False) -> None:
+        if path.parent == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        real_unlink(path, missing_ok)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    for path in list(content.glob("*/*.md"))[::2]:  # most shards go stale: dropped
+        append(path, "\nEdited again.\n")
+    next(folder.glob("*.pickle")).write_bytes(b"damaged")
+    rebuild(options, jobs=1)
+    monkeypatch.undo()
+    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
