@@ -320,7 +320,8 @@ def test_the_build_after_next_takes_the_unchanged_pages_from_its_spare(
     content = tmp_path / "content"
     shutil.copytree(generated, content)
     out, cache = tmp_path / "site", tmp_path / "cache"
-    notes = sorted(content.glob("*/*.md"))
+    # Enough notes for the page workers (with two jobs).
+    assert len(list(content.glob("*/*.md"))) >= engine.PARALLEL_THRESHOLD
     reviews = sorted((content / "reviews").glob("*.md"))
     for number in range(3):  # the first build, the first with keys, the first spare
         append(reviews[number], f"\nEdit {number}.\n")
@@ -341,7 +342,6 @@ def test_the_build_after_next_takes_the_unchanged_pages_from_its_spare(
         # The page workers are given only those pages to render.
         assert rendered.planned and max(rendered.planned) < 10
     assert tree(out) == plain_build(content, tmp_path / "plain")
-    assert len(notes) > 200
 
 
 @pytest.mark.parametrize("change", ["template", "today", "since", "project"])
