@@ -104,7 +104,7 @@ def watch_edits(content: Path, out: Path, edits: int) -> list[tuple[float, float
     try:
         for number in range(edits):
             marker = f"Edited title number {number}"
-            text = original.replace("title: ", f'title: "{marker}"\n# was: ', 1)
+            text = retitled(original, marker)
             started = time.perf_counter()
             note.write_text(text, encoding="utf-8")
             deadline = started + 30
@@ -149,8 +149,7 @@ def rebuild_edits(content: Path, work: Path, edits: int) -> list[float]:
     try:
         for number in range(warm_up + edits):
             marker = f"Rebuilt title number {number}"
-            note.write_text(original.replace("title: ", f'title: "{marker}"\n# was: ', 1),
-                            encoding="utf-8")
+            note.write_text(retitled(original, marker), encoding="utf-8")
             figures = measure("build", "--content", str(link), "--out", str(out), "--today",
                               "2026-11-26")
             if marker not in page.read_text(encoding="utf-8"):
@@ -160,6 +159,11 @@ def rebuild_edits(content: Path, work: Path, edits: int) -> list[float]:
     finally:
         note.write_text(original, encoding="utf-8")
     return times
+
+
+def retitled(note: str, title: str) -> str:
+    """A goal's text with `title` for its title (the old one kept as a comment)."""
+    return note.replace("title: ", f'title: "{title}"\n# was: ', 1)
 
 
 def edited_goal(content: Path) -> Path:

@@ -105,10 +105,11 @@ def source_key(note_type: str, path: str, settings: str, data_hash: bytes) -> st
     return digest.hexdigest()
 
 
-def body_key(note: AnyNote) -> str:
-    """The cache key of a note's rendered body: the backend, its path and its text's digest
-    (already a digest: hashing them again would only cost time, 5,000 times a rebuild)."""
-    return f"{current_backend()}\0{note.path}\0{note.body_digest}"
+def body_key(note: AnyNote, backend: str | None = None) -> str:
+    """The cache key of a note's rendered body: the Markdown backend (the current one
+    unless given), its path and its text's digest (already a digest: hashing them again
+    would only cost time, 5,000 times a rebuild)."""
+    return f"{backend or current_backend()}\0{note.path}\0{note.body_digest}"
 
 
 # What a worker returns for one note: the parse result; if it parsed, its body's HTML (None
@@ -270,8 +271,9 @@ def _work_chunk(indices: range) -> bytes:
 def write_shard(sources: Sequence[SourceFile], results: Sequence[WorkResult],
                 batch: bytes | None = None) -> None:
     """While a build keeps shards (`_SHARDS`): keep a batch of parse results (`batch`,
-    pickled already by a worker) with the source key of each, in a file named by
-    those keys. A shard that cannot be written is only parsed again next time."""
+    pickled already by a worker) with the source key of each and the Markdown backend
+    that rendered their bodies, in a file named by those keys. A shard that cannot be
+    written is only parsed again next time."""
     if _SHARDS is None:
         return
     folder, settings = _SHARDS
@@ -285,19 +287,19 @@ def write_shard(sources: Sequence[SourceFile], results: Sequence[WorkResult],
     if batch is None:
         batch = pickle.dumps(results, pickle.HIGHEST_PROTOCOL)
     with contextlib.suppress(OSError):
-        write_pickle(folder / f"{name}.pickle", (keys, batch))
+        write_pickle(folder / f"{name}.pickle", (keys, current_backend(), batch))
 
 
-def read_shard(path: Path) -> tuple[list[str | None], list[WorkResult]]:
-    """A shard's source keys and parse results (see `write_shard`); any error if it is
-    damaged."""
+def read_shard(path: Path) -> tuple[list[str | None], str, list[WorkResult]]:
+    """A shard's source keys, Markdown backend and parse results (see `write_shard`);
+    any error if it is damaged."""
     with open(path, "rb") as handle:
-        keys, batch = pickle.load(handle)  # noqa: S301 - the cache folder's own files
+        keys, backend, batch = pickle.load(handle)  # noqa: S301 - the cache's own files
     results = pickle.loads(batch)  # noqa: S301
-    if not isinstance(keys, list) or not isinstance(results, list) \
-            or len(keys) != len(results):
+    if not isinstance(keys, list) or not isinstance(backend, str) \
+            or not isinstance(results, list) or len(keys) != len(results):
         raise ValueError(f"{path} is not a shard")
-    return keys, results
+    return keys, backend, results
 
 
 def _unpack(batch: bytes | list[WorkResult]) -> list[WorkResult]:
@@ -409,28 +411,29 @@ class Builder:
 
     # -- the persistent cache ----------------------------------------------
 
-    def _cache_file(self) -> Path | None:
-        if self.cache_dir is None:
-            return None
-        return self.cache_dir / f"notes-{code_fingerprint()}.pickle"
+    def _in_cache(self, name: str) -> Path | None:
+        """`name` (with `{}` for it) for this version of smreport in the cache folder."""
+        return None if self.cache_dir is None else \
+            self.cache_dir / name.format(code_fingerprint())
 
-    @property
-    def keeps_shards(self) -> bool:
-        """Whether builds keep their parsed notes in shards: one build (not --watch)
-        with a cache folder, rendering bodies."""
-        return self.cache_dir is not None and not self.in_place and self.render_bodies
+    def _cache_file(self) -> Path | None:
+        return self._in_cache("notes-{}.pickle")
 
     def shard_folder(self) -> Path | None:
         """The shards' folder for this version of smreport."""
-        if self.cache_dir is None:
-            return None
-        return self.cache_dir / f"parsed-{code_fingerprint()}"
+        return self._in_cache("parsed-{}")
 
     @property
     def reads_shards(self) -> bool:
         """Whether this Builder takes parsed notes from the shards: a build's that keeps
         them, and `check`'s (which only reads them: its notes have no HTML to keep)."""
         return self.cache_dir is not None and not self.in_place
+
+    @property
+    def keeps_shards(self) -> bool:
+        """Whether builds keep their parsed notes in shards: one build (not --watch)
+        with a cache folder, rendering bodies."""
+        return self.reads_shards and self.render_bodies
 
     def has_shards(self) -> bool:
         """Whether there are shards to read (then every note is read first, to find its
@@ -441,7 +444,8 @@ class Builder:
     def _load_shards(self) -> None:
         """Read every shard: the parsed notes (a build's or `check`'s, see `reads_shards`)
         and the rendered bodies (a build's or --watch's). A build deletes a damaged shard,
-        and the shards of other versions of smreport; `check` writes nothing."""
+        one of another Markdown backend (its notes have no text to render with this
+        one), and the shards of other versions of smreport; `check` writes nothing."""
         folder = self.shard_folder()
         if folder is None or not folder.parent.is_dir():
             return
@@ -455,7 +459,11 @@ class Builder:
             return
         for path in paths:
             try:
-                keys, results = read_shard(path)
+                keys, backend, results = read_shard(path)
+                # A build's notes come without their Markdown text: their bodies must be
+                # in the shard as rendered by this build's backend.
+                if self.keeps_shards and backend != current_backend():
+                    raise ValueError("another Markdown backend's shard")
             except Exception:  # noqa: BLE001 - a damaged shard is never trusted, only dropped
                 if self.keeps_shards:
                     with contextlib.suppress(OSError):
@@ -469,8 +477,8 @@ class Builder:
                     continue
                 if self.reads_shards:
                     self.parsed[key] = result
-                if html is not None and self.render_bodies:
-                    self.bodies[body_key(note)] = html
+                if html is not None and self.render_bodies:  # under the backend it was
+                    self.bodies[body_key(note, backend)] = html
 
     def _drop_stale_shards(self, current: set[str]) -> None:
         """Delete the shards most of whose notes are not among the `current` source keys;
@@ -517,7 +525,7 @@ class Builder:
         """Write the bodies this build used (nothing stale) to the cache folder,
         atomically: when --watch stops (a build keeps them in its shards)."""
         path = self._cache_file()
-        if path is None or self.keeps_shards:
+        if path is None or not self.in_place:
             return
         stored = {"fingerprint": code_fingerprint(),
                   "bodies": {k: self.bodies[k] for k in self.used_bodies if k in self.bodies}}
@@ -551,7 +559,7 @@ class Builder:
     # -- pages -----------------------------------------------------------------
 
     def attach_page_cache(self, site: Site, template_dirs: Iterable[Path],
-                          settings: str | None = None) -> None:
+                          settings: str | None = None, templates: str | None = None) -> None:
         """Let `site` reuse a note's page while nothing the page shows has changed.
 
         A note's page shows the note and its family (a goal and its changes),
@@ -560,7 +568,8 @@ class Builder:
         and the build's `settings`. That is for `--watch` (`in_place`), and for a
         build given `settings`, whose keys let the build after next take the
         pages that did not change from its spare (see `reuse_pages`); without,
-        one build renders each page once.
+        one build renders each page once. `templates` is the folders' digest
+        (`templates_digest`), when the build's Inputs made it already.
         """
         if not self.in_place and settings is None:
             # One build renders each page once and keeps none (no page cache: at 50,000
@@ -574,7 +583,7 @@ class Builder:
         base = hashlib.blake2b(digest_size=20)
         base.update(f"{code_fingerprint()}\0{site.today}\0{current_backend()}\0".encode())
         base.update(f"{settings}\0".encode())
-        base.update(templates_digest(template_dirs).encode())
+        base.update((templates or templates_digest(template_dirs)).encode())
         base.update(repr(site.content.project).encode())
         agenda: dict[tuple[str, str], list[str]] = {}
         for item in site.agenda:
@@ -1207,6 +1216,7 @@ class Inputs:
                  ) -> None:
         self.inventory: Inventory = take_inventory(content_root)
         self.hashes: dict[str, bytes] = {}  # each note's content_hash, once read_notes ran
+        self.templates = ""  # the template folders' digest (the page keys use it too)
         self.base: hashlib.blake2b | None = hashlib.blake2b(digest_size=20)
         self.base.update(f"{code_fingerprint()}\0{settings}\0{current_backend()}\0".encode())
         try:
@@ -1217,7 +1227,8 @@ class Inputs:
                 self.base.update(f"\0{asset}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
             for problem in self.inventory.problems:
                 self.base.update(problem.format_text().encode())
-            self.base.update(templates_digest(template_dirs).encode())
+            self.templates = templates_digest(template_dirs)
+            self.base.update(self.templates.encode())
             self.base.update(_git_state(content_root))
         except OSError:
             self.base = None  # something could not be read: no digest, so no stamp

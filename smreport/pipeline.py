@@ -271,7 +271,8 @@ def _build(options: Options, builder: Builder | None) -> Result:
     # Builder.reuse_pages). A first build does without: at 5,000 notes the keys cost
     # 40 ms, before the page workers start.
     builder.attach_page_cache(site, all_templates, f"{options.since}"
-                              if stamp is not None and stamp.path.is_file() else None)
+                              if stamp is not None and stamp.path.is_file() else None,
+                              inputs.templates if inputs is not None else None)
     files = list(static_files(site))
     files.extend((asset, options.content / asset) for asset in result.content.assets)
     listing: dict[str, tuple[int, int]] | None = None  # the files a staged build wrote

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,6 +15,37 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "content"
+TODAY = dt.date(2026, 11, 26)
+
+
+# --- for the tests of builds with workers and caches: sites compared byte for byte ---
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """Every file under `folder` by path, with the digest of its bytes."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def plain_build(content: Path, out: Path) -> dict[str, str]:
+    """The reference site: one process, no cache, a fresh folder."""
+    from smreport.pipeline import Options, build  # noqa: PLC0415 - not for every test file
+
+    result = build(Options(content=content, out=out, today=TODAY, jobs=1, cache=False))
+    assert result.ok, result.problems
+    return tree(out)
+
+
+def copy_example(tmp_path: Path) -> Path:
+    """The example project, copied to `tmp_path / "content"`."""
+    root = tmp_path / "content"
+    shutil.copytree(EXAMPLE, root)
+    return root
+
+
+def append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)
 
 PROJECT_YML = """\
 title: "Brand X in social media"

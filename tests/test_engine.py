@@ -6,7 +6,6 @@ import collections
 import dataclasses
 import datetime as dt
 import functools
-import hashlib
 import os
 import pickle
 import re
@@ -30,24 +29,10 @@ from smreport.model import AgendaItem, CurrentGoal
 from smreport.pipeline import Options, PublishError, build, check
 from smreport.render import default_template_dir, make_site
 
-from .conftest import REPO, run_build_py
+from .conftest import REPO, TODAY, copy_example, plain_build, run_build_py, tree
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import generate  # noqa: E402
-
-TODAY = dt.date(2026, 11, 26)
-
-
-def tree(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def plain_build(content: Path, out: Path) -> dict[str, str]:
-    """The reference: one process, no cache."""
-    result = build(Options(content=content, out=out, today=TODAY, jobs=1, cache=False))
-    assert result.ok, result.problems
-    return tree(out)
 
 
 @pytest.fixture(scope="module")
@@ -329,10 +314,6 @@ def watched(root: Path, out: Path) -> tuple[Builder, Options]:
     return builder, options
 
 
-def copy_example(tmp_path: Path) -> Path:
-    root = tmp_path / "content"
-    shutil.copytree(REPO / "content", root)
-    return root
 
 
 @pytest.mark.parametrize("edit", ["edit", "delete", "rename", "project", "template", "asset"])

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import hashlib
 import pickle
 import shutil
 import sys
@@ -17,23 +15,10 @@ from smreport.engine import Builder, code_fingerprint, read_shard
 from smreport.load import take_inventory
 from smreport.pipeline import Options, build, check
 
-from .conftest import REPO
+from .conftest import REPO, TODAY, append, plain_build, tree
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import generate  # noqa: E402
-
-TODAY = dt.date(2026, 11, 26)
-
-
-def tree(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def plain(content: Path, out: Path) -> dict[str, str]:
-    """The reference: one process, no cache."""
-    assert build(Options(content=content, out=out, today=TODAY, jobs=1, cache=False)).ok
-    return tree(out)
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +51,6 @@ def rebuild(options: Options, jobs: int = 2) -> Builder:
     return builder
 
 
-def append(path: Path, text: str) -> None:
-    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -94,12 +77,12 @@ def test_a_rebuild_parses_only_new_and_changed_notes(jobs: int, content: Path,
     second = rebuild(options, jobs)
     # A body is keyed by its note's path too: the renamed and added notes' are rendered.
     assert second.stats == {"parsed": 3, "cached": count - 3, "bodies": 3}
-    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain")
     # The three are in a shard of their own now, read by the next build.
     append(goals[2], "\nEdited too.\n")
     third = rebuild(options, jobs)
     assert third.stats["parsed"] == 1
-    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain2")
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain2")
 
 
 def test_a_shard_whose_notes_mostly_changed_is_dropped_and_its_other_notes_parsed_again(
@@ -123,7 +106,7 @@ def test_a_shard_whose_notes_mostly_changed_is_dropped_and_its_other_notes_parse
     assert set(before) - set(after) == {first_shard}
     assert sorted(key for keys in after.values() for key in keys if key) \
         == sorted(builder.source_keys.values())  # nothing stale is kept
-    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain")
     # Changes to fewer than half a shard's notes keep it: only those notes are parsed.
     for _relative, path in first_batch[-3:]:
         append(path, "\nEdited again.\n")
@@ -143,7 +126,7 @@ def test_shards_stay_at_most_about_twice_the_notes_over_many_rebuilds(
         rebuild(options, jobs=1)
         held = sum(len(keys) for keys in shards(tmp_path / "cache").values())
         assert count <= held <= 2 * count
-    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain")
 
 
 def test_damaged_shards_and_other_versions_shards_are_deleted_never_trusted(
@@ -156,8 +139,8 @@ def test_damaged_shards_and_other_versions_shards_are_deleted_never_trusted(
     truncated, mismatched = sorted(folder.glob("*.pickle"))[:2]
     lost = {key for path in (truncated, mismatched) for key in read_shard(path)[0]}
     truncated.write_bytes(truncated.read_bytes()[:1000])
-    keys, results = read_shard(mismatched)
-    mismatched.write_bytes(pickle.dumps((keys[:-1], pickle.dumps(results))))
+    keys, backend, results = read_shard(mismatched)
+    mismatched.write_bytes(pickle.dumps((keys[:-1], backend, pickle.dumps(results))))
     old = cache / "parsed-0123456789abcdef"  # another version's
     shutil.copytree(folder, old)
     edited = next(content.glob("goals/*.md"))
@@ -168,7 +151,7 @@ def test_damaged_shards_and_other_versions_shards_are_deleted_never_trusted(
         read_shard(path)
     edited_key = first.source_keys[edited.relative_to(content).as_posix()]
     assert builder.stats["parsed"] == len(lost | {edited_key})
-    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain")
     # A new version of smreport starts from nothing and deletes the old shards.
     monkeypatch.setattr(engine, "code_fingerprint", lambda: "fedcba9876543210")
     append(edited, "\nEdited again.\n")
@@ -193,13 +176,13 @@ def test_a_shard_that_cannot_be_written_only_costs_its_parse_next_time(
     rebuild(options)  # the workers inherit the failing writer
     assert shards(cache) == {}
     monkeypatch.undo()
-    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain")
     # The shard folder's name taken by a file: no shards, the build goes on.
     shutil.rmtree(cache / f"parsed-{code_fingerprint()}")
     (cache / f"parsed-{code_fingerprint()}").write_text("in the way", encoding="utf-8")
     append(next(content.glob("goals/*.md")), "\nEdited.\n")
     assert rebuild(options).stats["parsed"] == len(list(content.glob("*/*.md")))
-    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain2")
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain2")
 
 
 def test_another_parse_setting_parses_every_note_again(content: Path, tmp_path: Path
@@ -215,7 +198,7 @@ def test_another_parse_setting_parses_every_note_again(content: Path, tmp_path: 
                        encoding="utf-8")
     builder = rebuild(options, jobs=1)
     assert builder.stats["parsed"] == len(list(content.glob("*/*.md")))
-    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain")
 
 
 def test_watch_takes_the_bodies_of_the_shards_and_parses_the_notes_itself(
@@ -337,7 +320,7 @@ def test_a_cache_folder_that_cannot_be_made_is_done_without_with_a_notice(
         assert f"notice: the cache folder {tmp_path / '.smreport-cache'} cannot be made " \
                "(a file is in the way); this build does without it" in run.stderr
     assert (tmp_path / ".smreport-cache").read_text(encoding="utf-8") == "not a folder"
-    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain")
 
 
 def test_a_stamp_or_bodies_file_that_cannot_be_written_costs_only_time(
@@ -361,7 +344,7 @@ def test_a_stamp_or_bodies_file_that_cannot_be_written_costs_only_time(
                          cache_dir=cache), watcher).ok
     watcher.save_cache()
     assert not list(cache.glob("notes-*"))
-    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain")
 
 
 def test_shards_that_cannot_be_listed_or_removed_cost_only_time(
@@ -397,4 +380,25 @@ def test_shards_that_cannot_be_listed_or_removed_cost_only_time(
     next(folder.glob("*.pickle")).write_bytes(b"damaged")
     rebuild(options, jobs=1)
     monkeypatch.undo()
-    assert tree(tmp_path / "site") == plain(content, tmp_path / "plain")
+    assert tree(tmp_path / "site") == plain_build(content, tmp_path / "plain")
+
+
+def test_another_markdown_backend_parses_every_note_again_and_renders_its_bodies(
+        content: Path, tmp_path: Path) -> None:
+    """A shard's bodies were rendered by one backend, and its notes come without their
+    Markdown text: a build with the other backend takes neither, and drops the shard."""
+    cache = tmp_path / "cache"
+    options = Options(content=content, out=tmp_path / "site", today=TODAY, jobs=1,
+                      cache_dir=cache)
+    rebuild(options, jobs=1)
+    count = len(list(content.glob("*/*.md")))
+    other = rebuild(dataclasses.replace(options, markdown="cmark-gfm"), jobs=1)
+    assert other.stats == {"parsed": count, "cached": 0, "bodies": count}  # rendered anew
+    assert {read_shard(path)[1] for path in
+            (cache / f"parsed-{code_fingerprint()}").glob("*.pickle")} == {"cmark-gfm"}
+    plain = build(Options(content=content, out=tmp_path / "plain", today=TODAY, jobs=1,
+                          cache=False, markdown="cmark-gfm"))
+    assert plain.ok and tree(tmp_path / "site") == tree(tmp_path / "plain")
+    # And check takes the notes whatever rendered their bodies.
+    checker = Builder(cache, jobs=1, render_bodies=False)
+    assert check(options, checker).ok and checker.stats["cached"] == count

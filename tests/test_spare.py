@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import hashlib
 import os
 import shutil
 import sys
@@ -19,29 +18,20 @@ from smreport import publish as publishing
 from smreport.pipeline import Options, build
 from smreport.publish import PublishError
 
-from .conftest import REPO
+from .conftest import REPO, TODAY, append, copy_example, plain_build, tree
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import generate  # noqa: E402
 
-TODAY = dt.date(2026, 11, 26)
 LOCK = ".site.smreport-lock"  # beside the output folder, see publish.output_lock
 
 
-def tree(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def folders(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_dir()}
 
 
-def plain_build(content: Path, out: Path) -> dict[str, str]:
-    """The reference: one process, no cache, a fresh folder."""
-    result = build(Options(content=content, out=out, today=TODAY, jobs=1, cache=False))
-    assert result.ok, result.problems
-    return tree(out)
 
 
 def cached_build(content: Path, out: Path, cache: Path, jobs: int = 1) -> None:
@@ -56,15 +46,8 @@ def spare_of(cache: Path) -> Path:
     return spare
 
 
-def append(path: Path, text: str) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(text)
 
 
-def copy_example(tmp_path: Path) -> Path:
-    root = tmp_path / "content"
-    shutil.copytree(REPO / "content", root)
-    return root
 
 
 def built_with_a_spare(tmp_path: Path) -> tuple[Path, Path, Path]:
@@ -344,7 +327,8 @@ def test_the_build_after_next_takes_the_unchanged_pages_from_its_spare(
     assert tree(out) == plain_build(content, tmp_path / "plain")
 
 
-@pytest.mark.parametrize("change", ["template", "today", "since", "project"])
+@pytest.mark.parametrize("change", ["template", "today", "since", "project", "version",
+                                    "markdown"])
 def test_a_spare_page_is_taken_only_under_the_same_build_inputs(
         change: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     content = copy_example(tmp_path)
@@ -366,17 +350,23 @@ def test_a_spare_page_is_taken_only_under_the_same_build_inputs(
     elif change == "since":
         options = Options(content=content, out=out, today=TODAY, jobs=1, cache_dir=cache,
                           since="2026-10-01")
-    else:
+    elif change == "project":
         project = content / "project.yml"
         project.write_text(project.read_text(encoding="utf-8").replace(
             "Lena Frolova", "Elena Frolova"), encoding="utf-8")
+    elif change == "markdown":  # the other backend (cmarkgfm is a test dependency)
+        options = Options(content=content, out=out, today=TODAY, jobs=1, cache_dir=cache,
+                          markdown="cmark-gfm")
     rendered = Rendered(monkeypatch)
+    if change == "version":  # another smreport: its code's fingerprint differs
+        monkeypatch.setattr(engine, "code_fingerprint", lambda: "another-version")
     assert build(options).ok
     monkeypatch.undo()
     pages = len([p for p in out.rglob("index.html") if p.parent != out])
     assert len(rendered.pages) >= pages  # nothing was taken from the spare
     reference = build(Options(content=content, out=tmp_path / "plain", today=options.today,
-                              jobs=1, cache=False, since=options.since))
+                              jobs=1, cache=False, since=options.since,
+                              markdown=options.markdown))
     assert reference.ok
     assert tree(out) == tree(tmp_path / "plain")
 
@@ -435,3 +425,22 @@ def test_every_reviews_page_shows_every_month_after_a_review_is_added_far_back(
     plain = build(Options(content=content, out=tmp_path / "plain", today=TODAY, jobs=1,
                           cache=False))
     assert plain.ok and tree(out) == tree(tmp_path / "plain")
+
+
+def test_a_rebuild_digests_the_templates_once(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build's inputs and its page keys both cover the templates: one digest of them
+    serves both."""
+    content = copy_example(tmp_path)
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    cached_build(content, out, cache)
+    append(content / "goals" / "grow-telegram.md", "\nAn edit.\n")
+    calls: list[object] = []
+    real_digest = engine.templates_digest
+
+    def templates_digest(template_dirs: Any) -> str:
+        calls.append(template_dirs)
+        return real_digest(template_dirs)
+    monkeypatch.setattr(engine, "templates_digest", templates_digest)
+    cached_build(content, out, cache)  # with a stamp: page keys are computed
+    assert len(calls) == 1
