@@ -21,10 +21,12 @@ TODAY = dt.date(2026, 11, 26)
 # --- for the tests of builds with workers and caches: sites compared byte for byte ---
 
 
-def tree(folder: Path) -> dict[str, str]:
-    """Every file under `folder` by path, with the digest of its bytes."""
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+def tree(folder: Path, folders: bool = False) -> dict[str, str]:
+    """Every file under `folder` by path, with the digest of its bytes; with `folders`,
+    every folder too, as "folder"."""
+    return {p.relative_to(folder).as_posix():
+            hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "folder"
+            for p in sorted(folder.rglob("*")) if folders or p.is_file()}
 
 
 def plain_build(content: Path, out: Path) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from smreport.cli import main
-from tests.conftest import REPO, ProjectFactory, run_build_py, run_cli, write_files
+from tests.conftest import REPO, ProjectFactory, run_build_py, run_cli, tree, write_files
 
 PROBLEM_LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): "
                           r"(?P<severity>error|warning) (?P<code>[a-z][a-z0-9-]*): "
@@ -46,12 +45,6 @@ def console_script() -> Path:
 def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(console_script()), *args], cwd=cwd, capture_output=True,
                           text=True, timeout=120)
-
-
-def tree_digest(root: Path) -> dict[str, str]:
-    """Every file under `root` by relative path, with the hash of its bytes."""
-    return {path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(root.rglob("*")) if path.is_file()}
 
 
 def problems_in(text: str) -> list[dict[str, str]]:
@@ -201,7 +194,7 @@ def test_the_three_entry_points_build_the_same_site(make_project: ProjectFactory
     }
     for name, result in results.items():
         assert result.returncode == 0, (name, result.stdout + result.stderr)
-    digests = {name: tree_digest(site) for name, site in sites.items()}
+    digests = {name: tree(site) for name, site in sites.items()}
     assert "agenda.json" in digests["module"] and "index.html" in digests["module"]
     assert digests["module"] == digests["script"] == digests["build-py"]
 

@@ -10,7 +10,6 @@ and the next build must clean up whatever was left beside it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import signal
 import subprocess
@@ -22,16 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, tree
 
 NOTES = 300
 OLD_DAY, NEW_DAY = "2026-11-20", "2026-11-26"  # the same content gives two different sites
-
-
-def tree_digest(root: Path) -> dict[str, str]:
-    """Every file under `root` by relative path, with the hash of its bytes."""
-    return {path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(root.rglob("*")) if path.is_file()}
 
 
 def leftovers(out: Path) -> list[str]:
@@ -97,12 +90,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
                    check=True, capture_output=True, timeout=300)
     reference = work / "reference" / "site"
     run_build(work, reference, NEW_DAY)
-    new = tree_digest(reference)
+    new = tree(reference)
     out = work / "public" / "site"
     started = time.monotonic()
     run_build(work, out, OLD_DAY)
     duration = time.monotonic() - started
-    old = tree_digest(out)
+    old = tree(out)
     assert old != new and min(len(old), len(new)) > NOTES
     goals = len(list((work / "content" / "goals").glob("*.md")))
     return Project(work, out, old, new, goals, duration)
@@ -140,7 +133,7 @@ def test_a_killed_build_leaves_the_old_site_or_the_new_one(project: Project) -> 
     outcomes: dict[str, str] = {}
     names = list(moments(project)) + ["40% of a build's time", "80% of a build's time"]
     for name in names:
-        assert tree_digest(out) == project.old, f"before {name!r}: not the old site"
+        assert tree(out) == project.old, f"before {name!r}: not the old site"
         process = start_build(project.work, out, NEW_DAY)
         if name.endswith("of a build's time"):
             delay = project.duration * int(name.split("%")[0]) / 100
@@ -149,7 +142,7 @@ def test_a_killed_build_leaves_the_old_site_or_the_new_one(project: Project) -> 
         else:
             reached = wait_until(moments(project)[name], process)
         killed = kill(process)
-        state = tree_digest(out)
+        state = tree(out)
         assert state in (project.old, project.new), (
             f"killed when {name}: the output folder is a mixture "
             f"({len(set(state.items()) - set(project.old.items()))} files differ from the old "
@@ -165,7 +158,7 @@ def test_a_killed_build_leaves_the_old_site_or_the_new_one(project: Project) -> 
     assert any(o.startswith("old") for o in outcomes.values()), outcomes
     # The next build cleans up what the kills left and publishes whole.
     run_build(project.work, out, NEW_DAY)
-    assert tree_digest(out) == project.new, "the build after the kills"
+    assert tree(out) == project.new, "the build after the kills"
     assert leftovers(out) == []
 
 
@@ -188,11 +181,11 @@ def test_a_build_while_another_holds_the_folder_is_refused_with_a_clear_message(
         message = (stdout + stderr).decode()
         assert refused.returncode == 1, message
         assert "another smreport build is writing" in message and "Traceback" not in message
-        assert tree_digest(out) == project.old and leftovers(out) == []
+        assert tree(out) == project.old and leftovers(out) == []
     finally:
         holder.communicate(b"", timeout=60)
     run_build(project.work, out, NEW_DAY)  # the lock is free again
-    assert tree_digest(out) == project.new
+    assert tree(out) == project.new
 
 
 def test_two_builds_started_together_leave_one_whole_site(project: Project) -> None:
@@ -207,5 +200,5 @@ def test_two_builds_started_together_leave_one_whole_site(project: Project) -> N
         refused = next(m for (output, code), m in zip(results, messages, strict=True) if code)
         assert "another smreport build is writing" in refused
     assert all("Traceback" not in m for m in messages)
-    assert tree_digest(out) == project.new
+    assert tree(out) == project.new
     assert leftovers(out) == []

@@ -14,7 +14,7 @@ import pytest
 from smreport.pipeline import Options, build, check
 from smreport.publish import PublishError
 from tests.agenda.notes import dispute_note, goal_note, project_yml, reading
-from tests.conftest import ProjectFactory, run_build_py, run_cli
+from tests.conftest import ProjectFactory, run_build_py, run_cli, tree
 
 TODAY = "2026-03-10"
 BROKEN = "---\ntitle: [unclosed\n---\nBody.\n"
@@ -31,13 +31,6 @@ Why.
 """
 
 
-def tree_digest(root: Path) -> dict[str, str]:
-    """Every file and folder under `root`, with the hash of each file's bytes."""
-    return {path.relative_to(root).as_posix():
-            hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "folder"
-            for path in sorted(root.rglob("*"))}
-
-
 def build_cli(root: Path, out: Path, today: str = TODAY) -> subprocess.CompletedProcess[str]:
     return run_cli("build", "--content", str(root), "--out", str(out), "--today", today,
                    cwd=root.parent)
@@ -48,7 +41,7 @@ def test_a_build_with_errors_leaves_the_previous_site_as_it_was(
     root = make_project()
     out = tmp_path / "site"
     assert build_cli(root, out).returncode == 0
-    before = tree_digest(out)
+    before = tree(out, folders=True)
     assert "agenda.json" in before and "index.html" in before
 
     # A broken note, and a new valid one that would change the site if it were published.
@@ -60,7 +53,7 @@ def test_a_build_with_errors_leaves_the_previous_site_as_it_was(
     assert result.returncode == 1
     assert "content/goals/broken.md:" in result.stderr
     assert "Traceback" not in result.stderr
-    assert tree_digest(out) == before
+    assert tree(out, folders=True) == before
     # No staging folder is left beside it.
     staging = (".smreport-new", ".smreport-old")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(staging)] == []
@@ -68,7 +61,7 @@ def test_a_build_with_errors_leaves_the_previous_site_as_it_was(
     # build.py behaves the same.
     assert run_build_py("--content", str(root), "--out", str(out), "--today", TODAY,
                         cwd=tmp_path).returncode == 1
-    assert tree_digest(out) == before
+    assert tree(out, folders=True) == before
 
 
 def test_a_build_with_errors_writes_nothing_at_all(make_project: ProjectFactory,
@@ -87,18 +80,18 @@ def test_the_same_content_and_today_give_a_byte_identical_site(
     first, second = tmp_path / "first", tmp_path / "second"
     assert build_cli(root, first).returncode == 0
     assert build_cli(root, second).returncode == 0
-    assert tree_digest(first) == tree_digest(second)
+    assert tree(first, folders=True) == tree(second, folders=True)
     # Rebuilding in place, and from a copy of the content elsewhere, changes nothing.
-    before = tree_digest(first)
+    before = tree(first, folders=True)
     assert build_cli(root, first).returncode == 0
-    assert tree_digest(first) == before
+    assert tree(first, folders=True) == before
     copy = make_project({"goals/new-goal.md": GOAL_AWAITING}, name="copy")
     third = tmp_path / "third"
     assert build_cli(copy, third).returncode == 0
-    assert tree_digest(third) == before
+    assert tree(third, folders=True) == before
     # And a different day gives a different agenda.
     assert build_cli(root, second, today="2026-03-11").returncode == 0
-    assert tree_digest(second) != before
+    assert tree(second, folders=True) != before
 
 
 def test_a_successful_build_replaces_the_previous_site_whole(
@@ -126,22 +119,22 @@ def test_an_empty_existing_folder_is_accepted(make_project: ProjectFactory,
 def test_an_output_folder_inside_the_content_root_is_refused(
         where: str, make_project: ProjectFactory, tmp_path: Path) -> None:
     root = make_project()
-    before = tree_digest(root)
+    before = tree(root, folders=True)
     result = build_cli(root, tmp_path / where)
     assert result.returncode == 1
     assert "content root" in result.stderr and "--out" in result.stderr
     assert "Traceback" not in result.stderr
-    assert tree_digest(root) == before
+    assert tree(root, folders=True) == before
 
 
 def test_an_output_folder_containing_the_content_root_is_refused(
         make_project: ProjectFactory, tmp_path: Path) -> None:
     root = make_project()
-    before = tree_digest(tmp_path)
+    before = tree(tmp_path, folders=True)
     result = build_cli(root, tmp_path)
     assert result.returncode == 1
     assert "contains the content root" in result.stderr
-    assert tree_digest(tmp_path) == before
+    assert tree(tmp_path, folders=True) == before
 
 
 def test_a_non_empty_folder_not_made_by_smreport_is_refused(
@@ -152,7 +145,7 @@ def test_a_non_empty_folder_not_made_by_smreport_is_refused(
     result = build_cli(make_project(), out)
     assert result.returncode == 1
     assert ".smreport-site" in result.stderr and "Traceback" not in result.stderr
-    assert tree_digest(out) == {"thesis.txt": hashlib.sha256(b"years of work").hexdigest()}
+    assert tree(out, folders=True) == {"thesis.txt": hashlib.sha256(b"years of work").hexdigest()}
 
 
 @pytest.mark.parametrize("where", ["a-file", "a-file/site"])
@@ -210,8 +203,8 @@ def test_a_rebuild_repairs_a_damaged_site(make_project: ProjectFactory, tmp_path
     root = make_project()
     out = tmp_path / "site"
     assert build_cli(root, out).returncode == 0
-    before = tree_digest(out)
+    before = tree(out, folders=True)
     (out / "index.html").unlink()
     (out / "goals" / "index.html").write_text("edited by hand", encoding="utf-8")
     assert build_cli(root, out).returncode == 0
-    assert tree_digest(out) == before
+    assert tree(out, folders=True) == before

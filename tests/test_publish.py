@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 from collections.abc import Iterator
@@ -23,10 +22,7 @@ from smreport.publish import (
     write_tree,
 )
 
-
-def tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+from .conftest import tree
 
 
 def beside(out: Path) -> list[str]:

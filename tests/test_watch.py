@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import shutil
@@ -18,7 +17,7 @@ import pytest
 
 from smreport.watch import is_editor_noise
 
-from .conftest import EXAMPLE, REPO
+from .conftest import EXAMPLE, REPO, tree
 
 TODAY = "2026-11-26"
 TIMEOUT = 20.0
@@ -121,11 +120,6 @@ def site_page(tmp_path: Path, relative: str) -> str:
     return (tmp_path / "site" / relative).read_text(encoding="utf-8")
 
 
-def tree_digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def edit_title(path: Path, title: str) -> str:
     text = path.read_text(encoding="utf-8")
     lines = text.split("\n")
@@ -191,17 +185,17 @@ def test_broken_note_keeps_the_last_good_site_and_fixing_rebuilds(
         watching: WatchProcess, project: Path, tmp_path: Path) -> None:
     goal = project / "goals" / "grow-telegram.md"
     good = goal.read_text(encoding="utf-8")
-    before = tree_digest(tmp_path / "site")
+    before = tree(tmp_path / "site")
     goal.write_text(good.replace("owner: ", "owner: nobody-here\nowner_x: ", 1),
                     encoding="utf-8")
     watching.wait_for(problems)
     error = watching.wait_for(lambda line: "goals/grow-telegram.md:" in line)
     assert "error unknown-person" in error
-    assert tree_digest(tmp_path / "site") == before
+    assert tree(tmp_path / "site") == before
     # Half-written: an empty file is a problem, never a page with empty metadata.
     goal.write_text("", encoding="utf-8")
     watching.wait_for(problems)
-    assert tree_digest(tmp_path / "site") == before
+    assert tree(tmp_path / "site") == before
     goal.write_text(edit_title(project / "goals" / "grow-telegram.md", "x") if False else
                     good.replace("title:", 'title: "Fixed again"\nold_title:', 1)
                     .replace("old_title:", "# old title:", 1), encoding="utf-8")
@@ -243,7 +237,7 @@ def test_incremental_rebuild_equals_a_full_build(watching: WatchProcess, project
                            "--out", str(tmp_path / "full"), "--today", TODAY, "--no-cache"],
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert full.returncode == 0, full.stderr
-    assert tree_digest(tmp_path / "site") == tree_digest(tmp_path / "full")
+    assert tree(tmp_path / "site") == tree(tmp_path / "full")
 
 
 def test_output_inside_the_watched_tree_never_triggers_a_rebuild(tmp_path: Path) -> None:
