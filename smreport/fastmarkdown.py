@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 from .markup import is_safe_url, rewrite_relative
 
@@ -47,7 +48,7 @@ class _Native:
     wrap. The extensions are looked up once, not for every note.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, library: str | None = None) -> None:
         import cffi  # noqa: PLC0415 - cmarkgfm's own dependency
         from cmarkgfm import _cmark  # noqa: PLC0415
 
@@ -55,14 +56,15 @@ class _Native:
         self.lib.cmark_gfm_core_extensions_ensure_registered()
         self.extensions = [self.lib.cmark_find_syntax_extension(name.encode())
                            for name in _EXTENSIONS]
-        if self.ffi.NULL in self.extensions:
-            raise RuntimeError(f"cmark-gfm lacks one of the extensions {_EXTENSIONS}")
+        if self.ffi.NULL in self.extensions:  # attaching NULL would crash the process
+            raise RuntimeError(f"this cmark-gfm lacks one of the extensions {_EXTENSIONS}")
         ffi = cffi.FFI()
         ffi.cdef("typedef struct { void *(*calloc)(size_t, size_t); "
                  "void *(*realloc)(void *, size_t); void (*free)(void *); } cmark_mem;"
                  "cmark_mem *cmark_get_default_mem_allocator(void);"
                  "void cmark_node_free(void *node);")
-        own = ffi.dlopen(_cmark.__file__)  # the library Python loaded: the same functions
+        # The library Python loaded (the same functions and state), or `library` in tests.
+        own = ffi.dlopen(library or _cmark.__file__)
         self.node_free, self.free = own.cmark_node_free, own.cmark_get_default_mem_allocator().free
         self.address, self.pointer = ffi.cast, self.ffi.cast
 
@@ -92,20 +94,31 @@ class _Native:
         return self.address("void *", int(self.pointer("uintptr_t", pointer)))
 
 
-_native: _Native | None = None
+def _wrapped(text: str) -> str:
+    """cmarkgfm's own wrapper: the same HTML, but it leaks what it renders."""
+    return str(cmarkgfm.markdown_to_html_with_extensions(
+        text, options=Options.CMARK_OPT_VALIDATE_UTF8, extensions=_EXTENSIONS))
 
 
-def _render(text: str) -> str:
-    global _native
-    if _native is None:
-        _native = _Native()
-    return _native.render(text)
+def renderer(library: str | None = None) -> Callable[[str], str]:
+    """`_Native`'s calls; cmarkgfm's wrapper where its build does not export what they
+    need (another platform's or a later release's library)."""
+    try:
+        return _Native(library).render
+    except (ImportError, AttributeError, OSError):
+        return _wrapped
+
+
+_render: Callable[[str], str] | None = None
 
 
 def render_markdown_cmark(text: str, note_path: str = "") -> str:
     """Render a note's body with cmark-gfm, then apply smreport's link and heading rules."""
     if cmarkgfm is None:
         raise RuntimeError("the cmark-gfm backend needs: pip install 'smreport[fast]'")
+    global _render
+    if _render is None:
+        _render = renderer()
     rendered = _render(text)
 
     def fix_link(match: re.Match[str]) -> str:

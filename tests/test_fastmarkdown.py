@@ -139,8 +139,21 @@ def test_the_leak_free_calls_render_as_cmarkgfms_own_wrapper(body: str) -> None:
     import cmarkgfm  # noqa: PLC0415 - the optional extra, present here (see pytestmark)
     from cmarkgfm.cmark import Options  # noqa: PLC0415
 
-    assert fastmarkdown._render(body) == cmarkgfm.markdown_to_html_with_extensions(
+    native = fastmarkdown.renderer()
+    assert native is not fastmarkdown._wrapped  # this machine's cmarkgfm exports the frees
+    assert native(body) == cmarkgfm.markdown_to_html_with_extensions(
         body, options=Options.CMARK_OPT_VALIDATE_UTF8, extensions=["table", "strikethrough"])
+
+
+def test_a_cmarkgfm_without_the_frees_falls_back_to_its_wrapper(tmp_path: Path) -> None:
+    # A library that lacks the two exports (here: a missing file, then another library).
+    assert fastmarkdown.renderer(str(tmp_path / "missing.so")) is fastmarkdown._wrapped
+    import ctypes.util  # noqa: PLC0415
+
+    other = ctypes.util.find_library("z") or ctypes.util.find_library("c")
+    assert other is not None
+    assert fastmarkdown.renderer(other) is fastmarkdown._wrapped
+    assert fastmarkdown._wrapped("*a*") == "<p><em>a</em></p>\n"
 
 
 def test_a_lone_surrogate_becomes_a_replacement_character() -> None:
