@@ -21,7 +21,7 @@ from . import __version__
 from .codes import github_annotation
 from .engine import Builder, WorkerError
 from .fields import MAX_DATE, MIN_DATE
-from .markup import BACKENDS
+from .markup import BACKENDS, backend_problem
 from .model import NOTE_TYPES, Problem
 from .pipeline import Options, Result, build, check
 from .publish import PublishError
@@ -55,6 +55,26 @@ def _jobs(text: str) -> int:
     return jobs
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{port} is not a port; give 1 to 65535, or 0 for any free one")
+    return port
+
+
+def _folder(text: str) -> Path:
+    """A folder that exists: a mistyped --templates would otherwise be silently ignored."""
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a folder" if path.exists() else f"{text!r} does not exist")
+    return path
+
+
 def _jobs_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=_jobs, default=0, metavar="N",
                         help="worker processes (default: one per core, at most 2; "
@@ -80,15 +100,15 @@ def make_parser() -> argparse.ArgumentParser:
     _common(build_parser)
     build_parser.add_argument("--out", type=Path, default=Path("site"), metavar="DIR",
                               help="the output folder (default: site)")
-    build_parser.add_argument("--templates", type=Path, action="append", default=[],
+    build_parser.add_argument("--templates", type=_folder, action="append", default=[],
                               metavar="DIR", help="a folder of templates that override the "
                                                   "default theme's (may be repeated)")
     build_parser.add_argument("--watch", action="store_true",
                               help="rebuild whenever the content or templates change")
     build_parser.add_argument("--serve", action="store_true",
                               help="with --watch: serve the site on 127.0.0.1 with live reload")
-    build_parser.add_argument("--port", type=int, default=8000,
-                              help="the port for --serve (default: 8000)")
+    build_parser.add_argument("--port", type=_port, default=8000,
+                              help="the port for --serve (default: 8000; 0: any free port)")
     build_parser.add_argument("--poll", action="store_true",
                               help="with --watch: poll for changes instead of file system "
                                    "events (network or container file systems)")
@@ -96,7 +116,6 @@ def make_parser() -> argparse.ArgumentParser:
     build_parser.add_argument("--no-cache", action="store_true",
                               help="do not read or write the .smreport-cache folder")
     build_parser.add_argument("--markdown", choices=BACKENDS,
-                              default=os.environ.get("SMREPORT_MARKDOWN", "markdown-it"),
                               help="the Markdown renderer: markdown-it (default) or cmark-gfm, "
                                    "faster, with pip install 'smreport[fast]' (also set by the "
                                    "SMREPORT_MARKDOWN environment variable)")
@@ -195,14 +214,21 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_build(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    # --markdown, else SMREPORT_MARKDOWN (which argparse's choices do not check).
+    markdown = args.markdown or os.environ.get("SMREPORT_MARKDOWN") or "markdown-it"
     options = Options(content=args.content, out=args.out, today=args.today,
                       template_dirs=tuple(args.templates), jobs=args.jobs,
-                      cache=not args.no_cache, markdown=args.markdown, since=args.since)
+                      cache=not args.no_cache, markdown=markdown, since=args.since)
     if args.serve and not args.watch:
         args.watch = True  # serving a preview only makes sense while watching
     if args.watch and args.format != "text":
         print("smreport build: --format github is for a single build (in CI); --watch "
               "prints each rebuild's problems as text", file=sys.stderr)
+        return 2
+    problem = backend_problem(markdown)
+    if problem:
+        source = "--markdown" if args.markdown else f"SMREPORT_MARKDOWN={markdown!r}"
+        print(f"smreport build: {source}: {problem}", file=sys.stderr)
         return 2
     if args.since:  # a wrong --since is a wrong command line, before any build or watch
         from .history import SinceError, check_since  # noqa: PLC0415 - only with --since

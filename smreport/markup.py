@@ -233,15 +233,23 @@ BACKENDS = ("markdown-it", "cmark-gfm")
 _backend = "markdown-it"
 
 
-def use_backend(name: str) -> None:
-    """Choose the Markdown renderer for this process (and the workers it forks)."""
-    global _backend
+def backend_problem(name: str) -> str | None:
+    """Why the Markdown renderer `name` cannot be used here, if it cannot."""
     if name not in BACKENDS:
-        raise ValueError(f"unknown Markdown backend {name!r}; choose one of {BACKENDS}")
+        return f"unknown Markdown backend {name!r}; choose markdown-it or cmark-gfm"
     if name == "cmark-gfm":
         from .fastmarkdown import available  # noqa: PLC0415 - an optional extra
         if not available():
-            raise ValueError("the cmark-gfm backend needs: pip install 'smreport[fast]'")
+            return "the cmark-gfm backend needs cmarkgfm: pip install 'smreport[fast]'"
+    return None
+
+
+def use_backend(name: str) -> None:
+    """Choose the Markdown renderer for this process (and the workers it forks)."""
+    global _backend
+    problem = backend_problem(name)
+    if problem:
+        raise ValueError(problem)
     _backend = name
 
 

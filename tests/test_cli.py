@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from smreport.cli import main
-from tests.conftest import REPO, ProjectFactory, run_build_py, run_cli, tree, write_files
+from tests.conftest import GOAL, REPO, ProjectFactory, run_build_py, run_cli, tree, write_files
 
 PROBLEM_LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): "
                           r"(?P<severity>error|warning) (?P<code>[a-z][a-z0-9-]*): "
@@ -142,6 +142,11 @@ def test_a_missing_content_folder_is_a_problem_not_a_traceback(tmp_path: Path) -
     ("check", "--jobs", "two"),
     ("build", "--jobs", "65"),
     ("build", "--jobs", "1.5"),
+    ("build", "--watch", "--serve", "--port", "99999"),
+    ("build", "--watch", "--serve", "--port", "-1"),
+    ("build", "--port", "http"),
+    ("build", "--templates", "no-such-folder"),
+    ("build", "--templates", "a-file"),
 ])
 def test_a_wrong_command_line_exits_2(args: tuple[str, ...], tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch,
@@ -149,11 +154,12 @@ def test_a_wrong_command_line_exits_2(args: tuple[str, ...], tmp_path: Path,
     # In-process for speed; test_a_wrong_command_line_exits_2_in_a_real_process covers the
     # real entry point.
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
     with pytest.raises(SystemExit) as exit_info:
         main(list(args))
     assert exit_info.value.code == 2
     assert "usage:" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []  # nothing written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing written
 
 
 def test_a_wrong_command_line_exits_2_in_a_real_process(tmp_path: Path) -> None:
@@ -161,6 +167,14 @@ def test_a_wrong_command_line_exits_2_in_a_real_process(tmp_path: Path) -> None:
         result = run_cli(*args, cwd=tmp_path)
         assert result.returncode == 2, result.stdout + result.stderr
         assert "usage:" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_mistyped_templates_folder_is_refused_not_ignored(tmp_path: Path) -> None:
+    # Jinja2 skips a template folder that does not exist: the override would silently vanish.
+    result = run_build_py("--templates", "themes/mine", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "argument --templates: 'themes/mine' does not exist" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
@@ -348,3 +362,66 @@ def test_the_command_delivers_all_its_output_and_status_before_it_ends(
         {f"g{n:03}.md" for n in range(150)}
     assert len(found) == 300  # the unknown owner and the misspelt key of each goal
     assert done.stderr == "150 errors, 150 warnings\n"
+
+
+# --- the Markdown backend -------------------------------------------------------------
+
+WITHOUT_CMARKGFM = ("import sys; sys.modules['cmarkgfm'] = None  # as if not installed\n"
+                    "from smreport.cli import run; run(sys.argv[1:])")
+
+
+def run_with_env(args: list[str], env: dict[str, str], without_cmarkgfm: bool = False
+                 ) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", WITHOUT_CMARKGFM] if without_cmarkgfm \
+        else [sys.executable, "-m", "smreport"]
+    return subprocess.run([*command, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env}, check=False)
+
+
+def test_an_unknown_backend_in_smreport_markdown_is_a_usage_error(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    # argparse checks --markdown's choices, but not a default taken from the environment.
+    root = make_project()
+    done = run_with_env(["build", "--content", str(root), "--out", str(tmp_path / "site")],
+                        {"SMREPORT_MARKDOWN": "commonmark"})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == ("smreport build: SMREPORT_MARKDOWN='commonmark': unknown Markdown "
+                           "backend 'commonmark'; choose markdown-it or cmark-gfm\n")
+    assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_the_fast_backend_without_its_extra_is_a_usage_error(
+        make_project: ProjectFactory, tmp_path: Path, how: str) -> None:
+    root = make_project()
+    args = ["build", "--content", str(root), "--out", str(tmp_path / "site")]
+    if how == "option":
+        done = run_with_env([*args, "--markdown", "cmark-gfm"], {}, without_cmarkgfm=True)
+        source = "--markdown"
+    else:
+        done = run_with_env(args, {"SMREPORT_MARKDOWN": "cmark-gfm"}, without_cmarkgfm=True)
+        source = "SMREPORT_MARKDOWN='cmark-gfm'"
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"smreport build: {source}: the cmark-gfm backend needs cmarkgfm: "
+                           "pip install 'smreport[fast]'\n")
+    assert not (tmp_path / "site").exists()
+
+
+def test_smreport_markdown_chooses_the_backend_and_the_option_overrides_it(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    pytest.importorskip("cmarkgfm")
+    # Raw HTML: markdown-it-py shows it as text, cmark-gfm's safe mode drops it.
+    root = make_project({"goals/double-leads.md": GOAL.replace("Why this goal.",
+                                                                "Why <kbd>this</kbd> goal.")})
+    page = Path("goals", "double-leads", "index.html")
+    env = {"SMREPORT_MARKDOWN": "cmark-gfm"}
+    common = ["build", "--content", str(root), "--today", "2026-03-01", "--no-cache"]
+    by_env = run_with_env([*common, "--out", str(tmp_path / "env")], env)
+    assert by_env.returncode == 0, by_env.stderr
+    assert "Why <!-- raw HTML omitted -->this<!-- raw HTML omitted --> goal." in \
+        (tmp_path / "env" / page).read_text(encoding="utf-8")
+    by_option = run_with_env([*common, "--out", str(tmp_path / "option"),
+                              "--markdown", "markdown-it"], env)
+    assert by_option.returncode == 0, by_option.stderr
+    assert "Why &lt;kbd&gt;this&lt;/kbd&gt; goal." in \
+        (tmp_path / "option" / page).read_text(encoding="utf-8")
