@@ -64,7 +64,7 @@ class _Native:
                  "cmark_mem *cmark_get_default_mem_allocator(void);"
                  "void cmark_node_free(void *node);")
         # The library Python loaded (the same functions and state), or `library` in tests.
-        own = ffi.dlopen(library or _cmark.__file__)
+        self.own = own = ffi.dlopen(library or _cmark.__file__)  # kept open while used
         self.node_free, self.free = own.cmark_node_free, own.cmark_get_default_mem_allocator().free
         self.address, self.pointer = ffi.cast, self.ffi.cast
 
