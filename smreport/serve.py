@@ -58,6 +58,9 @@ RELOAD_JS = """\
   });
 })();
 """
+# The names this server answers to. A page elsewhere that points its own host name at
+# 127.0.0.1 (DNS rebinding) could otherwise read the briefing through the browser.
+_LOCAL_HOST = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?\Z", re.IGNORECASE)
 _CSP = re.compile(rb'(<meta http-equiv="Content-Security-Policy" content="[^"]*?)'
                   rb"script-src 'none'")
 
@@ -97,7 +100,25 @@ class PreviewHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass  # the watcher prints one line per rebuild; requests would drown it
 
+    def refused(self) -> bool:
+        """Answer, and True, for a request this server does not serve: one that names
+        another host, or whose path holds a NUL (which the file functions reject)."""
+        host = self.headers.get("Host")
+        if host is not None and not _LOCAL_HOST.match(host.strip()):
+            self.send_error(403, "smreport's preview answers only at 127.0.0.1 or localhost")
+            return True
+        if "\x00" in unquote(urlsplit(self.path).path):
+            self.send_error(400, "a NUL in the path")
+            return True
+        return False
+
+    def do_HEAD(self) -> None:  # noqa: N802 - the name http.server expects
+        if not self.refused():
+            super().do_HEAD()
+
     def do_GET(self) -> None:  # noqa: N802 - the name http.server expects
+        if self.refused():
+            return
         path = urlsplit(self.path).path
         if path == PREFIX + "reload.js":
             self.send_bytes(RELOAD_JS.encode(), "text/javascript; charset=utf-8")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,3 +143,43 @@ def test_an_open_page_reloads_itself_and_shows_problems(served: Served) -> None:
         finally:
             browser.close()
     served.watcher.wait_for(rebuilt)
+
+
+def request(url: str, path: str, host: str | None = None, method: str = "GET"
+            ) -> tuple[int, bytes]:
+    """A raw request with the Host header given (urllib always sends the URL's)."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        connection.putrequest(method, path, skip_host=host is not None)
+        if host is not None:
+            connection.putheader("Host", host)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_the_preview_answers_only_to_its_own_host_names(served: Served) -> None:
+    # A page on evil.example whose name is made to resolve to 127.0.0.1 (DNS rebinding)
+    # sends its own name as Host: it must not read the briefing.
+    port = urllib.parse.urlsplit(served.url).port
+    for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example",
+                 f"localhost.evil.example:{port}"):
+        for method in ("GET", "HEAD"):
+            status, body = request(served.url, "/index.html", host, method)
+            assert status == 403, (host, method)
+            assert b"agenda" not in body.lower()
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST", f"[::1]:{port}"):
+        status, body = request(served.url, "/index.html", host)
+        assert status == 200 and b"</html>" in body, host
+
+
+def test_a_nul_in_the_path_is_a_bad_request_not_a_traceback(served: Served) -> None:
+    for path in ("/%00.html", "/%00", "/goals/%00/index.html"):
+        for method in ("GET", "HEAD"):
+            status, _body = request(served.url, path, method=method)
+            assert status == 400, (path, method)
+    assert fetch(served.url + "index.html")[0] == 200  # still serving
+    assert not [line for line in served.watcher.drain() if "Traceback" in line]
