@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import ClassVar, Literal, NamedTuple
 
 Severity = Literal["error", "warning"]
@@ -40,6 +41,12 @@ START = Position(1, 1)
 def digest_body(body: str) -> str:
     """The `body_digest` of a note's Markdown text."""
     return hashlib.blake2b(body.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+def exactly(number: float) -> Fraction:
+    """A number as the team wrote it: a float by its shortest decimal form (0.2 is 1/5,
+    not the binary fraction nearest to it)."""
+    return Fraction(repr(number)) if isinstance(number, float) else Fraction(number)
+
 
 _POSITIONS: dict[tuple[int, int], Position] = {}
 
@@ -356,10 +363,21 @@ class CurrentGoal:
 
     def expected_progress(self, on: dt.date) -> float:
         """Where a KPI should be on a day if it moves evenly from start to due, 0..1."""
+        return float(self._expected(on))
+
+    def _expected(self, on: dt.date) -> Fraction:
         span = (self.due - self.start).days
         if span <= 0:
-            return 1.0
-        return min(1.0, max(0.0, (on - self.start).days / span))
+            return Fraction(1)
+        return min(Fraction(1), max(Fraction(0), Fraction((on - self.start).days, span)))
+
+    def on_track(self, kpi: Kpi, reading: Reading, tolerance: float) -> bool:
+        """The SPEC's rule: off track when `progress < expected * (1 - tolerance)`, in
+        exact arithmetic, so that a reading right on the line is on track (in floats,
+        0.75 * (1 - 0.2) is 0.6000000000000001, above a progress of exactly 0.6)."""
+        baseline = exactly(kpi.baseline)
+        progress = (exactly(reading.value) - baseline) / (exactly(kpi.target) - baseline)
+        return progress >= self._expected(reading.date) * (1 - exactly(tolerance))
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,7 @@ def kpi_views(goal: CurrentGoal, today: dt.date, tolerance: float,
         if latest is not None:
             progress = kpi.progress(latest.value)
             expected = goal.expected_progress(latest.date)
-            on_track = progress >= expected * (1 - tolerance)
+            on_track = goal.on_track(kpi, latest, tolerance)
         summary = kpi_summary(kpi, latest, expected, translate)
         readings = tuple(sorted((r for r in goal.goal.readings if r.kpi == kpi.id),
                                 key=lambda r: r.date))

@@ -40,9 +40,9 @@ def find(context: AgendaContext) -> Iterator[Finding]:
             reading = goal.latest_reading(kpi.id)
             if reading is None:
                 continue
-            expected = goal.expected_progress(reading.date)
-            if kpi.progress(reading.value) >= expected * (1 - tolerance):
+            if goal.on_track(kpi, reading, tolerance):
                 continue
+            expected = goal.expected_progress(reading.date)
             if any(date >= reading.date for date in answered):
                 continue
             off_track.append((kpi, reading, expected))

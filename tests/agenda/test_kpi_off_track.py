@@ -8,8 +8,11 @@ tolerance 0.2 a reading is off track below 0.4 progress, that is below 140.
 from __future__ import annotations
 
 import datetime as dt
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from smreport.model import Subject
 from tests.agenda.notes import (
@@ -49,6 +52,65 @@ def test_fires_below_the_threshold_due_after_decision_days(make_project: Project
 def test_progress_exactly_at_the_threshold_is_on_track(make_project: ProjectFactory) -> None:
     root = one_goal(make_project, readings=[reading(DAY_60, 140)])
     assert off_track(root, "2026-03-05") == []
+
+
+def test_the_specs_example_read_exactly_on_the_line_is_on_track(
+        make_project: ProjectFactory) -> None:
+    # 120 -> 240 from 2026-01-01 to 2026-06-30 (180 days), read on day 135: expected 0.75,
+    # threshold 0.75 * 0.8 = 0.6; 192 is exactly 0.6 of the way. In floats the threshold
+    # is 0.6000000000000001, and this reading was reported off track.
+    kpi = "{ id: leads, name: Qualified leads, baseline: 120, target: 240 }"
+    for value, expected in ((192, []), (191.99, [("leads", ("leads",), dt.date(2026, 5, 23))])):
+        root = one_goal(make_project, start="2026-01-01", due="2026-06-30", kpis=[kpi],
+                        readings=[reading("2026-05-16", value)])
+        assert off_track(root, "2026-05-20") == expected, value
+
+
+def test_the_goal_page_judges_the_line_as_the_agenda_does(make_project: ProjectFactory) -> None:
+    from smreport.derive import current_goals  # noqa: PLC0415
+    from smreport.i18n import Translator  # noqa: PLC0415
+    from smreport.pipeline import Options, check  # noqa: PLC0415
+    from smreport.views import kpi_views  # noqa: PLC0415
+
+    kpi = "{ id: leads, name: Qualified leads, baseline: 120, target: 240 }"
+    for value, on_track in ((192, True), (191.99, False)):
+        root = one_goal(make_project, start="2026-01-01", due="2026-06-30", kpis=[kpi],
+                        readings=[reading("2026-05-16", value)])
+        content = check(Options(content=root)).content
+        assert content is not None
+        views = kpi_views(current_goals(content)["leads"], dt.date(2026, 5, 20),
+                          content.project.rules.off_track_tolerance, Translator("en"))
+        assert [view.on_track for view in views] == [on_track], value
+
+
+@pytest.mark.parametrize("tolerance", ["0", "0.1", "0.2", "0.25", "0.3", "0.7", "0.05"])
+def test_every_reading_exactly_on_the_line_is_on_track(make_project: ProjectFactory,
+                                                        tolerance: str) -> None:
+    """Exact-boundary readings (where the line is a short decimal), judged as the SPEC's
+    arithmetic says: a fifth of them were misjudged in floating point."""
+    start = dt.date(2026, 1, 1)
+    cases: list[tuple[int, Fraction]] = []
+    for day in range(1, 120):  # the default goal: 120 days, leads 100 -> 200
+        line = Fraction(day, 120) * (1 - Fraction(tolerance)) * 100 + 100
+        if (line * 1000).denominator == 1:  # written in full with at most 3 decimals
+            cases.append((day, line))
+    assert len(cases) >= 8, tolerance
+    on_the_line = one_goal(make_project, readings=[
+        reading((start + dt.timedelta(days=day)).isoformat(), float(value), kpi=f"k{day}")
+        for day, value in cases], kpis=[f"{{ id: k{day}, name: K {day}, baseline: 100, "
+                                        "target: 200 }" for day, _v in cases])
+    rules = project_yml(rules=f"off_track_tolerance: {tolerance}")
+    (on_the_line / "project.yml").write_text(rules, encoding="utf-8")
+    assert off_track(on_the_line, "2026-05-01") == []
+    below = make_project({"goals/leads.md": goal_note(
+        readings=[reading((start + dt.timedelta(days=day)).isoformat(),
+                          float(value - Fraction(1, 1000)), kpi=f"k{day}")
+                  for day, value in cases],
+        kpis=[f"{{ id: k{day}, name: K {day}, baseline: 100, target: 200 }}"
+              for day, _v in cases])}, project=rules, goal=False, name="below")
+    assert off_track(below, "2026-05-01") == [
+        ("leads", tuple(f"k{day}" for day, _v in cases),
+         start + dt.timedelta(days=cases[-1][0] + 7))]
 
 
 def test_tolerance_comes_from_the_project_rules(make_project: ProjectFactory) -> None:
