@@ -348,6 +348,11 @@ def _read_change(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str,
         if not any(set_fields.has(k) for k in SET_KEYS):
             fields.report.error(fields.mapping.key_position("set"), "missing-field",
                                 "'set' must give at least one of: " + ", ".join(SET_KEYS))
+        for key in ("title", "due", "status"):  # would set nothing, silently (kpis: says)
+            if set_fields.is_empty(key):
+                fields.report.error(set_fields.position(key), "missing-field",
+                                    f"{set_fields.name(key)!r} is empty; write its new value, "
+                                    "or remove the key if the change does not set it")
         if set_fields.has("due"):
             # validate checks the new due against the goal's start: point at the value.
             fields.positions["set.due"] = set_fields.position("due")

@@ -114,6 +114,20 @@ def test_a_set_with_only_some_keys_replaces_only_those() -> None:
     assert change.set.keys() == ("status",) and change.set.status == "dropped"
 
 
+@pytest.mark.parametrize("set_block, line", [
+    ("set:\n  due:\n", 7), ("set:\n  status: ~\n", 7),
+    ("set:\n  title:\n  due: 2026-09-01\n", 7), ("set: { kpis: }\n", 6)])
+def test_a_set_key_left_empty_is_an_error_not_a_change_that_sets_nothing(
+        set_block: str, line: int) -> None:
+    # SPEC: set is "required, at least one of these keys"; an empty one gives no value.
+    text = f"---\ntitle: t\ngoal: g\nproposed_by: p\ndate: 2026-02-15\n{set_block}---\nWhy.\n"
+    change, problems = parse_note("change", "changes/c.md", text.encode())
+    assert change is None
+    empty = [p for p in problems if p.code == "missing-field"]
+    assert len(empty) == 1 and empty[0].line == line and "is empty" in empty[0].message, problems
+    assert empty[0].severity == "error"
+
+
 def test_a_review_is_read_whole() -> None:
     text = """\
 ---
