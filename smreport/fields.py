@@ -10,7 +10,6 @@ import datetime as dt
 import difflib
 import re
 import sys
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -35,10 +34,12 @@ def is_valid_id(text: str) -> bool:
 
 
 def suggest_id(text: str) -> str:
-    """Turn any name into a valid id: ASCII, lowercase, hyphens."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:80].rstrip("-") or "note"
+    """Turn any name into a valid id: ASCII, lowercase, hyphens; Cyrillic and other
+    scripts transliterated as `smreport new` does ("Удвоить заявки" gives
+    "udvoit-zaiavki"), so a note named in Russian is told a name it can take."""
+    from slugify import slugify  # noqa: PLC0415 - only for a problem's message
+
+    return slugify(text, max_length=80, word_boundary=True, save_order=True) or "note"
 
 
 @dataclass

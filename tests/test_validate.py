@@ -499,7 +499,8 @@ def test_a_matching_type_is_fine(make_project: ProjectFactory) -> None:
 @pytest.mark.parametrize(("name", "suggested"), [
     ("Double Leads.md", "double-leads.md"),
     ("double_leads.md", "double-leads.md"),
-    ("Удвоить-заявки.md", "note.md"),
+    ("Удвоить-заявки.md", "udvoit-zaiavki.md"),  # transliterated, as `smreport new` does
+    ("!!!.md", "note.md"),
     ("café-leads.md", "cafe-leads.md"),
     ("-leads.md", "leads.md"),
     ("a" * 81 + ".md", "a" * 80 + ".md"),
