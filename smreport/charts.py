@@ -103,6 +103,11 @@ def _latest_label_place(x: float, y: float, width: float, plot_right: float,
         return x + 8, y + 4, "start"
     y_label = y - 9 if y - 9 - FONT >= 0 else y + FONT + 7
     anchor = "end" if x > plot_right - width / 2 else "middle"
+    left = x - width if anchor == "end" else x - width / 2
+    if left < 2:  # a large value with a long unit: kept inside the chart, flush left
+        return 2, y_label, "start"
+    if left + width > WIDTH - 2:
+        return WIDTH - 2, y_label, "end"
     return x, y_label, anchor
 
 
@@ -147,6 +152,8 @@ def kpi_chart(kpi: Kpi, readings: Sequence[Reading], start: dt.date, due: dt.dat
                      'stroke-width="1"/>' for x, y in places)
         latest = points[-1]
         value = translate.quantity(latest.value, kpi.unit)
+        if _text_width(value) > WIDTH - 4:  # a unit too long for the chart: the number alone
+            value = translate.number(latest.value)
         x_label, y_label, anchor = _latest_label_place(
             frame.x(latest.date), frame.y(latest.value), _text_width(value), frame.right,
             [target_label_y, base_label_y])

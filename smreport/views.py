@@ -328,8 +328,21 @@ def _waiting(note: AnyNote, links: Links, translate: Translator
     if isinstance(note, Change):
         return [labelled("site.waiting_proposer", note.proposed_by)], []
     if isinstance(note, Dispute):
-        return [], [(links.person(p.person, with_unit=True), p.position) for p in note.parties]
+        return [], [(links.person(p.person, with_unit=True), brief(p.position))
+                    for p in note.parties]
     return [], []
+
+
+BRIEF_POSITION = 280  # characters of a party's position on the briefing; the page has all
+
+
+def brief(text: str, limit: int = BRIEF_POSITION) -> str:
+    """`text`, cut at a word before `limit` characters with an ellipsis when longer, so
+    that five long positions do not make one agenda item two screens tall."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(None, 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,;:.—-") + "…"
 
 
 def _details(item: AgendaItem, note: AnyNote, current: Mapping[str, CurrentGoal],
@@ -374,9 +387,13 @@ def proposal_lines(change: Change, goal: CurrentGoal | None, translate: Translat
     patch = change.set
     lines: list[str] = []
 
+    pending = goal is not None and change.decision is None  # what it replaces is current
+
     def line(key: str, new: str, old: str | None) -> None:
         label = translate(f"label.{key}")
-        if old is not None and old != new and change.decision is None:
+        if pending and old == new:
+            lines.append(translate("site.proposal_same", field=label, new=new))
+        elif pending and old is not None:
             lines.append(translate("site.proposal_from_to", field=label, old=old, new=new))
         else:
             lines.append(translate("site.proposal_to", field=label, new=new))
@@ -389,10 +406,51 @@ def proposal_lines(change: Change, goal: CurrentGoal | None, translate: Translat
     if patch.status is not None:
         line("status", translate(f"site.status.{patch.status}"),
              translate(f"site.status.{goal.status}") if goal else None)
-    for kpi in patch.kpis or ():
-        lines.append(translate("site.kpi_plan", name=kpi.name,
-                               baseline=translate.quantity(kpi.baseline, kpi.unit),
-                               target=translate.quantity(kpi.target, kpi.unit)))
+    if patch.kpis is not None:
+        if pending:
+            assert goal is not None
+            lines.extend(_kpi_changes(goal.kpis, patch.kpis, translate))
+        else:
+            lines.extend(_kpi_plan(kpi, translate) for kpi in patch.kpis)
+    return lines
+
+
+def _kpi_plan(kpi: Kpi, translate: Translator) -> str:
+    return translate("site.kpi_plan", name=kpi.name,
+                     baseline=translate.quantity(kpi.baseline, kpi.unit),
+                     target=translate.quantity(kpi.target, kpi.unit))
+
+
+def _kpi_changes(current: Sequence[Kpi], proposed: Sequence[Kpi],
+                 translate: Translator) -> list[str]:
+    """What a proposed `kpis` list changes in the current one, KPI by KPI (by id): `set`
+    replaces the whole list, so a change of one target repeats every KPI."""
+    now = {kpi.id: kpi for kpi in current}
+    lines: list[str] = []
+    unchanged = 0
+    for kpi in proposed:
+        old = now.get(kpi.id)
+        if old is None:
+            lines.append(translate("site.kpi_new", plan=_kpi_plan(kpi, translate)))
+            continue
+        parts = []
+        if old.name != kpi.name:
+            parts.append(translate("site.kpi_renamed", old=old.name))
+        for attribute in ("baseline", "target"):
+            before, after = getattr(old, attribute), getattr(kpi, attribute)
+            if before != after or old.unit != kpi.unit:
+                parts.append(translate("site.kpi_from_to", field=translate(f"label.{attribute}"),
+                                       old=translate.quantity(before, old.unit),
+                                       new=translate.quantity(after, kpi.unit)))
+        if parts:
+            lines.append(translate("site.kpi_changed", name=kpi.name, what=", ".join(parts)))
+        else:
+            unchanged += 1
+    proposed_ids = {kpi.id for kpi in proposed}
+    lines.extend(translate("site.kpi_dropped", name=kpi.name)
+                 for kpi in current if kpi.id not in proposed_ids)
+    if unchanged:
+        lines.append(translate.plural("kpis_unchanged", unchanged))
     return lines
 
 
@@ -495,8 +553,10 @@ def glance(content: Content, goals: Sequence[CurrentGoal], today: dt.date,
                              lambda: _friction(content, links, translate))
     decided = reuse("glance-decided", tuple(content.changes.values()),
                     lambda: sum(1 for c in content.changes.values() if c.decision is not None))
-    without_you = [translate.plural("settled_within", within),
-                   translate.plural("changes_decided", decided)]
+    # Counts of nothing are left out: "0 disputes settled within a unit" reads oddly.
+    without_you = [translate.plural(key, count) for key, count in
+                   (("settled_within", within), ("changes_decided", decided)) if count] \
+        or [translate("site.nothing_without_you")]
     shown = goal_cards(content, goals, today, links, translate, kpis, GLANCE_GOALS)
     return Glance(shown, len(goals) - len(shown), last_review, next_review, missed, friction,
                   without_you)
@@ -511,8 +571,8 @@ def _review_summary(content: Content, today: dt.date, links: Links,
         last_review = translate.html(
             "site.last_review_full", month=translate.month(last.month),
             person=links.person(last.reviewer), date=translate.near_date(last.date, today))
-    else:
-        last_review = Markup(escape(translate("site.no_review_yet")))
+    else:  # the briefing ends each of these lines with its own full stop
+        last_review = Markup(escape(translate("site.no_review_yet").rstrip(".")))
     this_month = month_of(today)
     reviewed_now = any(r.month == this_month for r in reviews)
     next_month = f"{today.year + (today.month == 12):04d}-{today.month % 12 + 1:02d}"
@@ -540,7 +600,8 @@ def _friction(content: Content, links: Links, translate: Translator
     for pair, disputes in sorted(pairs.items()):
         names = [content.project.units[u].name if u in content.project.units else u
                  for u in pair]
-        friction.append(Friction(" ↔ ".join(names),
+        # Two units face each other; more are a group, not a chain of pairs.
+        friction.append(Friction(" ↔ ".join(names) if len(names) == 2 else translate.join(names),
                                  translate.plural("open_disputes", len(disputes)),
                                  [links.note("dispute", d.id) for d in disputes]))
     return friction, within

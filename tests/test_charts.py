@@ -48,3 +48,27 @@ def test_each_reading_has_its_dot_where_the_line_passes() -> None:
     assert len(points) == len(readings)
     assert [tuple(dot) for dot in dots] == points
     assert len(set(points)) == len(points)  # four different places, not one repeated
+
+
+@pytest.mark.parametrize("language, value, unit", [
+    ("en", 9934722.1, "roubles (incl. VAT)"),
+    ("ru", 7406.3, "просмотров на публикацию"),
+    ("en", 12.5, "qualified leads from social networks per month")])
+@pytest.mark.parametrize("day", [1, 60, 150, 240, 330, 364])
+def test_the_latest_value_label_stays_inside_the_chart(language: str, value: float, unit: str,
+                                                        day: int) -> None:
+    # A long label placed left of a dot near the chart's right end ran past its left edge:
+    # "9,934,722.1 roubles (incl. VAT)" lost its first digits.
+    kpi = Kpi(id="k", name="Revenue", baseline=0, target=value * 1.3, unit=unit)
+    start = dt.date(2026, 1, 1)
+    for reached in (0.05, 0.5, 0.99):
+        readings = [Reading(kpi="k", date=start + dt.timedelta(days=day), value=value * reached)]
+        svg = charts.kpi_chart(kpi, readings, start, dt.date(2026, 12, 31),
+                               dt.date(2026, 12, 31), translator(language), "Revenue")
+        found = re.search(r'<text x="([^"]+)" y="[^"]+" font-size="13" text-anchor="(\w+)"[^>]*'
+                          r'font-weight="bold">([^<]+)</text>', svg)
+        assert found is not None
+        x, anchor, text = float(found.group(1)), found.group(2), found.group(3)
+        width = charts._text_width(text)  # generous: the real text is no wider
+        left = {"start": x, "middle": x - width / 2, "end": x - width}[anchor]
+        assert left >= 0 and left + width <= charts.WIDTH, (text, reached, anchor, x)

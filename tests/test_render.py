@@ -6,6 +6,7 @@ folders (see conftest's `make_project`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -24,8 +25,12 @@ from markupsafe import Markup
 
 from smreport import render
 from smreport.agenda import derive_agenda
+from smreport.derive import current_goal
+from smreport.i18n import translator
+from smreport.model import Change, ChangeDecision, CurrentGoal, Goal, GoalPatch, Kpi
 from smreport.pipeline import Options, check
 from smreport.render import make_site, notes_in_order, render_note, render_site
+from smreport.views import proposal_lines
 from tests.browser import hostile
 from tests.conftest import (
     EXAMPLE,
@@ -177,7 +182,20 @@ def test_the_glance_shows_goals_reviews_friction_and_what_was_handled_without_yo
     assert "Last review: February 2026, by Oleg Petrov on 20 February" in glance
     assert "Next review due 31 March" in glance
     assert "Growth Team (agency) ↔ PR : 1 open dispute" in glance
-    assert "1 dispute settled within a unit · 0 changes decided" in glance
+    assert "Without you 1 dispute settled within a unit." in glance  # no "0 changes decided"
+
+
+@pytest.mark.parametrize("language, no_review, nothing", [
+    ("en", "No review yet.", "Without you Nothing yet."),
+    ("ru", "Проверок ещё не было.", "Без вас Пока ничего.")])
+def test_the_glance_of_a_new_project_reads_as_sentences(
+        make_project: ProjectFactory, tmp_path: Path, language: str, no_review: str,
+        nothing: str) -> None:
+    content = make_project({"project.yml": RU_PROJECT} if language == "ru" else {})
+    site = build(content, tmp_path / "site")
+    glance = text_of(page(site, "index.html").split('class="glance"', 1)[1])
+    assert no_review in glance and no_review + "." not in glance
+    assert nothing in glance and " 0 " not in glance
 
 
 def test_the_as_of_date_is_on_every_page_and_html_lang_matches(make_project: ProjectFactory,
@@ -664,3 +682,70 @@ def test_templates_escape_their_output_as_markupsafe_does(tmp_path: Path) -> Non
     assert page == stock.render(values)
     assert "&lt;script&gt;alert(&#39;x&#39;) &amp; &#34;y&#34;&lt;/script&gt;" in page
     assert ours.root_render_func.__globals__["escape"] is render.escape_to_text
+
+
+# --- what a proposed change changes ---------------------------------------------------
+
+def _goal_with(kpis: list[Kpi], status: str = "active") -> CurrentGoal:
+    goal = Goal(id="g", path="goals/g.md", body="", body_line=1, body_digest="",
+                title="Grow", owner="smirnova", start=dt.date(2026, 1, 1),
+                due=dt.date(2026, 12, 31), status=status, kpis=tuple(kpis),  # type: ignore[arg-type]
+                references=(), positions={})
+    return current_goal(goal, [])
+
+
+def _change(patch: GoalPatch, decided: bool = False) -> Change:
+    decision = ChangeDecision("approved", "petrov", dt.date(2026, 3, 2)) if decided else None
+    return Change(id="c", path="changes/c.md", body="", body_line=1, body_digest="", title="t",
+                  goal="g", proposed_by="smirnova", date=dt.date(2026, 3, 1), set=patch,
+                  decision=decision, references=(), positions={})
+
+
+SUBS = Kpi(id="subs", name="Subscribers", baseline=4000, target=12000, unit="subscribers")
+POSTS_KPI = Kpi(id="posts", name="Posts", baseline=10, target=30)
+REACH = Kpi(id="reach", name="Reach", baseline=1, target=2)
+
+
+def test_a_pending_kpis_list_is_shown_as_what_it_changes() -> None:
+    # set replaces the whole list: one new target repeated every KPI "from baseline to target".
+    proposed = (dataclasses.replace(SUBS, target=15000), POSTS_KPI,
+                Kpi(id="likes", name="Likes", baseline=0, target=500))
+    lines = proposal_lines(_change(GoalPatch(kpis=proposed, status="active")),
+                           _goal_with([SUBS, POSTS_KPI, REACH]), translator("en"))
+    assert lines == ["Status: active (unchanged)",
+                     "Subscribers: target 12,000\u00a0subscribers → 15,000\u00a0subscribers",
+                     "New KPI. Likes: from 0 to 500",
+                     "KPI dropped: Reach",
+                     "1 other KPI unchanged"]
+    renamed = (dataclasses.replace(POSTS_KPI, name="Posts a week", baseline=12),)
+    assert proposal_lines(_change(GoalPatch(kpis=renamed)), _goal_with([POSTS_KPI]),
+                          translator("ru")) == [
+        "Posts a week: прежнее название «Posts», исходное значение 10 → 12"]
+
+
+def test_a_decided_kpis_list_is_shown_as_it_was_decided() -> None:
+    lines = proposal_lines(_change(GoalPatch(kpis=(SUBS,), status="active"), decided=True),
+                           _goal_with([SUBS]), translator("en"))
+    assert lines == ["Status: active",
+                     "Subscribers: from 4,000\u00a0subscribers to 12,000\u00a0subscribers"]
+
+
+def test_a_long_position_is_cut_on_the_briefing_and_whole_on_the_dispute_page(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    long = " ".join(["The agency answers every review within two hours, word"] * 12)
+    dispute = f"""\
+---
+title: Who answers reviews
+raised_by: ivanov
+date: 2026-03-01
+parties:
+  - {{ person: ivanov, position: "{long}" }}
+  - {{ person: kuznetsova, position: "PR approves every public answer" }}
+---
+"""
+    site = build(make_project({"disputes/reviews.md": dispute}), tmp_path / "site")
+    briefing = text_of(page(site, "index.html"))
+    assert long not in briefing and "PR approves every public answer" in briefing
+    shown = briefing[briefing.index("The agency answers"):].split("…", 1)[0]
+    assert long.startswith(shown) and 200 < len(shown) <= 280
+    assert long in text_of(page(site, "disputes/reviews/index.html"))
