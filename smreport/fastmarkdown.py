@@ -1,11 +1,12 @@
 """An optional, faster Markdown backend: GitHub's cmark-gfm (`pip install 'smreport[fast]'`).
 
 It renders CommonMark with tables and strikethrough in C, in cmark-gfm's safe
-mode (raw HTML is omitted, `javascript:` and similar links are blanked), then
+mode (`javascript:` and similar links are blanked), with raw HTML turned into
+text before rendering, as the SPEC and the default backend show it; then
 applies smreport's own rules to its output: only http(s), mailto, relative
 and in-page links and images, `.md` links rewritten to note pages, headings
 shifted one level down. Differences from the default markdown-it-py backend
-are documented in the README: raw HTML is dropped instead of shown as text.
+are documented in the README.
 """
 
 from __future__ import annotations
@@ -62,23 +63,48 @@ class _Native:
         ffi.cdef("typedef struct { void *(*calloc)(size_t, size_t); "
                  "void *(*realloc)(void *, size_t); void (*free)(void *); } cmark_mem;"
                  "cmark_mem *cmark_get_default_mem_allocator(void);"
-                 "void cmark_node_free(void *node);")
+                 "void cmark_node_free(void *node);" + _TREE_CALLS)
         # The library Python loaded (the same functions and state), or `library` in tests.
         self.own = own = ffi.dlopen(library or _cmark.__file__)  # kept open while used
         self.node_free, self.free = own.cmark_node_free, own.cmark_get_default_mem_allocator().free
-        self.address, self.pointer = ffi.cast, self.ffi.cast
+        self.address, self.pointer, self.own_ffi = ffi.cast, self.ffi.cast, ffi
+        self.text_type = self.paragraph_type = 0
+        self.shows_raw_html = True
+        try:
+            probe = self._parse(b"a")
+            try:
+                paragraph = own.cmark_node_first_child(self._own(probe))
+                self.paragraph_type = own.cmark_node_get_type(paragraph)
+                self.text_type = own.cmark_node_get_type(own.cmark_node_first_child(paragraph))
+            finally:
+                self.node_free(self._own(probe))
+            # Checked once, as the library at hand renders it; else raw HTML is dropped.
+            works = self.render(_RAW_HTML_PROBE) == _RAW_HTML_SHOWN
+        except AttributeError:  # a library without the tree functions
+            works = False
+        self.shows_raw_html = works
+
+    def _parse(self, data: bytes) -> object:
+        """A document tree of `data` (the caller's to free), without extensions."""
+        parser = self.lib.cmark_parser_new(_OPTIONS)
+        try:
+            self.lib.cmark_parser_feed(parser, data, len(data))
+            return self.lib.cmark_parser_finish(parser)
+        finally:
+            self.lib.cmark_parser_free(parser)
 
     def render(self, text: str) -> str:
         lib, data = self.lib, text.encode("utf-8", "surrogatepass")
-        options = Options.CMARK_OPT_VALIDATE_UTF8  # safe mode: CMARK_OPT_UNSAFE is not set
-        parser = lib.cmark_parser_new(options)
+        parser = lib.cmark_parser_new(_OPTIONS)
         try:
             for extension in self.extensions:
                 lib.cmark_parser_attach_syntax_extension(parser, extension)
             lib.cmark_parser_feed(parser, data, len(data))
             document = lib.cmark_parser_finish(parser)  # the caller's to free
             try:
-                html = lib.cmark_render_html(document, options,
+                if "<" in text and self.shows_raw_html:
+                    self._raw_html_as_text(self._own(document))
+                html = lib.cmark_render_html(document, _OPTIONS,
                                              lib.cmark_parser_get_syntax_extensions(parser))
                 try:
                     return str(self.ffi.string(html).decode("utf-8"))
@@ -89,9 +115,57 @@ class _Native:
         finally:
             lib.cmark_parser_free(parser)
 
+    def _raw_html_as_text(self, document: object) -> None:
+        """Turn each raw HTML block into a paragraph of its text, and each raw HTML span
+        into text: rendered, it is escaped, as markdown-it-py shows raw HTML with `html`
+        off. (cmark-gfm's safe mode would omit it, and a note would silently lose
+        words such as "a <b> tag".)"""
+        own, ffi = self.own, self.own_ffi
+        found = []
+        walk = own.cmark_iter_new(document)
+        try:
+            while (event := own.cmark_iter_next(walk)) != _EVENT_DONE:
+                if event == _EVENT_ENTER:
+                    node = own.cmark_iter_get_node(walk)
+                    kind = ffi.string(own.cmark_node_get_type_string(node))
+                    if kind in (b"html_block", b"html_inline"):
+                        found.append((node, kind == b"html_block"))
+        finally:
+            own.cmark_iter_free(walk)
+        for node, block in found:
+            text = own.cmark_node_new(self.text_type)
+            own.cmark_node_set_literal(text, ffi.string(own.cmark_node_get_literal(node))
+                                       .rstrip(b"\n"))
+            if block:
+                paragraph = own.cmark_node_new(self.paragraph_type)
+                own.cmark_node_append_child(paragraph, text)
+                text = paragraph
+            own.cmark_node_replace(node, text)  # unlinks the old node, which is then freed
+            own.cmark_node_free(node)
+
     def _own(self, pointer: object) -> object:
         """A pointer of cmarkgfm's as one of ours (two cffi modules, one address)."""
         return self.address("void *", int(self.pointer("uintptr_t", pointer)))
+
+
+_OPTIONS = Options.CMARK_OPT_VALIDATE_UTF8 if cmarkgfm is not None else 0  # safe mode
+_EVENT_DONE, _EVENT_ENTER = 1, 2  # cmark_event_type
+_TREE_CALLS = """
+void *cmark_iter_new(void *root);
+void cmark_iter_free(void *iter);
+int cmark_iter_next(void *iter);
+void *cmark_iter_get_node(void *iter);
+int cmark_node_get_type(void *node);
+const char *cmark_node_get_type_string(void *node);
+const char *cmark_node_get_literal(void *node);
+int cmark_node_set_literal(void *node, const char *content);
+void *cmark_node_new(int type);
+void *cmark_node_first_child(void *node);
+int cmark_node_append_child(void *node, void *child);
+int cmark_node_replace(void *oldnode, void *newnode);
+"""
+_RAW_HTML_PROBE = "a <b>c</b>\n\n<div>d</div>\n"
+_RAW_HTML_SHOWN = "<p>a &lt;b&gt;c&lt;/b&gt;</p>\n<p>&lt;div&gt;d&lt;/div&gt;</p>\n"
 
 
 def _wrapped(text: str) -> str:
