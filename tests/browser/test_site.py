@@ -300,3 +300,58 @@ def test_the_briefing_prints_on_two_a4_pages_without_navigation(
     context.close()
     pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
     assert 1 <= pages <= 2, f"the briefing prints on {pages} A4 pages"
+
+
+STRESS_GOAL = """\
+---
+title: Revenue and reach, measured in long units
+owner: frolova
+start: 2026-01-01
+due: 2026-12-31
+kpis:
+  - { id: revenue, name: Revenue, unit: "roubles (incl. VAT)",
+      baseline: 1000000, target: 12345678.9 }
+  - { id: views, name: Views, unit: "просмотров на публикацию", baseline: 1500, target: 9000 }
+  - { id: leads, name: Leads, unit: "qualified leads from social networks per month",
+      baseline: 1, target: 20 }
+readings:
+  - { kpi: revenue, date: 2026-11-20, value: 9934722.1 }
+  - { kpi: views, date: 2026-11-20, value: 7406.3 }
+  - { kpi: leads, date: 2026-11-20, value: 12.5 }
+approved: { by: volkov, date: 2026-01-05 }
+---
+Why.
+"""
+
+CHART_TEXT_OUTSIDE = """() => [...document.querySelectorAll('svg.kpi-chart')].flatMap(svg => {
+  const box = svg.viewBox.baseVal;
+  return [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBBox()])
+    .filter(([_, b]) => b.x < box.x - 0.5 || b.x + b.width > box.x + box.width + 0.5)
+    .map(([text, b]) => `${text}: ${b.x.toFixed(1)} to ${(b.x + b.width).toFixed(1)}`);
+})"""
+
+
+def test_every_chart_label_is_drawn_inside_its_chart(browser: Any, sites: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    """Measured by Chromium (getBBox), on every goal page of the example in both languages
+    and of goals with large values and long units read near the due date, whose label
+    once ran off the chart's left edge."""
+    from tests.browser.sitetools import EXAMPLE, build_site  # noqa: PLC0415
+    from tests.conftest import write_files  # noqa: PLC0415
+
+    content = tmp_path / "content"
+    write_files(content, {"project.yml": (EXAMPLE / "project.yml").read_text("utf-8"),
+                          "goals/long-units.md": STRESS_GOAL})
+    stress = build_site(content, tmp_path / "site")
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    outside: list[str] = []
+    checked = 0
+    for site in (sites["en"], sites["ru"], stress):
+        for goal_page in sorted(site.glob("goals/*/index.html")):
+            page.goto(goal_page.as_uri(), wait_until="load")
+            checked += page.evaluate("() => document.querySelectorAll('svg.kpi-chart').length")
+            outside.extend(f"{goal_page.relative_to(site.parent)}: {label}"
+                           for label in page.evaluate(CHART_TEXT_OUTSIDE))
+    page.context.close()
+    assert checked >= 10
+    assert outside == []
