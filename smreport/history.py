@@ -359,7 +359,8 @@ def _git(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.Compl
     # Settings that would change the output we parse, or run programs, are pinned.
     command = ["git", "--no-optional-locks", "-C", str(root),
                "-c", "core.fsmonitor=false", "-c", "log.follow=false",
-               "-c", "log.showSignature=false", "-c", "diff.renames=true", *args]
+               "-c", "log.showSignature=false", "-c", "diff.renames=true",
+               "-c", "status.renames=true", *args]
     try:
         return subprocess.run(command, input=stdin, capture_output=True, env=_environment(),
                               timeout=GIT_TIMEOUT, check=False)

@@ -132,8 +132,11 @@ def test_a_rename_keeps_the_history(tmp_path: Path) -> None:
     assert "changed the due date after approval" in page
 
 
-def test_a_staged_rename_is_followed_before_it_is_committed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("renames", ["default", "status.renames=false"])
+def test_a_staged_rename_is_followed_before_it_is_committed(tmp_path: Path, renames: str) -> None:
     repo = start_project(tmp_path / "repo", files={"goals/leads.md": goal_note()})
+    if renames != "default":  # a user's setting that made git status list a delete and an add
+        repo.git("config", *renames.split("="))
     repo.git("mv", "content/goals/leads.md", "content/" + GOAL)
     result = build_at(repo.content, tmp_path / "site", "2026-02-05")
     assert result.history is not None
