@@ -33,6 +33,8 @@ CODES: tuple[Code, ...] = (
     Code("too-large", "error", "A note is larger than rules.max_note_bytes."),
     Code("encoding", "error", "A file is not UTF-8 text (UTF-16, invalid bytes or NUL bytes)."),
     Code("line-endings", "error", "A lone carriage return ends a line; use LF or CRLF."),
+    Code("merge-conflict", "error", "A file holds an unresolved git merge conflict "
+                                    "(<<<<<<< ... ======= ... >>>>>>> lines)."),
     Code("front-matter", "error", "The front matter is missing, unclosed, empty or not a mapping."),
     # -- YAML ------------------------------------------------------------------------
     Code("yaml-syntax", "error", "The YAML cannot be parsed."),

@@ -8,6 +8,7 @@ problem with its line.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .model import Position
@@ -71,7 +72,33 @@ def decode_text(data: bytes) -> tuple[str | None, FileError | None]:
                                    "line-endings",
                                    "a lone carriage return (CR) ends a line; "
                                    "save the file with LF or CRLF line endings")
+    if "<<<<<<<" in text:  # cheap: the full look only for files that hold the marker
+        line = _conflict_line(text)
+        if line:
+            return None, FileError(Position(line, 1), "merge-conflict",
+                                   "the file holds an unresolved git merge conflict (the "
+                                   "<<<<<<<, ======= and >>>>>>> lines); keep the right "
+                                   "version of the lines between them and delete the markers")
     return text, None
+
+
+_MARKER = re.compile(r"^(<{7}|={7}|>{7})(?: .*)?$", re.MULTILINE)
+
+
+def _conflict_line(text: str) -> int:
+    """The line of a merge conflict's "<<<<<<<" when "=======" and ">>>>>>>" lines follow it
+    (a lone "=======" is a Markdown heading's underline), else 0. One pass over the
+    markers, however many there are."""
+    opened, divided = -1, False
+    for marker in _MARKER.finditer(text):
+        kind = marker.group(1)[0]
+        if kind == "<":
+            opened, divided = marker.start(), False
+        elif kind == "=" and opened >= 0:
+            divided = True
+        elif kind == ">" and divided:
+            return text.count("\n", 0, opened) + 1
+    return 0
 
 
 def _looks_like_utf16(data: bytes) -> bool:

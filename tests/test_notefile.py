@@ -103,3 +103,30 @@ def test_front_matter_delimiter_problems(text: str, position: Position, words: s
     assert split is None and error is not None
     assert (error.code, error.position) == ("front-matter", position)
     assert words in error.message
+
+
+CONFLICT = "<<<<<<< HEAD\ndue: 2026-06-30\n=======\ndue: 2026-09-30\n>>>>>>> extend-the-goal\n"
+
+
+@pytest.mark.parametrize("text, line", [
+    (f"---\ntitle: Grow\n{CONFLICT}---\nWhy.\n", 3),  # in the front matter
+    (f"---\ntitle: Grow\n---\nWhy.\n\n{CONFLICT}", 6),  # in the body, which would be published
+    (f"---\ntitle: Grow\n---\n{CONFLICT.replace(' HEAD', '')}".replace(">>>>>>> extend-the-goal",
+                                                                      ">>>>>>>"), 4),
+])
+def test_a_merge_conflict_left_in_a_file_is_named_at_its_first_marker(text: str,
+                                                                      line: int) -> None:
+    decoded, failure = decode_text(text.encode())
+    assert decoded is None and failure is not None
+    assert (failure.code, failure.position) == ("merge-conflict", Position(line, 1))
+    assert "merge conflict" in failure.message and "delete the markers" in failure.message
+
+
+@pytest.mark.parametrize("text", [
+    "---\ntitle: Grow\n---\nA heading\n=======\n\nand text\n",  # a setext heading's underline
+    "---\ntitle: Grow\n---\nQuoting git: <<<<<<< HEAD, then ======= and >>>>>>> x.\n",
+    "---\ntitle: Grow\n---\n<<<<<<< an opening alone\n\n>>>>>>> and a closing\n",
+    "---\ntitle: Grow\n---\n" + "<<<<<<< x\n" * 20_000,  # one pass, however many markers
+])
+def test_what_only_looks_like_a_conflict_is_not_one(text: str) -> None:
+    assert decode_text(text.encode()) == (text, None)
