@@ -1177,22 +1177,43 @@ def update_in_place(out: Path, pages: Iterable[tuple[str, bytes]],
 
 
 def _git_state(root: Path) -> bytes:
-    """What git would tell the history features, read cheaply: HEAD, its ref, the index."""
+    """What git would tell the history features, read cheaply: HEAD, its ref, the index,
+    the packed refs and a shallow clone's boundary; b"" outside any repository.
+
+    A worktree's or submodule's `.git` is a file pointing at its git folder (and a
+    worktree's refs are in the main repository's, named by `commondir`): both are
+    followed, so that a commit there changes the state too. Whether git can be run
+    is part of it (a build without git makes no history).
+    """
     for folder in [root.absolute(), *root.absolute().parents]:
-        git = folder / ".git"
-        if git.is_dir():
-            state = [(git / "HEAD").read_bytes() if (git / "HEAD").is_file() else b""]
-            head = state[0].decode(errors="replace").strip()
-            if head.startswith("ref: "):
-                ref = git / head[5:]
-                state.append(ref.read_bytes() if ref.is_file() else b"")
-            for name in ("index", "packed-refs"):
-                path = git / name
-                state.append(str(path.stat().st_mtime_ns if path.exists() else 0).encode())
-            return b"\0".join(state)
-        if git.is_file():  # a worktree or submodule: its pointer is state enough
-            return git.read_bytes()
+        dot_git = folder / ".git"
+        if dot_git.is_dir():
+            return _git_folder_state(dot_git)
+        if dot_git.is_file():
+            pointer = dot_git.read_bytes()
+            text = pointer.decode(errors="replace").strip()
+            if not text.startswith("gitdir: "):
+                return pointer  # not a pointer git reads either: git will say so
+            return pointer + b"\0" + _git_folder_state(folder / text[8:].strip())
     return b""
+
+
+def _git_folder_state(git: Path) -> bytes:
+    common = git
+    if (git / "commondir").is_file():
+        common = git / (git / "commondir").read_text(errors="replace").strip()
+    head = (git / "HEAD").read_bytes() if (git / "HEAD").is_file() else b""
+    state = [str(shutil.which("git")).encode(), head]
+    text = head.decode(errors="replace").strip()
+    if text.startswith("ref: "):
+        for base in (git, common):
+            ref = base / text[5:]
+            if ref.is_file():
+                state.append(ref.read_bytes())
+                break
+    for path in (git / "index", common / "packed-refs", common / "shallow"):
+        state.append(str(path.stat().st_mtime_ns if path.exists() else 0).encode())
+    return b"\0".join(state)
 
 
 class Inputs:
@@ -1217,6 +1238,7 @@ class Inputs:
         self.inventory: Inventory = take_inventory(content_root)
         self.hashes: dict[str, bytes] = {}  # each note's content_hash, once read_notes ran
         self.templates = ""  # the template folders' digest (the page keys use it too)
+        self.in_repository = False  # the content root is in a git work tree (see _git_state)
         self.base: hashlib.blake2b | None = hashlib.blake2b(digest_size=20)
         self.base.update(f"{code_fingerprint()}\0{settings}\0{current_backend()}\0".encode())
         try:
@@ -1229,7 +1251,9 @@ class Inputs:
                 self.base.update(problem.format_text().encode())
             self.templates = templates_digest(template_dirs)
             self.base.update(self.templates.encode())
-            self.base.update(_git_state(content_root))
+            git = _git_state(content_root)
+            self.in_repository = bool(git)
+            self.base.update(git)
         except OSError:
             self.base = None  # something could not be read: no digest, so no stamp
 

@@ -311,7 +311,12 @@ def _build(options: Options, builder: Builder | None) -> Result:
     builder.forget_unused()
     if inputs is not None:  # with the stamp
         digest = inputs.digest(builder.content_hashes)  # the notes as the workers read them
-    if stamp is not None and digest is not None and options.today is not None:
+    # Inside a repository whose history could not be read (git missing or refusing it, a
+    # shallow clone), no stamp: what makes git readable again is not among the inputs.
+    history_lost = inputs is not None and inputs.in_repository and \
+        result.history is not None and not result.history.available
+    if stamp is not None and digest is not None and options.today is not None \
+            and not history_lost:
         # Keep the history only for its notice ("not in git"): the CLI prints it again.
         notice_only = result.history if result.history and result.history.notice else None
         with contextlib.suppress(OSError):  # the site is published; no stamp costs only time

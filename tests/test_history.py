@@ -17,7 +17,7 @@ import pytest
 from smreport import history as history_module
 from smreport.catalog import MESSAGES
 from smreport.history import History, read_history
-from smreport.pipeline import Options, check
+from smreport.pipeline import Options, Result, check
 from tests.agenda.notes import (
     change_note,
     dispute_note,
@@ -26,7 +26,7 @@ from tests.agenda.notes import (
     reading,
     review_note,
 )
-from tests.conftest import REPO, ProjectFactory, run_cli
+from tests.conftest import REPO, ProjectFactory, run_cli, write_files
 from tests.gitrepo import (
     PETROV,
     SMIRNOVA,
@@ -713,3 +713,76 @@ def test_a_save_finds_again_only_the_saved_notes_since_review_entries(
     assert history_module._LOG_MEMO.baselines is not baselines
     monkeypatch.setattr(history_module, "_LOG_MEMO", history_module._LogMemo())
     assert later == groups() != saved
+
+
+# --- "Up to date" and git's state ---------------------------------------------------------
+
+def _edited_after_approval(path: Path) -> GitRepo:
+    """A goal approved on 2026-01-10 whose due date was edited in a commit of 2026-02-03."""
+    repo = start_project(path, files={GOAL: goal_note()})
+    repo.commit({GOAL: goal_note(due="2026-08-01")}, "2026-02-03", message="Later due date")
+    return repo
+
+
+def _git_in(folder: Path, *args: str, date: str = "2026-02-03T10:00:00+03:00") -> None:
+    done = subprocess.run(["git", "-c", "user.name=Anna", "-c", "user.email=anna@x.example",
+                           "-c", "commit.gpgsign=false", *args], cwd=folder,
+                          env=git_environment(date=date), capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def _cached_build(content: Path, tmp_path: Path) -> Result:
+    from smreport.pipeline import build  # noqa: PLC0415
+
+    result = build(Options(content=content, out=tmp_path / "site", today=dt.date(2026, 2, 5),
+                           jobs=1, cache_dir=tmp_path / "cache"))
+    assert result.ok, [p.format_text() for p in result.problems]
+    return result
+
+
+def test_a_commit_in_a_worktree_is_not_up_to_date(tmp_path: Path) -> None:
+    # A worktree's .git is a file pointing at its git folder: a commit there changes that
+    # folder, not the pointer, and the build said "Up to date" with the old agenda.
+    repo = start_project(tmp_path / "repo", files={GOAL: goal_note()})
+    worktree = tmp_path / "worktree"
+    repo.git("worktree", "add", "-q", str(worktree), "-b", "side")
+    content = worktree / "content"
+    assert of_code(_cached_build(content, tmp_path).agenda, "goal-edited") == []
+    assert _cached_build(content, tmp_path).unchanged
+    write_files(content, {GOAL: goal_note(due="2026-08-01")})
+    _git_in(worktree, "commit", "-q", "-am", "Later due date")
+    result = _cached_build(content, tmp_path)
+    assert not result.unchanged
+    assert [i.due for i in of_code(result.agenda, "goal-edited")] == [dt.date(2026, 2, 10)]
+    assert _cached_build(content, tmp_path).unchanged
+
+
+def test_a_shallow_clone_made_whole_is_not_up_to_date(tmp_path: Path) -> None:
+    # A shallow clone has no history to read; fetching it whole (as the notice advises)
+    # must not leave the stamp of the build without history in place.
+    repo = _edited_after_approval(tmp_path / "repo")
+    clone = tmp_path / "clone"
+    _git_in(tmp_path, "clone", "-q", "--depth", "1", repo.path.as_uri(), str(clone))
+    first = _cached_build(clone / "content", tmp_path)
+    assert first.history is not None and not first.history.available
+    assert of_code(first.agenda, "goal-edited") == []
+    _git_in(clone, "fetch", "-q", "--unshallow")
+    result = _cached_build(clone / "content", tmp_path)
+    assert not result.unchanged
+    assert [i.due for i in of_code(result.agenda, "goal-edited")] == [dt.date(2026, 2, 10)]
+
+
+def test_a_build_without_git_keeps_no_stamp_inside_a_repository(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _edited_after_approval(tmp_path / "repo")
+    empty = tmp_path / "no-git-here"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # git is not installed, as far as a build can tell
+    first = _cached_build(repo.content, tmp_path)
+    assert first.history is not None and not first.history.available
+    monkeypatch.undo()
+    result = _cached_build(repo.content, tmp_path)
+    assert not result.unchanged
+    assert [i.due for i in of_code(result.agenda, "goal-edited")] == [dt.date(2026, 2, 10)]
+    assert _cached_build(repo.content, tmp_path).unchanged
