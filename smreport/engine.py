@@ -1176,7 +1176,7 @@ def update_in_place(out: Path, pages: Iterable[tuple[str, bytes]],
 # -- the stamp: skip a build whose inputs have not changed -----------------------
 
 
-def _git_state(root: Path) -> bytes:
+def git_state(root: Path) -> bytes:
     """What git would tell the history features, read cheaply: HEAD, its ref, the index,
     the packed refs and a shallow clone's boundary; b"" outside any repository.
 
@@ -1238,7 +1238,7 @@ class Inputs:
         self.inventory: Inventory = take_inventory(content_root)
         self.hashes: dict[str, bytes] = {}  # each note's content_hash, once read_notes ran
         self.templates = ""  # the template folders' digest (the page keys use it too)
-        self.in_repository = False  # the content root is in a git work tree (see _git_state)
+        self.in_repository = False  # the content root is in a git work tree (see git_state)
         self.base: hashlib.blake2b | None = hashlib.blake2b(digest_size=20)
         self.base.update(f"{code_fingerprint()}\0{settings}\0{current_backend()}\0".encode())
         try:
@@ -1251,7 +1251,7 @@ class Inputs:
                 self.base.update(problem.format_text().encode())
             self.templates = templates_digest(template_dirs)
             self.base.update(self.templates.encode())
-            git = _git_state(content_root)
+            git = git_state(content_root)
             self.in_repository = bool(git)
             self.base.update(git)
         except OSError:

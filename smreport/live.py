@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .engine import Builder
+from .engine import Builder, git_state
 from .model import Problem
 from .pipeline import Options, Result, build, template_dirs_for
 from .publish import PublishError, check_output
@@ -32,6 +32,10 @@ def _problem_lines(result: Result, root: Path) -> list[str]:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # stop on SIGTERM as on Ctrl-C: cleanly, exit 0
+
+
+# What the audit reports when git's state changed since the last build (not a file).
+GIT_CHANGED = "\0git"
 
 
 def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
@@ -52,10 +56,20 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
         except ValueError:
             return path  # outside the content, or already named so (from `stale_files`)
 
+    def git_now() -> bytes:
+        try:
+            return git_state(options.content)
+        except OSError:
+            return b""
+
+    git_seen = [git_now()]  # git's state as the last build found it
+
     def rebuild(paths: set[str]) -> None:
         started = time.perf_counter()
+        git_seen[0] = git_now()
+        notes = paths - {GIT_CHANGED}
         # Trust the watcher for which notes changed; an idle check catches what it missed.
-        builder.changed_hint = frozenset(as_read(p) for p in paths) if paths else None
+        builder.changed_hint = frozenset(as_read(p) for p in notes) if paths else None
         try:
             result = build(options, builder)
         except PublishError as error:
@@ -63,8 +77,10 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
             state.publish([str(error)])
             return
         elapsed = time.perf_counter() - started
-        what = describe_paths(paths, [options.content, *template_dirs_for(options)]) \
-            if paths else "start"
+        what = describe_paths(notes, [options.content, *template_dirs_for(options)]) \
+            if notes else "start"
+        if GIT_CHANGED in paths:
+            what = "a change in git" + (f" and {what}" if notes else "")
         lines = _problem_lines(result, options.content)
         notice = result.history.notice if result.history is not None else ""
         if not paths:  # once, at the start
@@ -101,10 +117,15 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
         return 1
     watch_dirs = [options.content, *template_dirs_for(options), default_template_dir()]
     def when_quiet() -> set[str]:
-        """Once things are quiet after a rebuild: collect its garbage (the collector walks
-        every object, so it never runs during a rebuild), and look for missed changes."""
+        """Once things are quiet after a rebuild (and every minute): collect its garbage
+        (the collector walks every object, so it never runs during a rebuild), and look
+        for missed changes: notes, and git's state (a commit or a checkout changes the
+        history the agenda reads, but no file the watcher watches)."""
         gc.collect()
-        return builder.stale_files()
+        missed = builder.stale_files()
+        if git_now() != git_seen[0]:
+            missed.add(GIT_CHANGED)
+        return missed
 
     watcher = Watcher(watch_dirs, [options.out], rebuild, polling=polling, log=log,
                       audit=when_quiet)

@@ -330,3 +330,60 @@ def test_a_change_no_event_reported_is_caught_when_quiet(watching: WatchProcess,
     assert "goals/grow-telegram.md" in line
     assert "Changed behind the watcher" in site_page(tmp_path,
                                                              "goals/grow-telegram/index.html")
+
+
+def test_a_commit_while_watching_rebuilds_the_agenda(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit changes no file the watcher watches, but it dates goal-edited: the audit
+    (here every 0.3 s instead of every minute) notices git's state and rebuilds."""
+    import datetime as dt  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    from smreport import watch as watch_module  # noqa: PLC0415
+    from smreport.live import watch_and_build  # noqa: PLC0415
+    from smreport.pipeline import Options  # noqa: PLC0415
+    from tests.agenda.notes import goal_note  # noqa: PLC0415
+    from tests.gitrepo import start_project  # noqa: PLC0415
+
+    monkeypatch.setattr(watch_module, "AUDIT_SECONDS", 0.3)
+    goal = "goals/double-leads.md"
+    repo = start_project(tmp_path / "repo", files={goal: goal_note()})
+    out = tmp_path / "site"
+    lines: queue.Queue[str] = queue.Queue()
+    watchers: list[watch_module.Watcher] = []
+    options = Options(content=repo.content, out=out, today=dt.date(2026, 2, 5), jobs=1,
+                      cache=False)
+    thread = threading.Thread(target=watch_and_build, args=(options,),
+                              kwargs={"log": lines.put, "watcher_ready": watchers.append},
+                              daemon=True)
+    thread.start()
+
+    def wait_for(start: str) -> str:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if line.startswith(start):
+                return line
+        raise AssertionError(f"no line starting {start!r}")
+
+    def edited_due() -> list[str]:
+        items = json.loads((out / "agenda.json").read_text(encoding="utf-8"))["items"]
+        return [item["due"] for item in items if item["code"] == "goal-edited"]
+
+    try:
+        wait_for("Watching")
+        assert edited_due() == []
+        repo.write({goal: goal_note(due="2026-08-01")})  # saved: an uncommitted edit
+        wait_for("Rebuilt after goals/double-leads.md")
+        assert edited_due() == ["2026-02-12"]  # today + 7
+        repo.git("commit", "-q", "-am", "Later due date", date="2026-02-03T10:00:00+03:00")
+        wait_for("Rebuilt after a change in git")
+        assert edited_due() == ["2026-02-10"]  # the commit's day + 7
+    finally:
+        if watchers:
+            watchers[0].stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
