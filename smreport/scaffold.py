@@ -374,7 +374,8 @@ def init_project(folder: Path, language: str = "en", title: str | None = None,
                  today: dt.date | None = None) -> list[Path]:
     """Write a minimal working project into `folder`: content/project.yml and one goal.
 
-    Also writes a .gitignore for the site and cache when there is none.
+    Also writes a .gitignore for the site, the cache and the build's lock, or adds the
+    lines an existing one lacks.
     Refuses a folder whose content/ already holds anything.
     """
     from .pipeline import today_in
@@ -395,7 +396,37 @@ def init_project(folder: Path, language: str = "en", title: str | None = None,
     }
     ignore = folder / ".gitignore"
     if not ignore.exists():
-        files[ignore] = "# smreport: the built site and the build cache\nsite/\n.smreport-cache/\n"
+        files[ignore] = IGNORE_HEADER + "".join(f"{line}\n" for line in IGNORED)
     for path, text in files.items():
         _write_new(path, text)
-    return list(files)
+    written = list(files)
+    if ignore not in files and _add_ignored(ignore):
+        written.append(ignore)
+    return written
+
+
+# What a project's git repository should not hold: the built site, the build cache (pickles
+# that smreport trusts: never from someone else) and the lock beside the site.
+IGNORE_HEADER = "# smreport: the built site, the build cache and the build's lock\n"
+IGNORED = ("site/", ".smreport-cache/", ".*.smreport-lock")
+
+
+def _add_ignored(ignore: Path) -> bool:
+    """Append to an existing .gitignore the lines of IGNORED it lacks; True if any."""
+    try:
+        text = ignore.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "it is not UTF-8 text"
+        raise ScaffoldError(f"cannot read {_shown(ignore)}: {reason}") from None
+    present = {line.strip() for line in text.splitlines()}
+    missing = [line for line in IGNORED if line not in present]
+    if not missing:
+        return False
+    addition = ("" if not text or text.endswith("\n") else "\n") + IGNORE_HEADER + \
+        "".join(f"{line}\n" for line in missing)
+    try:
+        with ignore.open("a", encoding="utf-8", newline="\n") as file:
+            file.write(addition)
+    except OSError as error:
+        raise ScaffoldError(f"cannot write {_shown(ignore)}: {error.strerror}") from None
+    return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import subprocess
 import zoneinfo
 from pathlib import Path
 
@@ -272,3 +273,35 @@ def test_init_refuses_an_existing_project(make_project: ProjectFactory) -> None:
     assert result.returncode == 1
     assert "not empty" in result.stderr
     assert (root / "project.yml").read_bytes() == before
+
+
+def test_init_ignores_the_site_the_cache_and_the_lock_in_git(tmp_path: Path) -> None:
+    folder = tmp_path / "brand"
+    assert run_cli("init", str(folder), "--today", TODAY).returncode == 0
+    subprocess.run(["git", "init", "-q"], cwd=folder, check=True, timeout=60)
+    assert run_cli("build", "--today", TODAY, cwd=folder).returncode == 0
+    assert (folder / ".site.smreport-lock").exists() and (folder / ".smreport-cache").exists()
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
+                            cwd=folder, capture_output=True, text=True, check=True, timeout=60)
+    untracked = [line[3:] for line in status.stdout.splitlines()]
+    assert ".gitignore" in untracked and "content/project.yml" in untracked
+    assert [path for path in untracked if not path.startswith("content/")] == [".gitignore"]
+
+
+def test_init_adds_what_an_existing_gitignore_lacks(tmp_path: Path) -> None:
+    folder = tmp_path / "brand"
+    folder.mkdir()
+    (folder / ".gitignore").write_text("node_modules/\nsite/", encoding="utf-8")
+    result = run_cli("init", str(folder), "--today", TODAY)
+    assert result.returncode == 0, result.stderr
+    assert "Wrote" in result.stdout and ".gitignore" in result.stdout
+    assert (folder / ".gitignore").read_text(encoding="utf-8") == (
+        "node_modules/\nsite/\n# smreport: the built site, the build cache and the build's lock\n"
+        ".smreport-cache/\n.*.smreport-lock\n")
+    again = tmp_path / "again"
+    again.mkdir()
+    complete = "site/\n.smreport-cache/\n.*.smreport-lock\n"
+    (again / ".gitignore").write_text(complete, encoding="utf-8")
+    result = run_cli("init", str(again), "--today", TODAY)
+    assert result.returncode == 0 and ".gitignore" not in result.stdout
+    assert (again / ".gitignore").read_text(encoding="utf-8") == complete
