@@ -76,6 +76,17 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
             log(f"smreport: {error}")
             state.publish([str(error)])
             return
+        except OSError as error:  # a read-only or full output folder, while updating in place
+            # Some pages may be new and others old: the next rebuild writes the site whole
+            # (staged and swapped in), not just what changed.
+            builder.manifest = None
+            where = f"{error.filename}: " if error.filename else ""
+            message = (f"cannot write the site to {options.out}: {where}"
+                       f"{error.strerror or error}; it may be partly updated until it is "
+                       "written whole, at the next save after the folder is writable again")
+            log(f"smreport: {message}")
+            state.publish([message])
+            return
         elapsed = time.perf_counter() - started
         what = describe_paths(notes, [options.content, *template_dirs_for(options)]) \
             if notes else "start"

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -387,3 +388,68 @@ def test_a_commit_while_watching_rebuilds_the_agenda(tmp_path: Path,
             watchers[0].stop()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_an_unwritable_site_while_watching_is_a_message_then_written_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing the site in place fails part way (a read-only folder: as root, made to fail
+    here): one line says so, no traceback, and the next save writes the site whole."""
+    import datetime as dt  # noqa: PLC0415
+
+    from smreport import engine  # noqa: PLC0415
+    from smreport.live import watch_and_build  # noqa: PLC0415
+    from smreport.pipeline import Options  # noqa: PLC0415
+
+    content = tmp_path / "content"
+    shutil.copytree(EXAMPLE, content)
+    out = tmp_path / "site"
+    lines: queue.Queue[str] = queue.Queue()
+    watchers: list[Any] = []
+    options = Options(content=content, out=out, today=dt.date(2026, 11, 26), jobs=1,
+                      cache=False)
+    thread = threading.Thread(target=watch_and_build, args=(options,),
+                              kwargs={"log": lines.put, "watcher_ready": watchers.append},
+                              daemon=True)
+    seen: list[str] = []
+
+    def wait_for(start: str) -> str:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            seen.append(line)
+            if line.startswith(start):
+                return line
+        raise AssertionError(f"no line starting {start!r} in {seen}")
+
+    real_mkstemp = engine.tempfile.mkstemp
+    made: list[str] = []
+
+    def two_then_fail(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        # As in a folder made read-only: the first pages are written, then no more.
+        if len(made) == 2:
+            raise PermissionError(13, "Permission denied", str(kwargs.get("dir")))
+        made.append("page")
+        return real_mkstemp(*args, **kwargs)
+
+    thread.start()
+    goal = content / "goals" / "grow-telegram.md"
+    try:
+        wait_for("Watching")
+        monkeypatch.setattr(engine.tempfile, "mkstemp", two_then_fail)
+        goal.write_text(edit_title(goal, "Grow the Telegram channel, first try"), "utf-8")
+        line = wait_for("smreport: cannot write the site")
+        assert "Permission denied" in line and "written whole" in line
+        monkeypatch.setattr(engine.tempfile, "mkstemp", real_mkstemp)
+        goal.write_text(edit_title(goal, "Grow the Telegram channel, second try"), "utf-8")
+        wait_for("Rebuilt after goals/grow-telegram.md")
+    finally:
+        if watchers:
+            watchers[0].stop()
+        thread.join(timeout=10)
+    assert not [line for line in seen if "Traceback" in line or "Internal error" in line]
+    reference = tmp_path / "reference"
+    from tests.conftest import plain_build  # noqa: PLC0415
+    assert tree(out) == plain_build(content, reference)
