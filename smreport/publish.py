@@ -108,7 +108,26 @@ def clean_leftovers(out: Path) -> None:
             os.rename(newest, out)
             leftovers.remove(newest)
     for path in leftovers:
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a folder smreport made (a previous site, a staged one), best-effort.
+
+    A site whose folders were made read-only (chmod -R a-w) cannot be emptied, and
+    would stay beside the output, one whole copy more after every build: its folders,
+    never followed through links, are made writable and the deletion tried again.
+    """
+    shutil.rmtree(path, ignore_errors=True)
+    if not os.path.lexists(path):
+        return
+    for folder, folders, _files in os.walk(path):  # does not follow links to folders
+        for name in [".", *folders]:
+            with contextlib.suppress(OSError):
+                target = os.path.join(folder, name)
+                if not os.path.islink(target):
+                    os.chmod(target, stat.S_IMODE(os.lstat(target).st_mode) | stat.S_IRWXU)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _exchange(first: Path, second: Path) -> bool:
@@ -469,7 +488,7 @@ def staged(out: Path, listing: dict[str, tuple[int, int]] | None = None,
 def _set_aside(replaced: Path, spare: Spare | None) -> None:
     """The previous site, after the swap: the next spare, else deleted."""
     if spare is None or not spare.keep(replaced):
-        shutil.rmtree(replaced, ignore_errors=True)
+        remove_tree(replaced)
 
 
 def publish(out: Path, pages: Iterable[tuple[str, bytes]],

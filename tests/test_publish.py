@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from smreport.publish import (
     write_tree,
 )
 
-from .conftest import tree
+from .conftest import EXAMPLE, tree
 
 
 def beside(out: Path) -> list[str]:
@@ -216,3 +219,35 @@ def test_a_written_page_crosses_between_processes_with_its_digest_and_stat() -> 
         assert again == [("goals/x/index.html", b"")]
         assert isinstance(again[0][1], Written)
         assert (again[0][1].digest, again[0][1].stat) == (page.digest, page.stat)
+
+
+def _as_a_user() -> list[str]:
+    """A command prefix under which file permissions bind, as for a user: root ignores
+    them unless its capabilities to do so are dropped (setpriv, util-linux)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root ignores file permissions, and setpriv is not installed")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+
+
+def test_a_read_only_site_is_replaced_without_leaving_a_copy_beside_it(tmp_path: Path) -> None:
+    # The previous site, swapped out, could not be emptied: a whole copy stayed beside
+    # the output folder, silently, after every build.
+    content = tmp_path / "content"
+    shutil.copytree(EXAMPLE, content)
+    out = tmp_path / "public" / "site"
+    command = [*_as_a_user(), sys.executable, "-m", "smreport", "build", "--content",
+               str(content), "--out", str(out), "--no-cache"]
+    try:
+        for day in ("2026-11-20", "2026-11-21", "2026-11-22"):
+            done = subprocess.run([*command, "--today", day], capture_output=True, text=True,
+                                  timeout=120, check=False)
+            assert done.returncode == 0, done.stderr
+            assert f"as of {day}" in done.stdout
+            subprocess.run(["chmod", "-R", "a-w", str(out)], check=True, timeout=60)
+            assert beside(out) == [".site.smreport-lock"], day
+        assert "22 November 2026" in (out / "index.html").read_text(encoding="utf-8")
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(tmp_path)], check=False, timeout=60)
