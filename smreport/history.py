@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import re
 import subprocess
 import zoneinfo
 from collections import Counter
@@ -660,9 +661,25 @@ class _Trace:
         key = b"approved" if isinstance(note, Goal) else b"decision"
         # The index of the first version whose block equals the current one. The working
         # tree's version (the newest, when clean) is the note itself, which has the block.
-        self.base = next((index for index, revision in enumerate(revisions)
-                          if (self.is_working_tree(index) or versions.mentions(revision, key))
-                          and _block_of(self.version(index)) == block), None)
+        self.base = self._first_holding(0, key, block)
+        # A later version without the block at all (the approval withdrawn, then put back,
+        # say by reverting the withdrawal): what counts is the commit that put it back,
+        # not the first that ever held the same block. Found on the bytes (a top-level
+        # key line), without parsing every version.
+        if self.base is not None:
+            gap = max((index for index in range(self.base + 1, len(revisions))
+                       if not self.is_working_tree(index) and revisions[index].blob in
+                       versions.blobs and not _holds_key(versions.blobs[revisions[index].blob],
+                                                         key)), default=None)
+            if gap is not None:
+                self.base = self._first_holding(gap + 1, key, block)
+
+    def _first_holding(self, start: int, key: bytes, block: Block | None) -> int | None:
+        """The index of the first version from `start` whose block equals `block`."""
+        return next((index for index in range(start, len(self.revisions))
+                     if (self.is_working_tree(index)
+                         or self.versions.mentions(self.revisions[index], key))
+                     and _block_of(self.version(index)) == block), None)
 
     def is_working_tree(self, index: int) -> bool:
         return index == len(self.revisions) - 1 and not self.uncommitted
@@ -672,6 +689,12 @@ class _Trace:
         if self.is_working_tree(index):
             return self.note  # the working tree is the last commit
         return self.versions.parse(self.note, self.revisions[index])
+
+
+def _holds_key(data: bytes, key: bytes) -> bool:
+    """Whether a note's bytes have a top-level `key:` line (quoted or not)."""
+    return re.search(rb"^[\"']?" + re.escape(key) + rb"[\"']?[ \t]*:", data, re.MULTILINE) \
+        is not None
 
 
 def _block_of(note: AnyNote | None) -> Block | None:

@@ -343,6 +343,41 @@ def test_an_approval_committed_by_the_executive_counts(tmp_path: Path) -> None:
     assert result.history is not None and dict(result.history.unverified) == {}
 
 
+@pytest.mark.parametrize("restored_by", ["teammate", "executive"])
+def test_an_approval_withdrawn_then_put_back_counts_from_who_put_it_back(
+        tmp_path: Path, restored_by: str) -> None:
+    # The executive withdraws the approval; a teammate reverts that commit. The block is
+    # the executive's own, byte for byte, but the commit that put it back is not theirs.
+    repo = approved_goal(tmp_path, rules=VERIFY, approver=PETROV)
+    repo.commit({GOAL: goal_note(approved=None)}, "2026-01-20", author=PETROV,
+                message="Withdraw the approval")
+    repo.git("revert", "--no-edit", "HEAD", author=SMIRNOVA if restored_by == "teammate"
+             else PETROV, date="2026-01-25T10:00:00+03:00")
+    assert (repo.content / GOAL).read_text(encoding="utf-8") == goal_note()
+    result = build_at(repo.content, tmp_path / "site", "2026-02-05")
+    codes = [p.code for p in result.problems]
+    if restored_by == "teammate":
+        assert codes == ["approval-not-verified"]
+        assert "Anna Smirnova" in result.problems[0].message
+        [item] = of_code(result.agenda, "approve-goal")
+        assert item.why.startswith("Approval not verified:")
+    else:
+        assert codes == [] and of_code(result.agenda, "approve-goal") == []
+
+
+def test_goal_edited_counts_from_an_approval_given_again(tmp_path: Path) -> None:
+    # Edited after the approval, withdrawn, then approved again as edited: nothing is
+    # edited behind the executive's back any more.
+    repo = approved_goal(tmp_path)
+    repo.commit({GOAL: goal_note(due="2026-08-01")}, "2026-01-20", message="Later due date")
+    repo.commit({GOAL: goal_note(due="2026-08-01", approved=None)}, "2026-01-21",
+                author=PETROV, message="Withdraw")
+    repo.commit({GOAL: goal_note(due="2026-08-01")}, "2026-01-22", author=PETROV,
+                message="Approve again, as it is now")
+    result = build_at(repo.content, tmp_path / "site", "2026-02-05")
+    assert of_code(result.agenda, "goal-edited") == []
+
+
 def test_a_build_with_verify_approvals_reads_the_history_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The check needs the history (whose commits count) and the build needs it whole:
