@@ -64,7 +64,18 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
 
     git_seen = [git_now()]  # git's state as the last build found it
 
+    rebuilding = threading.Event()  # set while a rebuild runs: Ctrl-C may cut it short
+
     def rebuild(paths: set[str]) -> None:
+        rebuilding.set()
+        try:
+            build_and_report(paths)
+        except Exception:
+            rebuilding.clear()
+            raise
+        rebuilding.clear()  # not on Ctrl-C: watch_and_build looks at it then
+
+    def build_and_report(paths: set[str]) -> None:
         started = time.perf_counter()
         git_seen[0] = git_now()
         notes = paths - {GIT_CHANGED}
@@ -156,7 +167,9 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
             watcher_ready(watcher)
         watcher.run()
     except KeyboardInterrupt:
-        pass
+        if rebuilding.is_set():  # the site was being updated in place, page by page
+            log(f"smreport: stopped during a rebuild: {options.out}/ may be partly updated; "
+                "the next build or --watch writes it whole")
     finally:
         if collecting:
             gc.enable()

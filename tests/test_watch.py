@@ -453,3 +453,62 @@ def test_an_unwritable_site_while_watching_is_a_message_then_written_whole(
     reference = tmp_path / "reference"
     from tests.conftest import plain_build  # noqa: PLC0415
     assert tree(out) == plain_build(content, reference)
+
+
+def test_ctrl_c_during_a_rebuild_says_the_site_may_be_partly_updated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C lands while pages are being replaced: the watcher says so as it stops, and
+    the next build writes the site whole."""
+    import datetime as dt  # noqa: PLC0415
+
+    from smreport import engine  # noqa: PLC0415
+    from smreport.live import watch_and_build  # noqa: PLC0415
+    from smreport.pipeline import Options, build  # noqa: PLC0415
+    from tests.conftest import plain_build  # noqa: PLC0415
+
+    content = tmp_path / "content"
+    shutil.copytree(EXAMPLE, content)
+    out = tmp_path / "site"
+    lines: queue.Queue[str] = queue.Queue()
+    watchers: list[Any] = []
+    options = Options(content=content, out=out, today=dt.date(2026, 11, 26), jobs=1)
+    real_mkstemp = engine.tempfile.mkstemp
+    made: list[str] = []
+
+    def interrupted_on_the_third(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        if kwargs.get("prefix") == ".smreport-":  # a page replaced in place
+            if len(made) == 2:
+                raise KeyboardInterrupt
+            made.append("page")
+        return real_mkstemp(*args, **kwargs)
+
+    thread = threading.Thread(target=watch_and_build, args=(options,),
+                              kwargs={"log": lines.put, "watcher_ready": watchers.append},
+                              daemon=True)
+    thread.start()
+    seen: list[str] = []
+
+    def wait_for(start: str) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                seen.append(lines.get(timeout=0.2))
+            except queue.Empty:
+                continue
+            if seen[-1].startswith(start):
+                return
+        raise AssertionError(f"no line starting {start!r} in {seen}")
+
+    goal = content / "goals" / "grow-telegram.md"
+    wait_for("Watching")
+    monkeypatch.setattr(engine.tempfile, "mkstemp", interrupted_on_the_third)
+    goal.write_text(edit_title(goal, "Grow the Telegram channel, cut short"), "utf-8")
+    wait_for("smreport: stopped during a rebuild")
+    assert "may be partly updated" in seen[-1]
+    wait_for("Stopped.")
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    monkeypatch.setattr(engine.tempfile, "mkstemp", real_mkstemp)
+    result = build(options)
+    assert result.ok and not result.unchanged
+    assert tree(out) == plain_build(content, tmp_path / "reference")
