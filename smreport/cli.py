@@ -106,7 +106,8 @@ def make_parser() -> argparse.ArgumentParser:
     build_parser.add_argument("--watch", action="store_true",
                               help="rebuild whenever the content or templates change")
     build_parser.add_argument("--serve", action="store_true",
-                              help="with --watch: serve the site on 127.0.0.1 with live reload")
+                              help="watch, and serve the site on 127.0.0.1 with live reload "
+                                   "(implies --watch)")
     build_parser.add_argument("--port", type=_port, default=8000,
                               help="the port for --serve (default: 8000; 0: any free port)")
     build_parser.add_argument("--poll", action="store_true",
