@@ -271,26 +271,26 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_new(args: argparse.Namespace) -> int:
-    from .scaffold import ScaffoldError, new_note  # noqa: PLC0415 - a build needs none of it
+    from .scaffold import ScaffoldError, UsageError, new_note  # noqa: PLC0415 - not for a build
 
     try:
         path = new_note(args.content, args.type, args.title, today=args.today, goal=args.goal,
                         note_id=args.note_id)
     except ScaffoldError as error:
         print(f"smreport new: {error}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, UsageError) else 1
     print(f"Wrote {os.path.relpath(path)}: fill in the empty values, then run smreport check.")
     return 0
 
 
 def run_init(args: argparse.Namespace) -> int:
-    from .scaffold import ScaffoldError, init_project  # noqa: PLC0415 - see run_new
+    from .scaffold import ScaffoldError, UsageError, init_project  # noqa: PLC0415 - see run_new
 
     try:
         paths = init_project(args.folder, args.language, args.title, args.today)
     except ScaffoldError as error:
         print(f"smreport init: {error}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, UsageError) else 1
     for path in paths:
         print(f"Wrote {os.path.relpath(path)}")
     where = "" if args.folder.resolve() == Path.cwd() else f"cd {args.folder} && "

@@ -32,6 +32,10 @@ class ScaffoldError(Exception):
     """A note or project that cannot be written; the message says why and what to do."""
 
 
+class UsageError(ScaffoldError):
+    """The command line asks for something impossible (exit 2), not the project."""
+
+
 @dataclass(frozen=True)
 class Line:
     """One line of front matter: YAML text and an optional comment after it."""
@@ -256,7 +260,7 @@ def _month_of(text: str | None, today: dt.date) -> str:
         return f"{today.year:04d}-{today.month:02d}"
     match = MONTH_PATTERN.fullmatch(text.strip())
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ScaffoldError(f"{text!r} is not a month; write it YYYY-MM, for example "
+        raise UsageError(f"{text!r} is not a month; write it YYYY-MM, for example "
                             f"{today.year:04d}-{today.month:02d}")
     month = text.strip()
     if dt.date(int(match.group(1)), int(match.group(2)), 1) > today:
@@ -268,7 +272,7 @@ def _month_of(text: str | None, today: dt.date) -> str:
 def _current_goal(content: Path, goal_id: str, today: dt.date) -> CurrentGoal | None:
     """The goal's current definition for pre-filling a change; None if it cannot be read."""
     if not is_valid_id(goal_id):
-        raise ScaffoldError(f"--goal {goal_id!r} is not a goal id (lowercase letters, digits and "
+        raise UsageError(f"--goal {goal_id!r} is not a goal id (lowercase letters, digits and "
                             "hyphens: the goal's file name without .md)")
     if not (content / FOLDERS["goal"] / f"{goal_id}.md").is_file():
         goals_dir = content / FOLDERS["goal"]
@@ -293,14 +297,14 @@ def new_note(content: Path, note_type: NoteType, title: str | None, *,
     info = read_project(content, today)
     t = translator(info.language)
     if goal is not None and note_type != "change":
-        raise ScaffoldError("--goal is only for a change: smreport new change TITLE --goal ID")
+        raise UsageError("--goal is only for a change: smreport new change TITLE --goal ID")
     if note_type == "review":
         month = _month_of(title, info.today)
         text = review_note(t, info, month)
         default_id = f"review-{month}"
     else:
         if title is None or not title.strip():
-            raise ScaffoldError(f"a {note_type} needs a title: smreport new {note_type} \"Title\"")
+            raise UsageError(f"a {note_type} needs a title: smreport new {note_type} \"Title\"")
         title = " ".join(title.split())
         default_id = make_id(title)
         if note_type == "goal":
@@ -312,10 +316,10 @@ def new_note(content: Path, note_type: NoteType, title: str | None, *,
             text = dispute_note(t, info, title)
     chosen = note_id if note_id is not None else default_id
     if not chosen:
-        raise ScaffoldError(f"cannot make an id from the title {title!r}; give one with --id, "
+        raise UsageError(f"cannot make an id from the title {title!r}; give one with --id, "
                             "for example --id my-note")
     if not is_valid_id(chosen):
-        raise ScaffoldError(f"{chosen!r} is not a valid note id (lowercase ASCII letters, "
+        raise UsageError(f"{chosen!r} is not a valid note id (lowercase ASCII letters, "
                             f"digits and hyphens, at most 80 characters); try {make_id(chosen)!r}")
     path = content / FOLDERS[note_type] / f"{chosen}.md"
     _write_new(path, text)
@@ -381,7 +385,7 @@ def init_project(folder: Path, language: str = "en", title: str | None = None,
     from .pipeline import today_in
 
     if language not in LANGUAGES:
-        raise ScaffoldError(f"--language must be one of {', '.join(LANGUAGES)}")
+        raise UsageError(f"--language must be one of {', '.join(LANGUAGES)}")
     if folder.exists() and not folder.is_dir():
         raise ScaffoldError(f"{_shown(folder)} is a file, not a folder")
     content = folder / "content"

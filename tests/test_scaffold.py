@@ -181,9 +181,9 @@ def test_a_review_defaults_to_this_month_and_takes_a_month(
     text = (root / "reviews" / "review-2026-10.md").read_text(encoding="utf-8")
     assert "month: 2026-10" in text and f"date: {TODAY}" in text
     capsys.readouterr()
-    for month, message in (("2026-13", "not a month"), ("October", "not a month"),
-                           ("2026-12", "has not begun")):
-        assert main(["new", "review", month, "--content", str(root), "--today", TODAY]) == 1
+    for month, message, status in (("2026-13", "not a month", 2), ("October", "not a month", 2),
+                                   ("2026-12", "has not begun", 1)):
+        assert main(["new", "review", month, "--content", str(root), "--today", TODAY]) == status
         assert message in capsys.readouterr().err
     assert sorted(p.name for p in (root / "reviews").iterdir()) == [
         "review-2026-10.md", "review-2026-11.md"]
@@ -217,18 +217,20 @@ def test_change_with_goal_lists_the_current_definition(make_project: ProjectFact
                      r'unit: "leads", baseline: 100, target: 200 \}', text)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["change", "X", "--goal", "no-such-goal"], "there is no goal 'no-such-goal'"),
-    (["goal", "X", "--goal", "double-leads"], "--goal is only for a change"),
-    (["goal", "!!!"], "--id"),
-    (["goal", "X", "--id", "Not An Id"], "not a valid note id"),
-    (["dispute"], "needs a title"),
+@pytest.mark.parametrize(("args", "message", "status"), [
+    (["change", "X", "--goal", "no-such-goal"], "there is no goal 'no-such-goal'", 1),
+    # A wrong command line is 2, as for build and check; what the project lacks is 1.
+    (["goal", "X", "--goal", "double-leads"], "--goal is only for a change", 2),
+    (["goal", "!!!"], "--id", 2),
+    (["goal", "X", "--id", "Not An Id"], "not a valid note id", 2),
+    (["dispute"], "needs a title", 2),
+    (["review", "March"], "is not a month", 2),
 ])
 def test_new_refuses_with_a_clear_message(make_project: ProjectFactory, args: list[str],
-                                          message: str,
+                                          message: str, status: int,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     root = make_project()
-    assert main(["new", *args, "--content", str(root), "--today", TODAY]) == 1
+    assert main(["new", *args, "--content", str(root), "--today", TODAY]) == status
     assert message in capsys.readouterr().err
     assert sorted(p.name for p in (root / "goals").iterdir()) == ["double-leads.md"]
 
