@@ -118,6 +118,7 @@ class Watcher:
         self.log = log
         self.polling = polling
         self.observer: BaseObserver | None = None
+        self.identities: list[tuple[int, int] | None] = []  # see _identities
         self.stopping = threading.Event()
         # Run once things are quiet after a rebuild: the files changed that no event named.
         self.audit = audit
@@ -144,6 +145,19 @@ class Watcher:
             self.start_observer()
             return
         self.observer = observer
+        self.identities = self._identities()
+
+    def _identities(self) -> list[tuple[int, int] | None]:
+        """Each watched folder's device and inode: a folder replaced by another (moved
+        away, a copy put in its place) keeps its path but loses the observer's watches."""
+        found: list[tuple[int, int] | None] = []
+        for directory in self.watch_dirs:
+            try:
+                info = os.stat(directory)
+                found.append((info.st_dev, info.st_ino))
+            except OSError:
+                found.append(None)
+        return found
 
     def wait_for_changes(self, timeout: float = 0.25) -> set[str] | None:
         """Block until a burst of changes has settled; None if nothing happened."""
@@ -180,6 +194,12 @@ class Watcher:
                         (self.audit_due and now - self.rebuilt >= AUDIT_QUIET_SECONDS)
                         or now - self.audited >= AUDIT_SECONDS):
                     self.audit_due, self.audited = False, now
+                    if self._identities() != self.identities:
+                        self.log("A watched folder was replaced; watching the new one.")
+                        self.start_observer()
+                        self.safe_rebuild(set())  # anything may have changed meanwhile
+                        self.rebuilt = time.monotonic()
+                        continue
                     missed = self.audit()
                     # A save made while the audit ran is both found and reported: one
                     # rebuild. Its events may still be on their way from the observer's

@@ -182,3 +182,36 @@ def test_a_save_the_audit_finds_before_its_events_arrive_is_rebuilt_once(
     finally:
         watcher.stop()
         thread.join(timeout=5)
+
+
+def test_a_watched_folder_replaced_by_a_copy_is_watched_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mv content content.old && cp -r content.old content`: the path is the same, the
+    folder is another, and the observer's watches went with the old one. The next audit
+    sees it, watches the new folder and rebuilds; later saves are events again."""
+    import shutil  # noqa: PLC0415
+
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "a.md").write_text("1", encoding="utf-8")
+    calls: list[set[str]] = []
+    lines: list[str] = []
+    monkeypatch.setattr(watch, "AUDIT_SECONDS", 0.3)
+    watcher = Watcher([content], [], calls.append, log=lines.append, audit=set)
+    watcher.start_observer()
+    thread = run_in_thread(watcher)
+    try:
+        time.sleep(0.3)
+        content.rename(tmp_path / "content.old")
+        shutil.copytree(tmp_path / "content.old", content)
+        shutil.rmtree(tmp_path / "content.old")
+        wait_until(lambda: "A watched folder was replaced; watching the new one." in lines)
+        wait_until(lambda: set() in calls)  # the rebuild of everything
+        calls.clear()
+        monkeypatch.setattr(watch, "AUDIT_SECONDS", 3600.0)  # from here on: events only
+        time.sleep(0.5)
+        (content / "a.md").write_text("2", encoding="utf-8")
+        wait_until(lambda: any(str(content / "a.md") in call for call in calls), timeout=3)
+    finally:
+        watcher.stop()
+        thread.join(timeout=5)
