@@ -681,6 +681,8 @@ PLURALS: dict[str, dict[str, dict[str, str]]] = {
         "missed_months": {"one": "{n} month went without a review",
                           "other": "{n} months went without a review"},
         "since_more": {"one": "and {n} more", "other": "and {n} more"},
+        "history_elided": {"one": "… {n} more commit in between (git log lists it)",
+                           "other": "… {n} more commits in between (git log lists them)"},
     },
     "ru": {
         "days": {"one": "{n} день", "few": "{n} дня", "many": "{n} дней", "other": "{n} дня"},
@@ -722,5 +724,9 @@ PLURALS: dict[str, dict[str, dict[str, str]]] = {
                           "other": "{n} месяца прошло без проверки"},
         "since_more": {"one": "и ещё {n}", "few": "и ещё {n}", "many": "и ещё {n}",
                        "other": "и ещё {n}"},
+        "history_elided": {"one": "… и ещё {n} коммит между ними (их покажет git log)",
+                           "few": "… и ещё {n} коммита между ними (их покажет git log)",
+                           "many": "… и ещё {n} коммитов между ними (их покажет git log)",
+                           "other": "… и ещё {n} коммита между ними (их покажет git log)"},
     },
 }

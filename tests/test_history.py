@@ -821,3 +821,21 @@ def test_a_build_without_git_keeps_no_stamp_inside_a_repository(
     assert not result.unchanged
     assert [i.due for i in of_code(result.agenda, "goal-edited")] == [dt.date(2026, 2, 10)]
     assert _cached_build(repo.content, tmp_path).unchanged
+
+
+def test_a_goal_page_shows_the_first_and_the_latest_of_many_commits(tmp_path: Path) -> None:
+    # Years of monthly readings: the page stays the same size however many commits.
+    repo = approved_goal(tmp_path)
+    for day in range(70):
+        date = dt.date(2026, 1, 11) + dt.timedelta(days=day)
+        repo.commit({GOAL: goal_note(readings=[reading(date.isoformat(), 100 + day)])},
+                    date.isoformat(), message=f"Reading {day}")
+    out = tmp_path / "site"
+    build_at(repo.content, out, "2026-03-25")
+    page = (out / "goals" / "double-leads" / "index.html").read_text(encoding="utf-8")
+    timeline = page[page.index('<ol class="timeline commits">'):].split("</ol>", 1)[0]
+    assert timeline.count("<li") == 51  # 10 first, the elided line, 40 latest
+    assert "… 22 more commits in between (git log lists them)" in timeline  # 72 in all
+    assert "(“Start the project”," in timeline and "(“Reading 69”," in timeline
+    assert "(“Reading 7”," in timeline and "(“Reading 8”," not in timeline
+    assert "(“Reading 29”," not in timeline and "(“Reading 30”," in timeline
