@@ -235,8 +235,17 @@ def note_events(site: Site, note: Goal | Change | Review | Dispute) -> list[Note
 
     if isinstance(note, Goal):
         title = site.current[note.id].title if note.id in site.current else note.title
-        # A goal has no date of its own: it counts as added on its start (at the latest today).
-        add("added", note.start, "feed.goal_added", "", "", title=title)
+        # A goal has no date of its own: it counts as added on its start. One that starts
+        # later counts from the day its file was first committed, else from its approval:
+        # "today" would move its entry every day until it starts.
+        added = note.start
+        if added > today:
+            history = site.history.of(note.path) if site.history else None
+            known = [d for d in (history.created.date if history and history.created else None,
+                                 note.approved.date if note.approved else None)
+                     if d is not None and d <= today]
+            added = min(known) if known else today
+        add("added", added, "feed.goal_added", "", "", title=title)
         if note.approved:
             add("approved", note.approved.date, "feed.goal_approved", note.approved.by,
                 title=title)

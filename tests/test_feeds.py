@@ -405,3 +405,23 @@ def test_xml_escaping_is_what_the_standard_library_writes(text: str) -> None:
     holdable = "".join(ch for ch in text if ch not in "\x01\x0b\ufffe")
     assert xml_text(text) == escape(holdable)
     assert xml_attribute(text) == quoteattr(holdable)
+
+
+def test_a_goal_that_starts_later_keeps_its_feed_date_from_day_to_day(project: Path,
+                                                                      tmp_path: Path) -> None:
+    # It has no date of its own before its start: "today" moved its entry every day. In
+    # git it counts from its first commit.
+    from tests.gitrepo import git_environment  # noqa: PLC0415
+
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "The log"]):
+        subprocess.run(["git", "-c", "user.name=A", "-c", "user.email=a@x.example", *args],
+                       cwd=project, env=git_environment(date="2026-03-02T10:00:00+03:00"),
+                       check=True, capture_output=True, timeout=60)
+    dates = []
+    for today in (FIRST, SECOND):
+        feed = feedparser.parse((build(project, tmp_path / today, today) / "feed.xml")
+                                .read_bytes())
+        [entry] = [e for e in feed.entries
+                   if e.title == "New goal: Grow the Telegram channel, fast"]
+        dates.append(entry.updated)
+    assert dates == ["2026-03-02T00:00:00Z", "2026-03-02T00:00:00Z"]
