@@ -333,6 +333,41 @@ def test_a_change_no_event_reported_is_caught_when_quiet(watching: WatchProcess,
                                                              "goals/grow-telegram/index.html")
 
 
+
+class InProcessWatch:
+    """`watch_and_build` in a thread of this process (so that a test can patch what it
+    calls), its log lines collected."""
+
+    def __init__(self, options: Any) -> None:
+        from smreport.live import watch_and_build  # noqa: PLC0415
+
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.watchers: list[Any] = []
+        self.thread = threading.Thread(
+            target=watch_and_build, args=(options,),
+            kwargs={"log": self.lines.put, "watcher_ready": self.watchers.append}, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, start: str, timeout: float = 20) -> str:
+        """The next log line that starts with `start`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.seen.append(self.lines.get(timeout=0.2))
+            except queue.Empty:
+                continue
+            if self.seen[-1].startswith(start):
+                return self.seen[-1]
+        raise AssertionError(f"no line starting {start!r} in {self.seen}")
+
+    def stop(self) -> None:
+        if self.watchers:
+            self.watchers[0].stop()
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+
+
 def test_a_commit_while_watching_rebuilds_the_agenda(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A commit changes no file the watcher watches, but it dates goal-edited: the audit
@@ -341,7 +376,6 @@ def test_a_commit_while_watching_rebuilds_the_agenda(tmp_path: Path,
     import json  # noqa: PLC0415
 
     from smreport import watch as watch_module  # noqa: PLC0415
-    from smreport.live import watch_and_build  # noqa: PLC0415
     from smreport.pipeline import Options  # noqa: PLC0415
     from tests.agenda.notes import goal_note  # noqa: PLC0415
     from tests.gitrepo import start_project  # noqa: PLC0415
@@ -350,44 +384,42 @@ def test_a_commit_while_watching_rebuilds_the_agenda(tmp_path: Path,
     goal = "goals/double-leads.md"
     repo = start_project(tmp_path / "repo", files={goal: goal_note()})
     out = tmp_path / "site"
-    lines: queue.Queue[str] = queue.Queue()
-    watchers: list[watch_module.Watcher] = []
-    options = Options(content=repo.content, out=out, today=dt.date(2026, 2, 5), jobs=1,
-                      cache=False)
-    thread = threading.Thread(target=watch_and_build, args=(options,),
-                              kwargs={"log": lines.put, "watcher_ready": watchers.append},
-                              daemon=True)
-    thread.start()
-
-    def wait_for(start: str) -> str:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if line.startswith(start):
-                return line
-        raise AssertionError(f"no line starting {start!r}")
+    watching = InProcessWatch(Options(content=repo.content, out=out,
+                                      today=dt.date(2026, 2, 5), jobs=1, cache=False))
 
     def edited_due() -> list[str]:
         items = json.loads((out / "agenda.json").read_text(encoding="utf-8"))["items"]
         return [item["due"] for item in items if item["code"] == "goal-edited"]
 
     try:
-        wait_for("Watching")
+        watching.wait_for("Watching")
         assert edited_due() == []
         repo.write({goal: goal_note(due="2026-08-01")})  # saved: an uncommitted edit
-        wait_for("Rebuilt after goals/double-leads.md")
+        watching.wait_for("Rebuilt after goals/double-leads.md")
         assert edited_due() == ["2026-02-12"]  # today + 7
         repo.git("commit", "-q", "-am", "Later due date", date="2026-02-03T10:00:00+03:00")
-        wait_for("Rebuilt after a change in git")
+        watching.wait_for("Rebuilt after a change in git")
         assert edited_due() == ["2026-02-10"]  # the commit's day + 7
     finally:
-        if watchers:
-            watchers[0].stop()
-        thread.join(timeout=10)
-    assert not thread.is_alive()
+        watching.stop()
+
+
+def _fail_third_page(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> Callable[[], None]:
+    """Make the third page replaced in place fail with `error`; returns the undo."""
+    from smreport import engine  # noqa: PLC0415
+
+    real_mkstemp = engine.tempfile.mkstemp
+    made: list[str] = []
+
+    def third_fails(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        if kwargs.get("prefix") == ".smreport-":  # a page replaced in place
+            if len(made) == 2:
+                raise error
+            made.append("page")
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(engine.tempfile, "mkstemp", third_fails)
+    return lambda: monkeypatch.setattr(engine.tempfile, "mkstemp", real_mkstemp)
 
 
 def test_an_unwritable_site_while_watching_is_a_message_then_written_whole(
@@ -396,63 +428,28 @@ def test_an_unwritable_site_while_watching_is_a_message_then_written_whole(
     here): one line says so, no traceback, and the next save writes the site whole."""
     import datetime as dt  # noqa: PLC0415
 
-    from smreport import engine  # noqa: PLC0415
-    from smreport.live import watch_and_build  # noqa: PLC0415
     from smreport.pipeline import Options  # noqa: PLC0415
+    from tests.conftest import plain_build  # noqa: PLC0415
 
     content = tmp_path / "content"
     shutil.copytree(EXAMPLE, content)
     out = tmp_path / "site"
-    lines: queue.Queue[str] = queue.Queue()
-    watchers: list[Any] = []
-    options = Options(content=content, out=out, today=dt.date(2026, 11, 26), jobs=1,
-                      cache=False)
-    thread = threading.Thread(target=watch_and_build, args=(options,),
-                              kwargs={"log": lines.put, "watcher_ready": watchers.append},
-                              daemon=True)
-    seen: list[str] = []
-
-    def wait_for(start: str) -> str:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            seen.append(line)
-            if line.startswith(start):
-                return line
-        raise AssertionError(f"no line starting {start!r} in {seen}")
-
-    real_mkstemp = engine.tempfile.mkstemp
-    made: list[str] = []
-
-    def two_then_fail(*args: Any, **kwargs: Any) -> tuple[int, str]:
-        # As in a folder made read-only: the first pages are written, then no more.
-        if len(made) == 2:
-            raise PermissionError(13, "Permission denied", str(kwargs.get("dir")))
-        made.append("page")
-        return real_mkstemp(*args, **kwargs)
-
-    thread.start()
+    watching = InProcessWatch(Options(content=content, out=out, today=dt.date(2026, 11, 26),
+                                      jobs=1, cache=False))
     goal = content / "goals" / "grow-telegram.md"
     try:
-        wait_for("Watching")
-        monkeypatch.setattr(engine.tempfile, "mkstemp", two_then_fail)
+        watching.wait_for("Watching")
+        undo = _fail_third_page(monkeypatch, PermissionError(13, "Permission denied", str(out)))
         goal.write_text(edit_title(goal, "Grow the Telegram channel, first try"), "utf-8")
-        line = wait_for("smreport: cannot write the site")
+        line = watching.wait_for("smreport: cannot write the site")
         assert "Permission denied" in line and "written whole" in line
-        monkeypatch.setattr(engine.tempfile, "mkstemp", real_mkstemp)
+        undo()
         goal.write_text(edit_title(goal, "Grow the Telegram channel, second try"), "utf-8")
-        wait_for("Rebuilt after goals/grow-telegram.md")
+        watching.wait_for("Rebuilt after goals/grow-telegram.md")
     finally:
-        if watchers:
-            watchers[0].stop()
-        thread.join(timeout=10)
-    assert not [line for line in seen if "Traceback" in line or "Internal error" in line]
-    reference = tmp_path / "reference"
-    from tests.conftest import plain_build  # noqa: PLC0415
-    assert tree(out) == plain_build(content, reference)
+        watching.stop()
+    assert not [line for line in watching.seen if "Traceback" in line or "Internal" in line]
+    assert tree(out) == plain_build(content, tmp_path / "reference")
 
 
 def test_ctrl_c_during_a_rebuild_says_the_site_may_be_partly_updated(
@@ -461,54 +458,22 @@ def test_ctrl_c_during_a_rebuild_says_the_site_may_be_partly_updated(
     the next build writes the site whole."""
     import datetime as dt  # noqa: PLC0415
 
-    from smreport import engine  # noqa: PLC0415
-    from smreport.live import watch_and_build  # noqa: PLC0415
     from smreport.pipeline import Options, build  # noqa: PLC0415
     from tests.conftest import plain_build  # noqa: PLC0415
 
     content = tmp_path / "content"
     shutil.copytree(EXAMPLE, content)
     out = tmp_path / "site"
-    lines: queue.Queue[str] = queue.Queue()
-    watchers: list[Any] = []
     options = Options(content=content, out=out, today=dt.date(2026, 11, 26), jobs=1)
-    real_mkstemp = engine.tempfile.mkstemp
-    made: list[str] = []
-
-    def interrupted_on_the_third(*args: Any, **kwargs: Any) -> tuple[int, str]:
-        if kwargs.get("prefix") == ".smreport-":  # a page replaced in place
-            if len(made) == 2:
-                raise KeyboardInterrupt
-            made.append("page")
-        return real_mkstemp(*args, **kwargs)
-
-    thread = threading.Thread(target=watch_and_build, args=(options,),
-                              kwargs={"log": lines.put, "watcher_ready": watchers.append},
-                              daemon=True)
-    thread.start()
-    seen: list[str] = []
-
-    def wait_for(start: str) -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                seen.append(lines.get(timeout=0.2))
-            except queue.Empty:
-                continue
-            if seen[-1].startswith(start):
-                return
-        raise AssertionError(f"no line starting {start!r} in {seen}")
-
+    watching = InProcessWatch(options)
     goal = content / "goals" / "grow-telegram.md"
-    wait_for("Watching")
-    monkeypatch.setattr(engine.tempfile, "mkstemp", interrupted_on_the_third)
+    watching.wait_for("Watching")
+    undo = _fail_third_page(monkeypatch, KeyboardInterrupt())
     goal.write_text(edit_title(goal, "Grow the Telegram channel, cut short"), "utf-8")
-    wait_for("smreport: stopped during a rebuild")
-    assert "may be partly updated" in seen[-1]
-    wait_for("Stopped.")
-    thread.join(timeout=10)
-    assert not thread.is_alive()
-    monkeypatch.setattr(engine.tempfile, "mkstemp", real_mkstemp)
+    assert "may be partly updated" in watching.wait_for("smreport: stopped during a rebuild")
+    watching.wait_for("Stopped.")
+    watching.stop()
+    undo()
     result = build(options)
     assert result.ok and not result.unchanged
     assert tree(out) == plain_build(content, tmp_path / "reference")
