@@ -571,8 +571,8 @@ def _review_summary(content: Content, today: dt.date, links: Links,
         last_review = translate.html(
             "site.last_review_full", month=translate.month(last.month),
             person=links.person(last.reviewer), date=translate.near_date(last.date, today))
-    else:  # the briefing ends each of these lines with its own full stop
-        last_review = Markup(escape(translate("site.no_review_yet").rstrip(".")))
+    else:
+        last_review = Markup(escape(translate("site.no_review_yet")))
     this_month = month_of(today)
     reviewed_now = any(r.month == this_month for r in reviews)
     next_month = f"{today.year + (today.month == 12):04d}-{today.month % 12 + 1:02d}"

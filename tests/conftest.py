@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,20 @@ def tree(folder: Path, folders: bool = False) -> dict[str, str]:
     return {p.relative_to(folder).as_posix():
             hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "folder"
             for p in sorted(folder.rglob("*")) if folders or p.is_file()}
+
+
+def record_calls(monkeypatch: pytest.MonkeyPatch, owner: object, name: str
+                 ) -> list[tuple[Any, ...]]:
+    """Patch `owner.name` to note each call's positional arguments, then call it; the
+    list fills as the code under test calls it."""
+    real = getattr(owner, name)
+    calls: list[tuple[Any, ...]] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(owner, name, recorded)
+    return calls
 
 
 def plain_build(content: Path, out: Path) -> dict[str, str]:

@@ -29,7 +29,7 @@ from smreport.model import AgendaItem, CurrentGoal
 from smreport.pipeline import Options, PublishError, build, check
 from smreport.render import default_template_dir, make_site
 
-from .conftest import REPO, TODAY, copy_example, plain_build, run_build_py, tree
+from .conftest import REPO, TODAY, copy_example, plain_build, record_calls, run_build_py, tree
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import generate  # noqa: E402
@@ -158,20 +158,14 @@ def test_a_build_with_a_stamp_digests_each_note_then_the_workers_read_it_to_pars
     assert build(options).ok  # the stamp
     edited = sorted((content / "goals").glob("*.md"))[0]
 
-    def edit_and_build(shards: bool) -> tuple[ReadSpy, list[bytes], Builder]:
+    def edit_and_build(shards: bool) -> tuple[ReadSpy, list[tuple[Any, ...]], Builder]:
         edited.write_text(edited.read_text(encoding="utf-8") + "\nOne more line.\n",
                           encoding="utf-8")
         if not shards:
             for folder in (tmp_path / "cache").glob("parsed-*"):
                 shutil.rmtree(folder)
         spy = ReadSpy(monkeypatch)
-        hashed: list[bytes] = []
-        real_hash = engine.content_hash
-
-        def content_hash(data: bytes) -> bytes:
-            hashed.append(data)
-            return real_hash(data)
-        monkeypatch.setattr(engine, "content_hash", content_hash)
+        hashed = record_calls(monkeypatch, engine, "content_hash")
         builder = Builder(tmp_path / "cache", jobs=2)
         result = build(options, builder)
         assert result.ok and not result.unchanged

@@ -18,7 +18,7 @@ from smreport import publish as publishing
 from smreport.pipeline import Options, build
 from smreport.publish import PublishError
 
-from .conftest import REPO, TODAY, append, copy_example, plain_build, tree
+from .conftest import REPO, TODAY, append, copy_example, plain_build, record_calls, tree
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import generate  # noqa: E402
@@ -435,12 +435,6 @@ def test_a_rebuild_digests_the_templates_once(tmp_path: Path,
     out, cache = tmp_path / "site", tmp_path / "cache"
     cached_build(content, out, cache)
     append(content / "goals" / "grow-telegram.md", "\nAn edit.\n")
-    calls: list[object] = []
-    real_digest = engine.templates_digest
-
-    def templates_digest(template_dirs: Any) -> str:
-        calls.append(template_dirs)
-        return real_digest(template_dirs)
-    monkeypatch.setattr(engine, "templates_digest", templates_digest)
+    calls = record_calls(monkeypatch, engine, "templates_digest")
     cached_build(content, out, cache)  # with a stamp: page keys are computed
     assert len(calls) == 1
