@@ -436,6 +436,23 @@ def test_benchmark_runner_smoke(tmp_path: Path) -> None:
     assert page is not None and int(page.group(1)) < 30_000, run.stdout
     if shutil.which("hugo"):
         assert "Hugo, one minimal template, same notes" in run.stdout
+        assert "Hugo, the same, with its default feeds, sitemap and taxonomies" in run.stdout
+
+
+@pytest.mark.skipif(shutil.which("hugo") is None, reason="Hugo is installed for benchmarks only")
+def test_hugo_is_measured_stripped_and_with_its_defaults(tmp_path: Path) -> None:
+    from generate import generate  # benchmarks/ is on the path
+    from run import hugo_build
+    content = generate(tmp_path / "content", 20)
+    hugo = shutil.which("hugo")
+    assert hugo is not None
+    for stripped in (True, False):
+        out = tmp_path / f"site-{stripped}"
+        hugo_build(hugo, content, tmp_path, out, stripped=stripped)
+        assert (out / "goals" / "goal-00000" / "index.html").is_file()
+        # The feeds and the sitemap are what the stripped Hugo leaves out.
+        assert (out / "sitemap.xml").is_file() is not stripped
+        assert (out / "goals" / "index.xml").is_file() is not stripped
 
 
 def test_instruction_counts_are_read_from_cachegrind() -> None:
