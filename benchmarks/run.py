@@ -227,7 +227,7 @@ def main() -> None:
     args = parser.parse_args()
     content = generate(args.work / "content", args.notes)
     cache = args.work / ".smreport-cache"
-    runs = args.work / "runs"
+    runs: Path = args.work / "runs"
     shutil.rmtree(runs, ignore_errors=True)
     made = iter(range(1, 1_000_000))
 
