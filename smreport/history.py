@@ -691,10 +691,34 @@ class _Trace:
         return self.versions.parse(self.note, self.revisions[index])
 
 
+_FRONT_MATTER = re.compile(rb"(?:\xef\xbb\xbf)?---[ \t]*\r?\n(.*?)^---[ \t]*\r?$",
+                           re.DOTALL | re.MULTILINE)
+# What YAML reads as no value at all, written after a key on its line.
+_EMPTY_VALUES = frozenset((b"", b"~", b"null", b"Null", b"NULL", b"{}"))
+
+
 def _holds_key(data: bytes, key: bytes) -> bool:
-    """Whether a note's bytes have a top-level `key:` line (quoted or not)."""
-    return re.search(rb"^[\"']?" + re.escape(key) + rb"[\"']?[ \t]*:", data, re.MULTILINE) \
-        is not None
+    """Whether a note's front matter gives the top-level `key` (quoted or not) a value:
+    `approved:` left empty, `~`, `null` or `{}` withdraws an approval as surely as
+    deleting the block does."""
+    front = _FRONT_MATTER.match(data)  # not a line of the text below it
+    if front is not None:
+        data = front.group(1)
+    pattern = rb"^[\"']?" + re.escape(key) + rb"[\"']?[ \t]*:(?:[ \t]+|$)(.*)$"
+    for match in re.finditer(pattern, data, re.MULTILINE):
+        value = match.group(1).strip()
+        if value.startswith(b"#"):
+            value = b""
+        value = value.split(b" #", 1)[0].strip()  # a comment after the value
+        if value not in _EMPTY_VALUES:
+            return True
+        if not value:  # the value may be on the lines below: indented, or a list
+            for line in data[match.end():].splitlines()[1:]:
+                if line.strip() and not line.lstrip().startswith(b"#"):
+                    if line.startswith((b" ", b"\t", b"- ")):
+                        return True
+                    break
+    return False
 
 
 def _block_of(note: AnyNote | None) -> Block | None:

@@ -343,13 +343,27 @@ def test_an_approval_committed_by_the_executive_counts(tmp_path: Path) -> None:
     assert result.history is not None and dict(result.history.unverified) == {}
 
 
-@pytest.mark.parametrize("restored_by", ["teammate", "executive"])
+APPROVAL_LINE = "approved: { by: petrov, date: 2026-01-10 }"
+
+
+@pytest.mark.parametrize(("restored_by", "withdrawn_as"), [
+    ("teammate", None), ("executive", None),
+    # The block emptied rather than deleted: YAML reads each as no approval at all.
+    ("teammate", "approved:\n---"), ("teammate", "approved: ~  # withdrawn\n---"),
+    ("teammate", "approved: null\n---"),
+    ("teammate", "'approved':\n# withdrawn, see the chat\n---"),
+    ("executive", "approved: {}\n---"),
+    # Deleted from the front matter, but a line of the text below starts the same way.
+    ("teammate", "---\napproved: by the board, see the minutes")])
 def test_an_approval_withdrawn_then_put_back_counts_from_who_put_it_back(
-        tmp_path: Path, restored_by: str) -> None:
+        tmp_path: Path, restored_by: str, withdrawn_as: str | None) -> None:
     # The executive withdraws the approval; a teammate reverts that commit. The block is
     # the executive's own, byte for byte, but the commit that put it back is not theirs.
     repo = approved_goal(tmp_path, rules=VERIFY, approver=PETROV)
-    repo.commit({GOAL: goal_note(approved=None)}, "2026-01-20", author=PETROV,
+    withdrawn = goal_note(approved=None) if withdrawn_as is None \
+        else goal_note().replace(APPROVAL_LINE + "\n---", withdrawn_as)
+    assert withdrawn != goal_note()
+    repo.commit({GOAL: withdrawn}, "2026-01-20", author=PETROV,
                 message="Withdraw the approval")
     repo.git("revert", "--no-edit", "HEAD", author=SMIRNOVA if restored_by == "teammate"
              else PETROV, date="2026-01-25T10:00:00+03:00")
