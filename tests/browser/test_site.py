@@ -355,3 +355,76 @@ def test_every_chart_label_is_drawn_inside_its_chart(browser: Any, sites: dict[s
     page.context.close()
     assert checked >= 10
     assert outside == []
+
+
+WIDE_NOTE = """---
+title: Repeat orders by channel
+owner: morozova
+start: 2026-01-01
+due: 2026-06-30
+kpis:
+  - { id: repeat, name: Repeat orders, unit: "%", baseline: 2, target: 4 }
+---
+| Quarter | Repeat within 60 days | Channel of the first order | Channel of the repeat order | Basket |
+|---|---|---|---|---|
+| Q1 | 2.8 % | Telegram channel | Website | 1,200 roubles |
+
+```
+a code line far wider than a phone's screen, so that it has to scroll sideways = 1
+```
+"""
+# The brightness of a pixel column near each edge of the element's screenshot: the median
+# of its middle rows, mostly background between the letters. Decoded by the browser
+# itself, so no image library is needed.
+EDGE_BRIGHTNESS = """async ([png, inset]) => {
+  const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${png}`)).blob());
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const context = canvas.getContext('2d');
+  context.drawImage(bitmap, 0, 0);
+  const top = Math.floor(bitmap.height * 0.2), rows = Math.ceil(bitmap.height * 0.6);
+  const column = x => {
+    const data = context.getImageData(x, top, 1, rows).data, values = [];
+    for (let i = 0; i < data.length; i += 4) values.push((data[i] + data[i + 1] + data[i + 2]) / 3);
+    return values.sort((a, b) => a - b)[values.length >> 1];
+  };
+  return [column(inset), column(bitmap.width - 1 - inset)];
+}"""
+
+
+def test_a_table_or_code_wider_than_a_phone_shows_which_side_scrolls(
+        browser: Any, tmp_path: Path) -> None:
+    """A shadow on the side with more to see: on the right before scrolling, on the left
+    at the end, and none where nothing overflows (the same note on a desktop)."""
+    import base64  # noqa: PLC0415
+
+    from tests.browser.sitetools import EXAMPLE, build_site  # noqa: PLC0415
+    from tests.conftest import write_files  # noqa: PLC0415
+
+    content = tmp_path / "content"
+    write_files(content, {"project.yml": (EXAMPLE / "project.yml").read_text("utf-8"),
+                          "goals/repeat-orders.md": WIDE_NOTE})
+    site = build_site(content, tmp_path / "site")
+
+    def edges(page: Any, selector: str, scroll: str) -> tuple[float, float]:
+        element = page.locator(selector)
+        element.evaluate(f"e => {{ e.scrollLeft = {scroll}; }}")
+        png = base64.b64encode(element.screenshot()).decode()
+        left, right = blank.evaluate(EDGE_BRIGHTNESS, [png, 2])  # the site's CSP forbids data:
+        return left, right
+
+    blank = browser.new_context().new_page()
+    for viewport in (NARROWEST, DESKTOP):
+        page = browser.new_context(viewport=viewport).new_page()
+        page.goto((site / "goals" / "repeat-orders" / "index.html").as_uri(), wait_until="load")
+        for selector in (".note-body table", ".note-body pre"):
+            overflows = page.locator(selector).evaluate("e => e.scrollWidth > e.clientWidth")
+            assert overflows is (viewport is NARROWEST), (selector, viewport)
+            start_left, start_right = edges(page, selector, "0")
+            end_left, end_right = edges(page, selector, "e.scrollWidth")
+            if overflows:
+                assert start_right < start_left - 8, (selector, start_left, start_right)
+                assert end_left < end_right - 8, (selector, end_left, end_right)
+            else:
+                assert abs(start_left - start_right) < 2, (selector, start_left, start_right)
+        page.context.close()
+    blank.context.close()
