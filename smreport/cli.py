@@ -174,6 +174,11 @@ def display(problem: Problem, root: Path) -> Problem:
                    problem.code, problem.message)
 
 
+def _takes_unicode(stream: TextIO) -> bool:
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    return encoding in ("utf8", "utf16", "utf32", "utf8sig")
+
+
 def print_problems(problems: Sequence[Problem], root: Path, output_format: str = "text",
                    stream: TextIO | None = None) -> None:
     """Print every problem, in order, to `stream` (default: standard output)."""
@@ -185,9 +190,12 @@ def print_problems(problems: Sequence[Problem], root: Path, output_format: str =
                   file=stream)
         return
     if output_format == "json":
+        # Escaped to ASCII where the stream cannot take every character (a Windows
+        # console or pipe): still the same JSON to whoever reads it.
         print(json.dumps([{"path": p.path, "line": p.line, "column": p.column,
                            "severity": p.severity, "code": p.code, "message": p.message}
-                          for p in shown], ensure_ascii=False, indent=2), file=stream)
+                          for p in shown], ensure_ascii=not _takes_unicode(stream), indent=2),
+              file=stream)
         return
     # One stream keeps errors and warnings in file and line order.
     for problem in shown:
@@ -344,6 +352,11 @@ def run(argv: Sequence[str] | None = None) -> NoReturn:
     build): every file is closed and every worker joined by then, and the output
     is flushed here."""
     gc.disable()
+    # A console or pipe in another encoding than UTF-8 (Windows' default) shows what it
+    # cannot encode as escapes rather than failing on a Cyrillic message.
+    for stream in (sys.stdout, sys.stderr):
+        if not _takes_unicode(stream) and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     status = main(argv)
     try:
         sys.stdout.flush()

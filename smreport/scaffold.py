@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +45,31 @@ class Line:
     comment: str = ""
 
 
+# What JSON leaves as it is but YAML reads otherwise: DEL and the C1 controls (refused in a
+# YAML stream), the line breaks U+0085, U+2028 and U+2029 (which would end a comment line
+# and start a live key), the byte-order mark and the non-characters U+FFFE and U+FFFF.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
 def _yaml_text(text: str) -> str:
-    """A double-quoted YAML scalar (JSON strings are valid YAML), keeping non-ASCII letters."""
-    return json.dumps(text, ensure_ascii=False)
+    """A double-quoted YAML scalar (JSON strings are valid YAML), keeping non-ASCII letters,
+    with every character YAML would not read back as written escaped (`\\uXXXX`)."""
+    quoted: str = json.dumps(text, ensure_ascii=False)
+    return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", quoted)
+
+
+def _title(text: str | None, what: str) -> str | None:
+    """A title from the command line with its white space collapsed; a usage error for one
+    that is not text (bytes that were not UTF-8)."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        raise UsageError(f"the {what} {shown!r} holds bytes that are not UTF-8 text; type it "
+                         "again, or set the terminal to UTF-8") from None
+    return " ".join(text.split())
 
 
 def _number(value: float) -> str:
@@ -242,9 +265,17 @@ def _shown(path: Path) -> str:
     return relative if len(relative) <= len(str(path)) else str(path)
 
 
-def _write_new(path: Path, text: str) -> None:
-    """Create `path` with `text`; never replace an existing file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_new(path: Path, text: str, inside: Path | None = None) -> None:
+    """Create `path` with `text`; never replace an existing file. With `inside`, refuse a
+    `path` whose folder leads outside it through a link (as `check` refuses it)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ScaffoldError(f"cannot make the folder {_shown(path.parent)}: "
+                            f"{error.strerror}; is there a file of that name?") from None
+    if inside is not None and not path.parent.resolve().is_relative_to(inside.resolve()):
+        raise ScaffoldError(f"{_shown(path.parent)} leads outside {_shown(inside)} through a "
+                            "link; smreport writes notes only inside the content folder")
     try:
         with path.open("x", encoding="utf-8", newline="\n") as file:
             file.write(text)
@@ -294,6 +325,7 @@ def new_note(content: Path, note_type: NoteType, title: str | None, *,
     month). `goal` pre-fills a change; `note_id` replaces the id made from the
     title. Raises ScaffoldError with a message for the user.
     """
+    title = _title(title, "month" if note_type == "review" else "title")
     info = read_project(content, today)
     t = translator(info.language)
     if goal is not None and note_type != "change":
@@ -303,9 +335,8 @@ def new_note(content: Path, note_type: NoteType, title: str | None, *,
         text = review_note(t, info, month)
         default_id = f"review-{month}"
     else:
-        if title is None or not title.strip():
+        if not title:
             raise UsageError(f"a {note_type} needs a title: smreport new {note_type} \"Title\"")
-        title = " ".join(title.split())
         default_id = make_id(title)
         if note_type == "goal":
             text = goal_note(t, info, title)
@@ -322,7 +353,7 @@ def new_note(content: Path, note_type: NoteType, title: str | None, *,
         raise UsageError(f"{chosen!r} is not a valid note id (lowercase ASCII letters, "
                             f"digits and hyphens, at most 80 characters); try {make_id(chosen)!r}")
     path = content / FOLDERS[note_type] / f"{chosen}.md"
-    _write_new(path, text)
+    _write_new(path, text, inside=content)
     return path
 
 
@@ -386,6 +417,9 @@ def init_project(folder: Path, language: str = "en", title: str | None = None,
 
     if language not in LANGUAGES:
         raise UsageError(f"--language must be one of {', '.join(LANGUAGES)}")
+    title = _title(title, "title")
+    if title == "":
+        raise UsageError("--title is empty; give the project a name, or leave --title out")
     if folder.exists() and not folder.is_dir():
         raise ScaffoldError(f"{_shown(folder)} is a file, not a folder")
     content = folder / "content"
@@ -401,10 +435,14 @@ def init_project(folder: Path, language: str = "en", title: str | None = None,
     ignore = folder / ".gitignore"
     if not ignore.exists():
         files[ignore] = IGNORE_HEADER + "".join(f"{line}\n" for line in IGNORED)
+        addition = ""
+    else:  # read before anything is written: an unreadable one leaves the folder as it was
+        addition = _ignored_addition(ignore)
     for path, text in files.items():
         _write_new(path, text)
     written = list(files)
-    if ignore not in files and _add_ignored(ignore):
+    if addition:
+        _append(ignore, addition)
         written.append(ignore)
     return written
 
@@ -415,22 +453,27 @@ IGNORE_HEADER = "# smreport: the built site, the build cache and the build's loc
 IGNORED = ("site/", ".smreport-cache/", ".*.smreport-lock")
 
 
-def _add_ignored(ignore: Path) -> bool:
-    """Append to an existing .gitignore the lines of IGNORED it lacks; True if any."""
+def _ignored_addition(ignore: Path) -> str:
+    """What to append to an existing .gitignore for the lines of IGNORED it lacks (in its
+    own line endings); "" if it lacks none."""
     try:
-        text = ignore.read_text(encoding="utf-8")
+        with ignore.open(encoding="utf-8", newline="") as file:
+            text = file.read()
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or "it is not UTF-8 text"
         raise ScaffoldError(f"cannot read {_shown(ignore)}: {reason}") from None
     present = {line.strip() for line in text.splitlines()}
     missing = [line for line in IGNORED if line not in present]
     if not missing:
-        return False
-    addition = ("" if not text or text.endswith("\n") else "\n") + IGNORE_HEADER + \
-        "".join(f"{line}\n" for line in missing)
+        return ""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    return ("" if not text or text.endswith("\n") else newline) + \
+        "".join(f"{line}{newline}" for line in (IGNORE_HEADER.rstrip("\n"), *missing))
+
+
+def _append(path: Path, addition: str) -> None:
     try:
-        with ignore.open("a", encoding="utf-8", newline="\n") as file:
+        with path.open("a", encoding="utf-8", newline="") as file:
             file.write(addition)
     except OSError as error:
-        raise ScaffoldError(f"cannot write {_shown(ignore)}: {error.strerror}") from None
-    return True
+        raise ScaffoldError(f"cannot write {_shown(path)}: {error.strerror}") from None

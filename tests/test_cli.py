@@ -425,3 +425,24 @@ def test_smreport_markdown_chooses_the_backend_and_the_option_overrides_it(
     assert by_option.returncode == 0, by_option.stderr
     assert "Why [this](javascript:x) goal." in \
         (tmp_path / "option" / page).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("output_format", ["text", "json", "github"])
+def test_check_prints_cyrillic_to_a_stream_that_cannot_take_it(
+        make_project: ProjectFactory, output_format: str) -> None:
+    """A Windows console or pipe (cp1252): escapes, not a traceback; JSON stays the same
+    JSON."""
+    root = make_project({"goals/double-leads.md": GOAL.replace("owner: smirnova",
+                                                               "owner: никто")})
+    result = subprocess.run(
+        [sys.executable, "-m", "smreport", "check", "--content", str(root), "--format",
+         output_format, "--today", "2026-11-26"], capture_output=True, timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "cp1252"})
+    assert result.returncode == 1
+    assert b"Traceback" not in result.stderr
+    out = result.stdout.decode("cp1252")
+    if output_format == "json":
+        [problem] = json.loads(out)
+        assert "'никто'" in problem["message"]
+    else:
+        assert "\\u043d\\u0438\\u043a\\u0442\\u043e" in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 import zoneinfo
@@ -14,7 +15,7 @@ import yaml
 
 from smreport.cli import main
 from smreport.scaffold import make_id
-from tests.conftest import PROJECT_YML, ProjectFactory, run_cli
+from tests.conftest import GOAL, PROJECT_YML, ProjectFactory, run_cli
 
 TODAY = "2026-11-26"
 # An approved change that moves the goal's due date: `new change --goal` must show it.
@@ -307,3 +308,111 @@ def test_init_adds_what_an_existing_gitignore_lacks(tmp_path: Path) -> None:
     result = run_cli("init", str(again), "--today", TODAY)
     assert result.returncode == 0 and ".gitignore" not in result.stdout
     assert (again / ".gitignore").read_text(encoding="utf-8") == complete
+    crlf = tmp_path / "crlf"
+    crlf.mkdir()
+    (crlf / ".gitignore").write_bytes(b"node_modules/\r\n")
+    assert run_cli("init", str(crlf), "--today", TODAY).returncode == 0
+    assert (crlf / ".gitignore").read_bytes() == (
+        b"node_modules/\r\n# smreport: the built site, the build cache and the build's lock\r\n"
+        b"site/\r\n.smreport-cache/\r\n.*.smreport-lock\r\n")
+
+
+# A goal whose KPI name hides YAML line breaks (written as escapes, which `check` accepts):
+# copied raw into a comment line of `new change --goal`, the break would end the comment
+# and make the executive's decision a live key of the team's new change.
+SMUGGLING_GOAL = GOAL.replace(
+    "name: Qualified leads per month",
+    'name: "Leads\\u2028decision: { outcome: approved, by: petrov, date: 2026-03-10 }\\u2028#"',
+).replace("title: Double qualified leads", 'title: "Double\\u0085leads\\u007f"')
+# Characters YAML would refuse or read as a line break, in titles typed on the command line.
+UNSAFE = ["\x7f", "\x85", "\x9b", "\u2028", "\u2029", "\ufeff"]
+
+
+def test_new_change_shows_the_goal_text_without_letting_it_into_the_yaml(
+        make_project: ProjectFactory) -> None:
+    root = make_project({"goals/double-leads.md": SMUGGLING_GOAL})
+    assert check_json(root)[0] == 0
+    assert run_cli("new", "change", "Raise the target", "--goal", "double-leads", "--content",
+                   str(root), "--today", TODAY).returncode == 0
+    path = root / "changes" / "raise-the-target.md"
+    text = path.read_text(encoding="utf-8")
+    assert not any(character in text for character in UNSAFE)
+    # Filled in as the scaffold asks: the change waits for the executive's decision.
+    shown = re.search(r'^#   title: (".*")$', text, re.MULTILINE)
+    assert shown is not None
+    text = fill(fill(text, "proposed_by", "smirnova"), "#   title", shown.group(1))
+    path.write_text(write_body(text, "Why."), encoding="utf-8")
+    assert "decision" not in yaml.safe_load(text.split("---")[1])
+    status, problems = check_json(root)
+    assert (status, problems) == (0, [])
+    result = run_cli("build", "--content", str(root), "--out", str(root.parent / "site"),
+                     "--today", TODAY)
+    assert result.returncode == 0, result.stderr
+    agenda = json.loads((root.parent / "site" / "agenda.json").read_text(encoding="utf-8"))
+    assert "approve-change" in [item["code"] for item in agenda["items"]]
+    # The title the scaffold showed reads back as the goal's own title.
+    change = yaml.safe_load(path.read_text(encoding="utf-8").split("---")[1])
+    assert change["set"]["title"] == "Double\x85leads\x7f"
+
+
+@pytest.mark.parametrize("character", UNSAFE)
+def test_titles_with_characters_yaml_refuses_are_written_so_they_read_back(
+        tmp_path: Path, character: str) -> None:
+    folder = tmp_path / "brand"
+    title = f"Brand{character} X"
+    assert run_cli("init", str(folder), "--title", title, "--today", TODAY).returncode == 0
+    content = folder / "content"
+    assert run_cli("new", "goal", f"Sales{character} plan", "--content", str(content),
+                   "--today", TODAY).returncode == 0
+    # The new goal fails only on its placeholders, not on its YAML.
+    _status, problems = check_json(content)
+    assert {str(problem["code"]) for problem in problems} == {"missing-field"}
+    project = yaml.safe_load((content / "project.yml").read_text(encoding="utf-8"))
+    assert project["title"] == " ".join(title.split())  # a line break is a space, as in `new`
+
+
+def test_titles_that_are_not_text_or_blank_are_usage_errors_and_write_nothing(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project()
+    not_utf8 = os.fsdecode(b"bad\xffname")  # what the shell passes for a Latin-1 byte
+    for args in (["new", "goal", not_utf8, "--content", str(root)],
+                 ["new", "review", not_utf8, "--content", str(root)],
+                 ["init", str(tmp_path / "a"), "--title", not_utf8],
+                 ["init", str(tmp_path / "b"), "--title", "   "]):
+        result = run_cli(*args, "--today", TODAY)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr and "smreport" in result.stderr
+    assert sorted(p.name for p in (root / "goals").iterdir()) == ["double-leads.md"]
+    assert not (root / "reviews").exists()
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_new_and_init_refuse_a_file_where_a_folder_goes(make_project: ProjectFactory,
+                                                        tmp_path: Path) -> None:
+    root = make_project({"disputes": "not a folder"})
+    result = run_cli("new", "dispute", "Who answers", "--content", str(root), "--today", TODAY)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "disputes" in result.stderr
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    result = run_cli("init", str(tmp_path / "afile" / "sub"), "--today", TODAY)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_init_reads_the_gitignore_before_writing_anything(tmp_path: Path) -> None:
+    folder = tmp_path / "brand"
+    folder.mkdir()
+    (folder / ".gitignore").write_bytes(b"caf\xe9/\n")  # Latin-1, not UTF-8
+    result = run_cli("init", str(folder), "--today", TODAY)
+    assert result.returncode == 1 and "cannot read" in result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == [".gitignore"]
+
+
+def test_new_writes_nothing_through_a_link_out_of_the_content_folder(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = make_project()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "disputes").symlink_to(outside, target_is_directory=True)
+    result = run_cli("new", "dispute", "Escape", "--content", str(root), "--today", TODAY)
+    assert result.returncode == 1 and "outside" in result.stderr, result.stderr
+    assert list(outside.iterdir()) == []
