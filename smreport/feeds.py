@@ -185,8 +185,23 @@ class Entry:
     category: str
 
 
-def agenda_day(item: AgendaItem, content: Content, today: dt.date) -> dt.date:
+def goal_added_day(site: Site, goal: Goal) -> dt.date:
+    """When a goal came to be, for the feed: it has no date of its own, so its start. One
+    that starts later counts from the day its file was first committed, else from its
+    approval: "today" would move its entries every day until it starts."""
+    today = site.today
+    if goal.start <= today:
+        return goal.start
+    history = site.history.of(goal.path) if site.history else None
+    known = [day for day in (history.created.date if history and history.created else None,
+                             goal.approved.date if goal.approved else None)
+             if day is not None and day <= today]
+    return min(known) if known else today
+
+
+def agenda_day(item: AgendaItem, site: Site) -> dt.date:
     """When the situation behind an agenda item arose, as far as the notes tell (≤ today)."""
+    content, today = site.content, site.today
     days = dt.timedelta(days=content.project.rules.decision_days)
     note = content.note(item.subject.type, item.subject.id) if item.subject else None
     arose: dt.date
@@ -197,7 +212,7 @@ def agenda_day(item: AgendaItem, content: Content, today: dt.date) -> dt.date:
     elif item.code in ("approve-change", "decide-dispute") and isinstance(note, Change | Dispute):
         arose = note.date
     elif item.code == "approve-goal" and isinstance(note, Goal):
-        arose = note.start
+        arose = goal_added_day(site, note)
     else:  # due = the reading's or edit's date + decision_days
         arose = item.due - days
     return min(arose, today)
@@ -209,7 +224,7 @@ def agenda_entries(site: Site) -> list[Entry]:
     for item in site.agenda:
         subject = f"/{item.subject.type}/{item.subject.id}" if item.subject else ""
         entries.append(Entry(f"agenda/{item.code}{subject}",
-                             agenda_day(item, site.content, site.today), item.title,
+                             agenda_day(item, site), item.title,
                              item_description(site, item), item.url, item.code))
     return entries
 
@@ -235,17 +250,7 @@ def note_events(site: Site, note: Goal | Change | Review | Dispute) -> list[Note
 
     if isinstance(note, Goal):
         title = site.current[note.id].title if note.id in site.current else note.title
-        # A goal has no date of its own: it counts as added on its start. One that starts
-        # later counts from the day its file was first committed, else from its approval:
-        # "today" would move its entry every day until it starts.
-        added = note.start
-        if added > today:
-            history = site.history.of(note.path) if site.history else None
-            known = [d for d in (history.created.date if history and history.created else None,
-                                 note.approved.date if note.approved else None)
-                     if d is not None and d <= today]
-            added = min(known) if known else today
-        add("added", added, "feed.goal_added", "", "", title=title)
+        add("added", goal_added_day(site, note), "feed.goal_added", "", "", title=title)
         if note.approved:
             add("approved", note.approved.date, "feed.goal_approved", note.approved.by,
                 title=title)
