@@ -198,6 +198,19 @@ def test_every_relative_link_resolves_to_a_file_of_the_site(site: Path) -> None:
     assert broken == []
 
 
+def test_every_page_points_to_the_agenda_elsewhere(site: Path) -> None:
+    """The calendar, the feed (also for a reader's autodiscovery) and the one-file briefing
+    are linked from every page, so an executive can find them."""
+    elsewhere = {"agenda.ics", "feed.xml", "briefing.html"}
+    for page in pages(site):
+        links = parse(page).links
+        targets = {resolve(site, page, url)[0].relative_to(site.resolve()).as_posix()  # type: ignore[index]
+                   for tag, url in links if tag in ("a", "link") and not urlsplit(url).scheme}
+        assert elsewhere <= targets, page
+        assert ("link", "../" * page.relative_to(site).as_posix().count("/") + "feed.xml") \
+            in links, page
+
+
 def test_every_page_is_reachable_from_the_index(site: Path) -> None:
     seen: set[Path] = set()
     queue = [(site / "index.html").resolve()]

@@ -340,8 +340,12 @@ def test_every_subject_and_person_links_to_its_page(make_project: ProjectFactory
             if link.startswith(("http", "mailto:", "#")):
                 continue
             target = (site / path).parent / link.split("#")[0]
-            # Every page is linked by its index.html, so the site works opened from disk.
-            assert link.split("#")[0].endswith("index.html") and target.is_file(), (path, link)
+            # Every page is linked by its index.html, so the site works opened from disk; the
+            # footer also links the agenda's other forms.
+            name = link.split("#")[0]
+            assert name.endswith("index.html") or Path(name).name in (
+                "agenda.ics", "feed.xml", "briefing.html"), (path, link)
+            assert target.is_file(), (path, link)
             checked += 1
     assert checked > 30
 
@@ -364,10 +368,10 @@ def test_hostile_notes_produce_no_executable_markup(tmp_path: Path) -> None:
         for tag, attributes in tags_of(html):
             where = f"{path.relative_to(site)}: <{tag} {attributes}>"
             if tag in DANGEROUS_TAGS:
-                # The frame's own <meta>, <link rel=stylesheet> and content images only.
+                # The frame's own <meta>, <link rel=stylesheet|alternate> and content images.
                 assert tag in ("meta", "link", "img"), where
                 if tag == "link":
-                    assert attributes.get("rel") in ("stylesheet", "icon"), where
+                    assert attributes.get("rel") in ("stylesheet", "icon", "alternate"), where
                 if tag == "meta":
                     assert set(attributes) <= {"charset", "name", "content", "http-equiv"}, where
             for name, value in attributes.items():

@@ -365,9 +365,9 @@ due: 2026-06-30
 kpis:
   - { id: repeat, name: Repeat orders, unit: "%", baseline: 2, target: 4 }
 ---
-| Quarter | Repeat within 60 days | Channel of the first order | Channel of the repeat order | Basket |
-|---|---|---|---|---|
-| Q1 | 2.8 % | Telegram channel | Website | 1,200 roubles |
+| Quarter | Repeat within 60 days | Channel of the first order | Channel of the repeat |
+|---|---|---|---|
+| Q1 | 2.8 % | Telegram channel | Website |
 
 ```
 a code line far wider than a phone's screen, so that it has to scroll sideways = 1
@@ -377,7 +377,8 @@ a code line far wider than a phone's screen, so that it has to scroll sideways =
 # of its middle rows, mostly background between the letters. Decoded by the browser
 # itself, so no image library is needed.
 EDGE_BRIGHTNESS = """async ([png, inset]) => {
-  const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${png}`)).blob());
+  const image = await (await fetch(`data:image/png;base64,${png}`)).blob();
+  const bitmap = await createImageBitmap(image);
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const context = canvas.getContext('2d');
   context.drawImage(bitmap, 0, 0);
