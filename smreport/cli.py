@@ -163,11 +163,14 @@ def add_team_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     commands.add_parser("rules", help="list the agenda rules and validation codes")
 
 
-def display(problem: Problem, root: Path) -> Problem:
-    """The problem with its path relative to the current folder, as users see it."""
+def display(problem: Problem, root: Path, base: str | None = None) -> Problem:
+    """The problem with its path relative to the current folder, as users see it, or to
+    `base` when the file is inside it."""
     full = root / problem.path
     try:
         shown = os.path.relpath(full)
+        if base and Path(os.path.abspath(full)).is_relative_to(os.path.abspath(base)):
+            shown = os.path.relpath(full, base)
     except ValueError:  # a different drive on Windows
         shown = str(full)
     return Problem(shown.replace(os.sep, "/"), problem.line, problem.column, problem.severity,
@@ -183,7 +186,10 @@ def print_problems(problems: Sequence[Problem], root: Path, output_format: str =
                    stream: TextIO | None = None) -> None:
     """Print every problem, in order, to `stream` (default: standard output)."""
     stream = stream or sys.stdout
-    shown = [display(p, root) for p in problems]
+    # GitHub places an annotation by its path in the repository, whatever folder the
+    # step ran in (`working-directory:`): relative to the workspace, where the job has one.
+    base = os.environ.get("GITHUB_WORKSPACE") if output_format == "github" else None
+    shown = [display(p, root, base) for p in problems]
     if output_format == "github":
         for p in shown:
             print(github_annotation(p.path, p.line, p.column, p.severity, p.code, p.message),

@@ -177,3 +177,31 @@ def test_the_hooks_entry_checks_the_project(make_project: ProjectFactory) -> Non
                             text=True, timeout=120)
     assert broken.returncode == 1
     assert "content/goals/broken.md:3:8: error unknown-person" in broken.stdout
+
+
+def test_annotation_paths_are_relative_to_the_workspace_wherever_the_step_runs(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    """GitHub places an annotation by its path in the repository: a step run in a
+    subfolder (`working-directory: docs`) or given an absolute --content must still name
+    docs/content/goals/broken.md. Without a workspace, paths stay relative to the current
+    folder, as in the text format."""
+    import os  # noqa: PLC0415
+
+    workspace = tmp_path / "repo"
+    root = make_project({"goals/broken.md": BROKEN_GOAL}, name="repo/docs/content")
+    files = set()
+    for cwd, content in ((workspace / "docs", "content"), (workspace, "docs/content"),
+                         (tmp_path, str(root))):
+        result = subprocess.run(
+            [sys.executable, "-m", "smreport", "check", "--content", content, "--format",
+             "github"], cwd=cwd, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "GITHUB_WORKSPACE": str(workspace)})
+        assert result.returncode == 1, result.stderr
+        files |= {match["file"] for line in result.stdout.splitlines()
+                  if (match := COMMAND.match(line))}
+    assert files == {"docs/content/goals/broken.md"}
+    plain = subprocess.run(
+        [sys.executable, "-m", "smreport", "check", "--content", "content", "--format",
+         "github"], cwd=workspace / "docs", capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "GITHUB_WORKSPACE"})
+    assert "file=content/goals/broken.md," in plain.stdout
