@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from . import __version__
 from .i18n import Month
@@ -81,6 +81,20 @@ def fold(line: str, limit: int = 75) -> str:
     return "\r\n ".join(parts)
 
 
+def ascii_uri(url: str) -> str:
+    """An absolute http(s) URL as the ASCII URI iCalendar's URI values require (RFC 3986):
+    its host in punycode, any other non-ASCII character percent-encoded as UTF-8."""
+    if url.isascii():
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = parts.netloc.replace(host, host.encode("idna").decode("ascii"), 1) \
+        if not host.isascii() else parts.netloc
+    keep = "!#$%&'()*+,/:;=?@[]~"  # reserved characters, and % of escapes already there
+    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=keep),
+                       quote(parts.query, safe=keep), quote(parts.fragment, safe=keep)))
+
+
 def ics_date(day: dt.date) -> str:
     return day.strftime("%Y%m%d")
 
@@ -118,7 +132,6 @@ def agenda_ics(site: Site) -> bytes:
         "VERSION:2.0",
         f"PRODID:-//smreport//smreport {__version__}//EN",
         "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
         f"X-WR-CALNAME:{ics_text(name)}",
         # Calendar apps that honour these refresh a subscription twice a day.
         "REFRESH-INTERVAL;VALUE=DURATION:PT12H",
@@ -132,6 +145,9 @@ def agenda_ics(site: Site) -> bytes:
             f"UID:{ics_text(item_uid(item, content))}",
             f"DTSTAMP:{stamp}",
             f"DTSTART;VALUE=DATE:{ics_date(day)}",
+            # An overdue item moves to today every day: a revision each day, so that an
+            # application importing the file (not subscribed) takes the new date.
+            *([f"SEQUENCE:{(today - item.due).days}"] if day > item.due else []),
             f"DTEND;VALUE=DATE:{ics_date(day + dt.timedelta(days=1))}",
             f"SUMMARY:{ics_text(item.title)}",
             f"DESCRIPTION:{ics_text(item_description(site, item))}",
@@ -139,8 +155,12 @@ def agenda_ics(site: Site) -> bytes:
             "TRANSP:TRANSPARENT",
         ]
         if link.startswith(("https://", "http://")):
-            lines.append(f"URL;VALUE=URI:{link}")
+            lines.append(f"URL;VALUE=URI:{ascii_uri(link)}")
         lines.append("END:VEVENT")
+    if not site.agenda:
+        # RFC 5545 wants at least one component, and applications must ignore one they do
+        # not know: a calendar with nothing on it stays valid and shows nothing.
+        lines += ["BEGIN:X-SMREPORT-NOTHING-TO-DECIDE", "END:X-SMREPORT-NOTHING-TO-DECIDE"]
     lines.append("END:VCALENDAR")
     return ("\r\n".join(fold(line) for line in lines) + "\r\n").encode("utf-8")
 

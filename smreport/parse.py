@@ -94,7 +94,11 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
                      "(for example Europe/Moscow or UTC)")
     start = fields.date("start")
     site_url = (fields.text("site_url", required=False) or "").strip()
-    url_problem = url_problem_of(site_url) if site_url else None
+    url_problem = url_problem_of(site_url, "the site's address",
+                                 "https://briefing.example.com/") if site_url else None
+    if site_url and not url_problem:  # HTTPS:// is https://: the scheme's case means nothing
+        scheme, rest = site_url.split(":", 1)
+        site_url = f"{scheme.lower()}:{rest}"
     if site_url and not url_problem and ("?" in site_url or "#" in site_url):
         url_problem = ("it is the address of the site's folder, so it cannot have a query (?) "
                        "or a fragment (#)")
@@ -164,23 +168,31 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
 # Characters that never belong in an address as written: they end an HTML attribute or
 # hide what the link really is. Percent-encode them (%22 for ").
 _URL_FORBIDDEN = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _EMAIL = re.compile(r'[^@\s"<>()\[\]\\,;:]+@[^@\s"<>()\[\]\\,;:]+\.[^@\s"<>()\[\]\\,;:]+')
 
 
-def url_problem_of(url: str) -> str | None:
-    """Why `url` is not an acceptable http(s) address for a page, or None."""
-    if not re.match(r"https?://", url):
-        return "a page must be an http:// or https:// address (for example https://vk.com/brand)"
+def url_problem_of(url: str, what: str = "a page",
+                   example: str = "https://vk.com/brand") -> str | None:
+    """Why `url` is not an acceptable http(s) address for `what`, or None."""
+    if not re.match(r"https?://", url, re.IGNORECASE):
+        return f"{what} must be an http:// or https:// address (for example {example})"
     forbidden = _URL_FORBIDDEN.search(url)
     if forbidden:
         return (f"the character {forbidden.group()!r} is not allowed in an address; "
                 "percent-encode it or remove it")
+    if _BAD_ESCAPE.search(url):
+        return "a % must start an escape of two hex digits (%20); write a % itself as %25"
     try:
-        host = urllib.parse.urlsplit(url).hostname
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname if parts.port != 0 else None  # .port checks its range
     except ValueError:  # a malformed port or IPv6 address
-        host = None
+        return "the address has no valid host name (or port) after http(s)://"
     if not host:
         return "the address has no host name after http(s)://"
+    if "@" in parts.netloc:
+        return ("it holds a user name or password before the host, which every reader of the "
+                "site would see; remove it")
     return None
 
 

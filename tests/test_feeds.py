@@ -133,6 +133,18 @@ def test_calendar_uids_stay_while_dates_move(project: Path, tmp_path: Path) -> N
     days = {str(e["UID"]): e["DTSTART"].dt for e in events_of(second)}
     change_uid = next(u for u in uids if u.startswith("approve-change."))
     assert days[change_uid] == dt.date.fromisoformat(SECOND)
+    # Each day's move is a revision (SEQUENCE: the days overdue), so an application that
+    # imported the file takes the new date; an item not overdue stays at revision 0.
+    revisions = [{str(e["UID"]): int(e.get("SEQUENCE", 0)) for e in events_of(site)}
+                 for site in (first, second)]
+    items = {f'{i["code"]}.': i for i in agenda_of(second)}
+    for uid in uids:
+        item = next(i for prefix, i in items.items() if uid.startswith(prefix))
+        if item["overdue"]:
+            late = (dt.date.fromisoformat(SECOND) - dt.date.fromisoformat(item["due"])).days
+            assert (revisions[0][uid], revisions[1][uid]) == (late - 2, late), uid
+        else:
+            assert revisions[0][uid] == revisions[1][uid] == 0, uid
     # Deciding the change removes exactly its event; the others keep their UIDs.
     pending = project / "changes" / "pending.md"
     pending.write_text(pending.read_text().replace(
@@ -161,6 +173,36 @@ def test_calendar_is_rfc_5545_on_the_wire(project: Path, tmp_path: Path) -> None
     # The same content and today give the same bytes.
     again = build(project, tmp_path / "again", FIRST)
     assert (again / "agenda.ics").read_bytes() == data
+
+
+def test_a_calendar_with_nothing_to_decide_is_still_valid(make_project: ProjectFactory,
+                                                           tmp_path: Path) -> None:
+    """RFC 5545 wants at least one component; one applications must ignore (an X- one)
+    keeps the calendar valid and empty. Not an iTIP message (no METHOD), so no ORGANIZER
+    is owed."""
+    review = ("---\nmonth: 2026-03\nreviewer: petrov\ndate: 2026-03-10\nlikes: [ Stories ]\n"
+              "feedback_to: [ smirnova ]\n---\nThank you.\n")
+    site = build(make_project({"reviews/review-2026-03.md": review}), tmp_path / "site",
+                 FIRST)
+    assert agenda_of(site) == []
+    data = (site / "agenda.ics").read_bytes()
+    lines = data.decode("utf-8").split("\r\n")
+    components = [line for line in lines if line.startswith("BEGIN:")]
+    assert components == ["BEGIN:VCALENDAR", "BEGIN:X-SMREPORT-NOTHING-TO-DECIDE"]
+    assert not any(line.startswith("METHOD:") for line in lines)
+    calendar = icalendar.Calendar.from_ical(data)
+    assert list(calendar.walk("VEVENT")) == []
+
+
+def test_calendar_urls_are_ascii_uris(make_project: ProjectFactory, tmp_path: Path) -> None:
+    site_url = "https://брифинг.example/бренд%20x/"
+    site = build(make_project(FILES, project=PROJECT_YML + f"site_url: {site_url}\n"),
+                 tmp_path / "site", FIRST)
+    urls = [str(event["URL"]) for event in events_of(site)]
+    assert urls and all(url.startswith("https://xn--") and url.isascii() for url in urls)
+    assert all("/%D0%B1%D1%80%D0%B5%D0%BD%D0%B4%20x/" in url for url in urls)
+    # The feed may hold the IRI as written (Atom allows it).
+    assert site_url in (site / "feed.xml").read_text(encoding="utf-8")
 
 
 def test_folding_never_splits_a_character() -> None:

@@ -1007,7 +1007,12 @@ def test_decision_days_has_an_upper_bound(make_project: ProjectFactory) -> None:
     ("https://example.com/a b", "the character ' ' is not allowed"),
     ("https://reports.example.com/?page=1", "cannot have a query"),
     ("https:///no-host", "no host name"),
-    ("ftp://example.com/", "http:// or https://"),
+    ("ftp://example.com/", "the site's address must be an http:// or https://"),
+    ("https://reports.example.com/%zz/", "two hex digits"),
+    ("https://reports.example.com/100%/", "two hex digits"),
+    # A password would be published on every page, in the feed and in the calendar.
+    ("https://user:secret@reports.example.com/", "user name or password"),
+    ("https://reports.example.com:99999/", "no valid host name (or port)"),
 ])
 def test_site_url_must_be_a_plain_http_address(make_project: ProjectFactory, site_url: str,
                                                words: str) -> None:
@@ -1020,6 +1025,25 @@ def test_site_url_must_be_a_plain_http_address(make_project: ProjectFactory, sit
 def test_a_good_site_url_passes(make_project: ProjectFactory) -> None:
     root = make_project(project=PROJECT_YML + "site_url: https://reports.example.com/brand-x/\n")
     assert problems_of(root) == []
+
+
+def test_a_site_url_scheme_in_capitals_is_the_same_address(make_project: ProjectFactory,
+                                                           tmp_path: Path) -> None:
+    root = make_project(project=PROJECT_YML + "site_url: HTTPS://Reports.example.com/%7Ex/\n")
+    assert problems_of(root) == []
+    result = run_cli("build", "--content", str(root), "--out", str(tmp_path / "site"),
+                     "--today", "2026-03-10")
+    assert result.returncode == 0, result.stderr
+    feed = (tmp_path / "site" / "feed.xml").read_text(encoding="utf-8")
+    assert 'href="https://Reports.example.com/%7Ex/' in feed and "HTTPS:" not in feed
+
+
+def test_a_page_address_may_not_hold_a_password(make_project: ProjectFactory) -> None:
+    review = ("---\nmonth: 2026-02\nreviewer: petrov\ndate: 2026-02-27\n"
+              'pages: [ "https://me:pw@vk.com/brandx" ]\nlikes: [ Stories ]\n'
+              "feedback_to: [ smirnova ]\n---\nThank you.\n")
+    problem = the(problems_of(make_project({"reviews/review-2026-02.md": review})), "bad-url")
+    assert "user name or password" in problem.message
 
 
 @pytest.mark.parametrize("email", ['"javascript:alert(1)//@x.example"', '"a b@x.example"',
