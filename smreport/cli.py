@@ -363,12 +363,14 @@ def run(argv: Sequence[str] | None = None) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         if not _takes_unicode(stream) and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    status = main(argv)
     try:
+        status = main(argv)
         sys.stdout.flush()
         sys.stderr.flush()
-    except (BrokenPipeError, ValueError):  # a reader that went away (`| head`)
-        pass
+    except BrokenPipeError:  # a reader that went away (`| head`): stop, without a word
+        status = 1
+    except ValueError:  # a stream closed under us
+        status = 1
     os._exit(status)
 
 

@@ -446,3 +446,19 @@ def test_check_prints_cyrillic_to_a_stream_that_cannot_take_it(
         assert "'никто'" in problem["message"]
     else:
         assert "\\u043d\\u0438\\u043a\\u0442\\u043e" in out
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(make_project: ProjectFactory) -> None:
+    """`smreport check --format json | head -1`: the pipe closes while check still writes."""
+    files = {f"goals/broken-{n}.md": GOAL.replace("owner: smirnova", "owner: nobody")
+             for n in range(300)}  # more output than a pipe holds
+    root = make_project(files)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "smreport", "check", "--content", str(root), "--format",
+         "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline() == b"[\n"
+    process.stdout.close()  # as `head -1` does
+    errors = process.stderr.read()
+    assert process.wait(timeout=120) == 1
+    assert b"Traceback" not in errors and b"BrokenPipe" not in errors, errors
