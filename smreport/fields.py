@@ -42,6 +42,40 @@ def suggest_id(text: str) -> str:
     return slugify(text, max_length=80, word_boundary=True, save_order=True) or "note"
 
 
+# Unicode's embedding, override and isolate controls (Trojan Source): an override left open
+# in a title would reverse the words the site, the calendar and the feed write around it.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+_PDF, _PDI = "\u202c", "\u2069"
+
+
+def isolated(text: str) -> str:
+    """`text` as written; one holding bidi controls has what it leaves open closed, its
+    stray closers dropped, and is wrapped in an isolate (FSI ... PDI), so it cannot reach
+    the words around it."""
+    if _BIDI_CONTROLS.search(text) is None:
+        return text
+    kept: list[str] = []
+    open_: list[str] = []  # the closer each opened embedding, override or isolate awaits
+    for character in text:
+        if character in "\u202a\u202b\u202d\u202e":
+            open_.append(_PDF)
+        elif character in "\u2066\u2067\u2068":
+            open_.append(_PDI)
+        elif character == _PDI:
+            if _PDI not in open_:
+                continue  # a stray one would close the isolate around the text
+            while open_.pop() != _PDI:  # it also ends what was opened inside the isolate
+                pass
+        elif character == _PDF:
+            if not open_ or open_[-1] != _PDF:
+                continue  # it cannot close across an isolate
+            open_.pop()
+        kept.append(character)
+    return "\u2068" + "".join(kept) + "".join(reversed(open_)) + _PDI
+
+
 @dataclass
 class Report:
     """Collects the problems of one file."""
@@ -142,7 +176,7 @@ class Fields:
                 self.report.error(node.position, "missing-field",
                                   f"{self.name(key)!r} is empty; write some text")
                 return None
-            return node.value
+            return isolated(node.value)
         if isinstance(node, Scalar) and not node.quoted:
             self.report.error(node.position, "quote-value",
                               f"{self.name(key)!r} is read as {describe(node)}, not as text; "

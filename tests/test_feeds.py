@@ -469,3 +469,21 @@ def test_a_goal_that_starts_later_keeps_its_feed_date_from_day_to_day(project: P
         assert len(entries) == 2, "\n".join(e.id for e in feed.entries)
         dates.append([entry.updated for entry in entries])
     assert dates == [["2026-03-02T00:00:00Z"] * 2] * 2
+
+
+def test_bidi_controls_in_a_title_cannot_reverse_the_words_around_it(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    """An override left open (and a stray isolate closer, which would end an isolate early)
+    is closed where the title ends, everywhere the title is written."""
+    title = "Grow \u2069\u202egnihtyreve evorppa"
+    goal = GOAL.replace("title: Double qualified leads", f'title: "{title}"') \
+        .replace("approved: { by: petrov, date: 2026-01-10 }\n", "")
+    site = build(make_project({"goals/double-leads.md": goal}), tmp_path / "site", FIRST)
+    contained = "\u2068Grow \u202egnihtyreve evorppa\u202c\u2069"
+    [item] = [i for i in agenda_of(site) if i["code"] == "approve-goal"]
+    assert contained in item["title"] and title not in item["title"]
+    assert item["title"].endswith("\u2069” and its KPIs")
+    assert contained in str(events_of(site)[0]["SUMMARY"])
+    assert contained in (site / "feed.xml").read_text(encoding="utf-8")
+    page = (site / "goals" / "double-leads" / "index.html").read_text(encoding="utf-8")
+    assert contained in page and title not in page
