@@ -280,8 +280,11 @@ def _write_new(path: Path, text: str, inside: Path | None = None) -> None:
         with path.open("x", encoding="utf-8", newline="\n") as file:
             file.write(text)
     except FileExistsError:
-        raise ScaffoldError(f"{_shown(path)} already exists and is never overwritten; choose "
-                            "another title, or give the new note its own id with --id") from None
+        other = "open it to add to it, or give another review its own id with --id" \
+            if path.parent.name == FOLDERS["review"] else \
+            "choose another title, or give the new note its own id with --id"
+        raise ScaffoldError(f"{_shown(path)} already exists and is never overwritten; "
+                            f"{other}") from None
     except OSError as error:
         raise ScaffoldError(f"cannot write {_shown(path)}: {error.strerror}") from None
 

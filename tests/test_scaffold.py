@@ -203,6 +203,11 @@ def test_new_never_overwrites(make_project: ProjectFactory) -> None:
                      str(root), "--today", TODAY)
     assert result.returncode == 0, result.stderr
     assert (root / "goals" / "double-leads-2.md").is_file()
+    # A review has a month, not a title.
+    for status in (0, 1):
+        result = run_cli("new", "review", "--content", str(root), "--today", TODAY)
+        assert result.returncode == status, result.stderr
+    assert "already exists" in result.stderr and "title" not in result.stderr
 
 
 def test_change_with_goal_lists_the_current_definition(make_project: ProjectFactory) -> None:
