@@ -39,7 +39,7 @@ CODES: tuple[Code, ...] = (
     # -- YAML ------------------------------------------------------------------------
     Code("yaml-syntax", "error", "The YAML cannot be parsed."),
     Code("yaml-alias", "error", "YAML anchors and aliases (&name, *name) are not allowed."),
-    Code("yaml-tag", "error", "YAML tags (!!str, !custom) are not allowed."),
+    Code("yaml-tag", "error", "YAML tags (!!int, !custom) are not allowed; only !!str is."),
     Code("yaml-key", "error", "A key is not plain text (a number, a boolean, a list)."),
     Code("yaml-value", "error", "A YAML value cannot be read (an impossible date, say)."),
     Code("yaml-too-deep", "error", "Values are nested too deeply."),

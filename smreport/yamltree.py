@@ -247,7 +247,9 @@ class _Composer:
         Keys and values repeat across notes ("title", "kpi", dates): each plain scalar
         read without a problem is remembered for `compose`'s inline path."""
         tag = event.tag
-        if tag is None or tag == "!":
+        if tag == "!":  # the non-specific tag: text, whatever it looks like
+            tag = _TAG + "str"
+        elif tag is None:
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
                 yaml.ScalarNode, event.value, event.implicit)
         scalar = self.make_scalar(tag, event.tag is None, event)
@@ -267,6 +269,13 @@ class _Composer:
         if tag not in _PLAIN_TYPES:
             self.fail(event.start_mark, "yaml-tag",
                       f"the tag {tag!r} is not supported; remove it")
+            return None
+        if not implicit and tag != _TAG + "str":
+            # PyYAML's constructors trust their resolver: `!!bool maybe` or `!!int ""` would
+            # fail inside them. Only !!str (text, as quotes make it) is taken.
+            self.fail(event.start_mark, "yaml-tag",
+                      f"the tag {event.tag!r} is not supported; remove it and write the "
+                      "value plainly (put text in quotes)")
             return None
         value: object = event.value
         if tag != _TAG + "str":

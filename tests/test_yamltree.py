@@ -132,11 +132,30 @@ def test_tags_are_refused(text: str) -> None:
     assert "yaml-tag" in codes(errors)
 
 
-def test_standard_tags_for_plain_types_are_accepted() -> None:
-    tree, errors = read("a: !!str 12\n")
+def test_only_the_str_tag_is_accepted() -> None:
+    tree, errors = read("a: !!str 12\nb: ! 0012\n")
     assert errors == []
-    value = tree.get("a")
-    assert isinstance(value, Scalar) and value.value == "12"
+    for key, text in (("a", "12"), ("b", "0012")):
+        value = tree.get(key)
+        assert isinstance(value, Scalar) and value.value == text
+
+
+TAGS = ("!!bool", "!!int", "!!float", "!!null", "!!timestamp", "!!str", "!!binary", "!x")
+VALUES = ("", '""', "maybe", "+", "-", "0x", "1", "1.5", "~", "yes", "soon", "2026-02-30",
+          "2026-01-01", "1e999999", "[1]", "{a: 1}", "'q'")
+
+
+@pytest.mark.parametrize("tag", TAGS)
+def test_any_tag_on_any_value_is_a_problem_or_text_never_a_crash(tag: str) -> None:
+    """PyYAML's constructors raise KeyError, IndexError or AttributeError on values their
+    resolver would never pass them (`!!bool maybe`, `!!int ""`, `!!timestamp soon`)."""
+    for value in VALUES:
+        tree, errors = parse_yaml(f"a: {tag} {value}\n")
+        if tag == "!!str" and not value.startswith(("[", "{")):
+            assert {e.code for e in errors} <= {"yaml-syntax"}, value  # `!!str -` is a list
+        else:
+            assert errors and {e.code for e in errors} <= {"yaml-tag", "yaml-syntax"}, value
+            assert all(e.position.line == 1 for e in errors)
 
 
 @pytest.mark.parametrize(("opening", "closing"), [("[", "]"), ("{a: ", "}"), ("- ", "")])
