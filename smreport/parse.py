@@ -130,9 +130,12 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
                          + (_did_you_mean(unit, units) or "; define it there or fix the id"))
         executive = person_fields.boolean("executive")
         email = person_fields.text("email", required=False) or ""
-        if email and not _EMAIL.fullmatch(email):
+        # At most 254 characters (RFC 5321), before a pattern that backtracks on long text.
+        if email and (len(email) > 254 or not _EMAIL.fullmatch(email)):
+            shown = repr(email) if len(email) <= 254 else f"{len(email):,} characters long"
             report.error(person_fields.position("email"), "bad-value",
-                         f"'email' is {email!r}, which is not an e-mail address")
+                         f"'email' is {shown}, which is not an e-mail address; write it as "
+                         "name@company.example")
         people[person_id] = Person(person_id, name or person_id, unit or "", bool(executive),
                                    email)
     if people_map is not None and people and not any(p.executive for p in people.values()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import operator
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .derive import changes_by_goal, known_kpis, same_objects
@@ -48,9 +48,22 @@ class ValidationMemo:
 _PATCH_LIMIT = 64
 
 
-def _hint(value: str, options: Collection[str]) -> str:
-    close = difflib.get_close_matches(value, list(options), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+class _Hints:
+    """"Did you mean" suggestions, within a budget of comparisons for one validation: each
+    compares the unknown id with every candidate (difflib), so thousands of unknown ids in
+    a project of thousands of people would take hours. Past the budget, no suggestion."""
+
+    BUDGET = 200_000  # candidate comparisons: about half a second
+
+    def __init__(self) -> None:
+        self.left = self.BUDGET
+
+    def __call__(self, value: str, options: Collection[str]) -> str:
+        if len(value) > 100 or len(options) > self.left:
+            return ""
+        self.left -= len(options)
+        close = difflib.get_close_matches(value, list(options), n=1)
+        return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def validate_content(content: Content, present: Collection[str],
@@ -70,10 +83,12 @@ def validate_content(content: Content, present: Collection[str],
     if memo.targets != targets:
         memo.targets, memo.notes, memo.found = targets, [], []
     notes: list[AnyNote | UnparsedNote] = [*content.notes(), *unparsed]
+    hints = _Hints()
 
     def check(note: AnyNote | UnparsedNote) -> list[Problem]:
         found = [problem for reference in note.references
-                 if (problem := _check_reference(content, note, reference, kpis, present))]
+                 if (problem := _check_reference(content, note, reference, kpis, present,
+                                                 hints))]
         if isinstance(note, Dispute):  # who may decide depends on the people's units
             found.extend(_check_dispute_decider(content, note))
         return found
@@ -132,8 +147,8 @@ def _kpis_of_goals(content: Content, memo: ValidationMemo) -> dict[str, tuple[st
 
 
 def _check_reference(content: Content, note: AnyNote | UnparsedNote, reference: Reference,
-                     kpis_of: Mapping[str, tuple[str, ...]], present: Collection[str]
-                     ) -> Problem | None:
+                     kpis_of: Mapping[str, tuple[str, ...]], present: Collection[str],
+                     hint: Callable[[str, Collection[str]], str]) -> Problem | None:
     """The problem with one reference, if any (each has at most one). A plain function,
     not a generator: a build checks tens of thousands of references, nearly all fine."""
     kind, target = reference.kind, reference.target
@@ -145,7 +160,7 @@ def _check_reference(content: Content, note: AnyNote | UnparsedNote, reference: 
         if person is None:
             return _reference_problem(note, reference, "unknown-person",
                                       f"{target!r} is not a person defined in project.yml"
-                                      + _hint(target, people))
+                                      + hint(target, people))
         if kind == "executive" and not person.executive:
             executives = ", ".join(p.id for p in people.values() if p.executive)
             return _reference_problem(note, reference, "not-executive",
@@ -156,14 +171,14 @@ def _check_reference(content: Content, note: AnyNote | UnparsedNote, reference: 
         if target not in content.goals and f"goals/{target}.md" not in present:
             return _reference_problem(note, reference, "unknown-goal",
                                       f"there is no goal {target!r} in goals/"
-                                      + _hint(target, content.goals))
+                                      + hint(target, content.goals))
     elif kind == "kpi":
         goal_id, _, kpi_id = target.partition("/")
         kpis = kpis_of.get(goal_id)
         if kpis is not None and kpi_id not in kpis:
             return _reference_problem(note, reference, "unknown-kpi",
                                       f"the goal has no KPI {kpi_id!r}, now or in an approved "
-                                      "change" + _hint(kpi_id, kpis))
+                                      "change" + hint(kpi_id, kpis))
     elif kind == "note" and target not in present and target not in content.assets:
         return _reference_problem(note, reference, "broken-link",
                                   f"the link points to {target}, which does not exist; "

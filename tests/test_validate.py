@@ -1166,3 +1166,31 @@ def test_validation_kept_between_saves_finds_what_a_fresh_validation_finds(
             assert len(checked_again) > 10, name
     codes = {p.code for p in kept}
     assert {"unknown-person", "unknown-kpi", "broken-link"} <= codes
+
+
+# --- inputs made to be slow ---------------------------------------------------------------
+# A run against a timeout, not a timing: each took minutes to hours before (quadratic).
+
+
+def test_a_huge_email_is_refused_at_once(make_project: ProjectFactory) -> None:
+    email = "a@" + "." * 200_000 + "@"  # backtracked over every split: minutes
+    root = make_project(project=PROJECT_YML.replace("petrov@brandx.example", f'"{email}"'))
+    result = run_cli("check", "--content", str(root), "--format", "json", timeout=60)
+    [problem] = [p for p in json.loads(result.stdout) if p["code"] == "bad-value"]
+    assert "200,003 characters long" in problem["message"] and len(problem["message"]) < 200
+
+
+def test_thousands_of_unknown_ids_among_thousands_of_people_are_reported_at_once(
+        make_project: ProjectFactory) -> None:
+    people = "".join(f"  person-{n:04d}: {{ name: P{n}, unit: pr }}\n" for n in range(2000))
+    unknown = ", ".join(f"persn-{n:04d}" for n in range(5000))
+    review = (f"---\nmonth: 2026-02\nreviewer: petrov\ndate: 2026-02-27\nlikes: [ Stories ]\n"
+              f"feedback_to: [ {unknown} ]\n---\nThank you.\n")
+    root = make_project({"reviews/review-2026-02.md": review},
+                        project=PROJECT_YML + people)
+    result = run_cli("check", "--content", str(root), "--format", "json", timeout=60)
+    problems = [p for p in json.loads(result.stdout) if p["code"] == "unknown-person"]
+    assert len(problems) == 5000
+    # The first ones still say whom they probably meant; past a budget, none do.
+    assert "did you mean 'person-0000'?" in problems[0]["message"]
+    assert "did you mean" not in problems[-1]["message"]
