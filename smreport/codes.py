@@ -51,8 +51,9 @@ CODES: tuple[Code, ...] = (
     Code("empty-field", "warning", "An optional mapping (approved:, decision:) is left empty and "
                                    "counts as absent."),
     Code("wrong-type", "error", "A field holds the wrong kind of value (a list for a text, say)."),
-    Code("quote-value", "error", "YAML reads a value as a boolean or number where text is "
-                                 "meant; quote it."),
+    Code("quote-value", "error", "YAML reads a value otherwise than written: a boolean or "
+                                 "number where text is meant (quote it), or a number in "
+                                 "octal, base 60, hex or with _ (write a plain decimal)."),
     Code("bad-id", "error", "An id or file name is not lowercase letters, digits and hyphens."),
     Code("bad-date", "error", "A date is not YYYY-MM-DD, or a month not YYYY-MM."),
     Code("bad-value", "error", "A value is not one of the allowed ones, or out of range."),

@@ -22,6 +22,9 @@ MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})")
 DATE_PATTERN = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 # Bounds that keep arithmetic on values finite (charts, progress, due dates).
 MAX_NUMBER = 1e15
+# A number as people write it: digits, a point, an exponent (YAML 1.1 needs its sign).
+PLAIN_NUMBER = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)"
+                          r"(?:[eE][-+]?[0-9]+)?")
 EXPONENT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d{1,3}")
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2999, 12, 31)
@@ -263,11 +266,7 @@ class Fields:
             if not -MAX_NUMBER <= value <= MAX_NUMBER:  # also false for NaN
                 self.wrong(node, key, f"a number between -{MAX_NUMBER:.0e} and {MAX_NUMBER:.0e}")
                 return None
-            if not node.quoted and node.text.lstrip("+-").startswith("0") \
-                    and node.text.lstrip("+-")[1:2].isdigit():
-                self.report.error(node.position, "quote-value",
-                                  f"{self.name(key)!r} is written {node.text!r}, which YAML reads "
-                                  f"as the octal number {node.value}; remove the leading zero")
+            if self.odd_number(node, key):
                 return None
             return value
         if isinstance(node, Scalar) and not node.quoted and isinstance(node.value, str) \
@@ -281,6 +280,28 @@ class Fields:
         self.wrong(node, key, "a number")
         return None
 
+    def odd_number(self, node: Scalar, key: str) -> bool:
+        """Whether a number is written in a form YAML 1.1 reads otherwise than a reader
+        would (and if so, a problem): octal 010 is 8, base-60 5:30 is 330, 0x12 is 18,
+        1_000 drops its underscore. Only plain decimals are taken."""
+        text = node.text.strip()
+        if node.quoted or PLAIN_NUMBER.fullmatch(text):
+            return False
+        digits = text.lstrip("+-")
+        if digits.startswith("0") and digits[1:2].isdigit() and digits.isdigit():
+            reading = f"the octal number {node.value}; remove the leading zero"
+        elif ":" in text:
+            reading = (f"the base-60 number {node.value} (as in 1:30:00 seconds); write a "
+                       "decimal number instead, such as 5.5 for five and a half")
+        elif "_" in text:
+            reading = f"{node.value}, dropping the underscores; write it without them"
+        else:
+            reading = f"the number {node.value}; write it as a plain decimal number"
+        self.report.error(node.position, "quote-value",
+                          f"{self.name(key)!r} is written {text!r}, which YAML reads as "
+                          f"{reading}")
+        return True
+
     def integer(self, key: str, required: bool = True, minimum: int = 0,
                 maximum: int = 10 ** 9) -> int | None:
         """A whole number from `minimum` to `maximum`."""
@@ -289,7 +310,7 @@ class Fields:
             return None
         if isinstance(node, Scalar) and isinstance(node.value, int) \
                 and not isinstance(node.value, bool) and minimum <= node.value <= maximum:
-            return node.value
+            return None if self.odd_number(node, key) else node.value
         self.wrong(node, key, f"a whole number, at least {minimum} and at most {maximum:,}")
         return None
 

@@ -152,6 +152,10 @@ def test_a_unit_id_must_be_a_valid_id(make_project: ProjectFactory) -> None:
     ("off_track_tolerance: 1.5", "bad-value", 24, "below 1"),
     ("verify_approvals: maybe", "wrong-type", 21, "true or false"),
     ("max_note_bytes: 10", "wrong-type", 19, "at least 1024"),
+    # YAML 1.1 would read these as 8 and 90: every due date would move.
+    ("decision_days: 010", "quote-value", 18, "the octal number 8; remove the leading zero"),
+    ("decision_days: 1:30", "quote-value", 18, "base-60 number 90"),
+    ("off_track_tolerance: 0x0", "quote-value", 24, "write it as a plain decimal number"),
 ])
 def test_project_rules_are_checked(make_project: ProjectFactory, rules: str, code: str,
                                    column: int, words: str) -> None:
@@ -226,6 +230,31 @@ def test_a_number_with_a_leading_zero_where_a_number_is_expected(
     problem = the(problems_of(root), "quote-value")
     assert where(problem) == ("goals/double-leads.md", 7, 87, "error")
     assert "remove the leading zero" in problem.message
+
+
+@pytest.mark.parametrize(("written", "words"), [
+    ("5:30", "the base-60 number 330"),  # five and a half hours, read as 330
+    ("0x12", "the number 18; write it as a plain decimal number"),
+    ("1_2000", "12000, dropping the underscores"),
+    ("0b101", "the number 5"),
+    ("+0o17", "the number"),
+])
+def test_numbers_yaml_reads_otherwise_than_people_are_refused(
+        make_project: ProjectFactory, written: str, words: str) -> None:
+    root = make_project({"goals/double-leads.md": note(GOAL_FM.replace("target: 200",
+                                                                       f"target: {written}"))})
+    problems = [p for p in problems_of(root) if p.code in ("quote-value", "wrong-type")]
+    assert len(problems) == 1, problems
+    assert where(problems[0])[:3] == ("goals/double-leads.md", 7, 87)
+    assert words in problems[0].message or written == "+0o17", problems[0].message
+
+
+def test_plain_decimal_numbers_pass(make_project: ProjectFactory) -> None:
+    for written in ("200", "+200", "200.5", "0.5", ".5", "2.0e+2", "-0"):
+        root = make_project({"goals/double-leads.md": note(GOAL_FM.replace(
+            "target: 200", f"target: {written}").replace("baseline: 100", "baseline: -1"))},
+            name=f"content-{written}")
+        assert [p for p in problems_of(root) if p.code == "quote-value"] == [], written
 
 
 def test_a_duplicate_key_is_an_error_at_the_second_one(make_project: ProjectFactory) -> None:
