@@ -60,7 +60,7 @@ from .load import (
 )
 from .markup import current_backend, render_markdown
 from .model import AnyNote, Problem, UnparsedNote, digest_body
-from .publish import KeptFile, Spare, TreeWriter, Written, page_digest, write_pickle
+from .publish import KeptFile, Spare, TreeWriter, Written, page_digest, read_pickle, write_pickle
 from .validate import ValidationMemo
 
 if TYPE_CHECKING:
@@ -293,9 +293,11 @@ def write_shard(sources: Sequence[SourceFile], results: Sequence[WorkResult],
 def read_shard(path: Path) -> tuple[list[str | None], str, list[WorkResult]]:
     """A shard's source keys, Markdown backend and parse results (see `write_shard`);
     any error if it is damaged."""
-    with open(path, "rb") as handle:
-        keys, backend, batch = pickle.load(handle)  # noqa: S301 - the cache's own files
-    results = pickle.loads(batch)  # noqa: S301
+    stored = read_pickle(path)
+    if not isinstance(stored, tuple) or len(stored) != 3:
+        raise ValueError(f"{path} is not a shard")
+    keys, backend, batch = stored
+    results = pickle.loads(batch)  # noqa: S301 - inside the signed shard
     if not isinstance(keys, list) or not isinstance(backend, str) \
             or not isinstance(results, list) or len(keys) != len(results):
         raise ValueError(f"{path} is not a shard")
@@ -513,9 +515,8 @@ class Builder:
         if not self.in_place or path is None or not path.is_file():
             return  # a build has every body it can use in the shards; `check` needs none
         try:
-            with open(path, "rb") as handle:
-                stored = pickle.load(handle)
-            if stored.get("fingerprint") == code_fingerprint():
+            stored = read_pickle(path)
+            if isinstance(stored, dict) and stored.get("fingerprint") == code_fingerprint():
                 self.bodies.update(stored["bodies"])
         except Exception:  # noqa: BLE001 - a damaged cache is never trusted, only rebuilt
             self.parsed.clear()
@@ -1328,8 +1329,7 @@ class Stamp:
         there is no stamp or it is damaged."""
         if self._stored is None:
             try:
-                with open(self.path, "rb") as handle:
-                    stored = pickle.load(handle)
+                stored = read_pickle(self.path)
             except Exception:  # noqa: BLE001 - a missing or damaged stamp means: build
                 stored = None
             self._stored = stored if isinstance(stored, dict) else {}

@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import errno
 import hashlib
+import hmac
 import os
 import pickle
 import re
@@ -352,8 +353,7 @@ class Spare:
         """Move the spare to `staging_name` (beside the output folder) and keep what is as
         recorded; False (and no spare left) if there is none or it cannot be moved."""
         try:
-            with open(self.record, "rb") as handle:
-                record = pickle.load(handle)
+            record = read_pickle(self.record)
             self.record.unlink()  # from here on it describes no folder
         except Exception:  # noqa: BLE001 - a missing or damaged record: no spare
             record = None
@@ -400,17 +400,68 @@ class Spare:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
+# The cache's files are pickles, which run code when read. Each is signed with a key of the
+# user's, kept outside every project (`cache_key`): a pickle committed to a notes
+# repository, or restored from a CI cache someone else could write, is never unpickled.
+_MAC_SIZE = 32
+_KEY: bytes | None = None
+
+
+def cache_key() -> bytes:
+    """This user's key for the cache's signatures: made once, in a file only they can read,
+    under $XDG_CACHE_HOME (~/.cache) /smreport/; a key of this process alone where that
+    cannot be written (every cache is then rebuilt, never trusted)."""
+    global _KEY
+    if _KEY is None:
+        home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                                 ".cache")
+        path = Path(home, "smreport", "cache-key")
+        try:
+            _KEY = path.read_bytes()
+            if len(_KEY) < 32:
+                raise ValueError(f"{path} is too short")
+        except (OSError, ValueError):
+            _KEY = secrets.token_bytes(32)
+            with contextlib.suppress(OSError):
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "wb") as stream:
+                    stream.write(_KEY)
+            with contextlib.suppress(OSError):  # another process made it first: take theirs
+                stored = path.read_bytes()
+                if len(stored) >= 32:
+                    _KEY = stored
+    return _KEY
+
+
+def _signature(data: bytes) -> bytes:
+    return hashlib.blake2b(data, key=cache_key()[:64], digest_size=_MAC_SIZE).digest()
+
+
 def write_pickle(path: Path, value: object) -> None:
-    """Pickle `value` to `path` atomically: into a file beside it, then renamed over it."""
+    """Pickle `value` to `path`, signed (see `cache_key`), atomically: into a file beside
+    it, then renamed over it."""
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-")
     try:
         with os.fdopen(handle, "wb") as stream:
-            pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            stream.write(_signature(data))
+            stream.write(data)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def read_pickle(path: Path) -> object:
+    """What `write_pickle` wrote to `path`; ValueError if this user's smreport did not
+    write it (its signature does not match), before anything is unpickled."""
+    with open(path, "rb") as handle:
+        signature, data = handle.read(_MAC_SIZE), handle.read()
+    if not hmac.compare_digest(signature, _signature(data)):
+        raise ValueError(f"{path} was not written by this user's smreport; not read")
+    return pickle.loads(data)  # noqa: S301 - signed by this user's own smreport
 
 
 def _verify(folder: Path, record: dict[str, tuple[str, int, int]]) -> dict[str, KeptFile]:

@@ -6,6 +6,7 @@ import collections
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import os
 import pickle
 import re
@@ -101,9 +102,8 @@ def test_the_stamp_holds_the_site_as_written_without_listing_it_again(
     assert (out / "assets" / "chart.png").is_file() and (out / publish.MARKER).is_file()
     assert listed == []  # the build saved its stamp without listing the site
     stamp = engine.Stamp(tmp_path / "cache", out)
-    with open(stamp.path, "rb") as handle:
-        saved = pickle.load(handle)
-    assert saved["listing"] == original(out)
+    saved = publish.read_pickle(stamp.path)
+    assert isinstance(saved, dict) and saved["listing"] == original(out)
     assert build(options).unchanged
 
 
@@ -376,6 +376,50 @@ def test_a_damaged_cache_is_ignored(tmp_path: Path) -> None:
     (root / "goals" / "grow-telegram.md").touch()
     builder = Builder(tmp_path / "cache", jobs=1)
     assert build(options, builder).ok
+    assert tree(tmp_path / "site") == plain_build(root, tmp_path / "plain")
+
+
+class _Planted:
+    """What a stranger commits into the cache folder: unpickling it makes a file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[Path]]:
+        return Path.touch, (self.marker,)
+
+
+def test_a_cache_file_this_user_did_not_write_is_never_unpickled(generated: Path,
+                                                                  tmp_path: Path) -> None:
+    """The cache's pickles would run code when read: one committed to the notes repository
+    (or restored from a CI cache) must not run, in `check` (the pre-commit hook) or in
+    `build`, unsigned or signed with another key."""
+    root = tmp_path / "content"
+    shutil.copytree(generated, root)
+    command = [sys.executable, "-m", "smreport", "--content", str(root), "--today",
+               "2026-11-26"]
+    site = ["--out", str(tmp_path / "site")]
+    for _ in range(3):  # the second build keeps shards, the third a spare
+        assert subprocess.run([*command[:3], "build", *command[3:], *site], cwd=REPO,
+                              capture_output=True, timeout=120).returncode == 0
+        touched = next((root / "goals").glob("*.md"))
+        touched.write_text(touched.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
+    cache = tmp_path / ".smreport-cache"
+    planted = sorted(cache.rglob("*.pickle"))
+    assert {p.name.split("-")[0] for p in planted} >= {"stamp", "spare"}
+    assert any(p.parent.name.startswith("parsed-") for p in planted)
+    marker = tmp_path / "ran"
+    payload = pickle.dumps(_Planted(marker))
+    other_key = hashlib.blake2b(payload, key=b"k" * 32, digest_size=32).digest()
+    for signature in (b"", b"\0" * 32, other_key):
+        for path in planted:
+            path.write_bytes(signature + payload)
+        touched.write_text(touched.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
+        for verb, extra in (("check", []), ("build", site)):
+            run = subprocess.run([*command[:3], verb, *command[3:], *extra], cwd=REPO,
+                                 capture_output=True, text=True, timeout=120)
+            assert run.returncode == 0, run.stderr
+            assert not marker.exists(), (verb, signature)
     assert tree(tmp_path / "site") == plain_build(root, tmp_path / "plain")
 
 

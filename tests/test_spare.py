@@ -258,12 +258,13 @@ def test_a_build_reads_its_stamp_once(tmp_path: Path, monkeypatch: pytest.Monkey
     content, out, cache = built_with_a_spare(tmp_path)
     [stamp] = cache.glob("stamp-*.pickle")
     opened: list[str] = []
+    read = engine.read_pickle
 
-    def spy(file: Any, *args: Any, **kwargs: Any) -> Any:
+    def spy(file: Path) -> object:
         opened.append(str(file))
-        return open(file, *args, **kwargs)
+        return read(file)
 
-    monkeypatch.setattr(engine, "open", spy, raising=False)
+    monkeypatch.setattr(engine, "read_pickle", spy)
     append(content / "goals" / "grow-telegram.md", "\nAnother.\n")
     cached_build(content, out, cache)
     assert opened.count(str(stamp)) == 1
