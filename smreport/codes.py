@@ -27,6 +27,11 @@ CODES: tuple[Code, ...] = (
     Code("missing-project", "error", "The content root has no project.yml."),
     Code("unknown-file", "warning", "A file or folder the content root does not use; ignored."),
     Code("symlink-outside", "error", "A symbolic link leads outside the content root."),
+    Code("active-asset", "error", "An asset a browser would run as a page with scripts "
+                                  "(.html, .js, .xml, an SVG with scripts or links); not "
+                                  "published."),
+    Code("asset-clash", "error", "An asset has the name of a file of the site's theme "
+                                 "(assets/smreport.css), which it would replace."),
     Code("name-clash", "error", "Two file names differ only by case or Unicode normalisation."),
     Code("unreadable", "error", "A file exists but cannot be read."),
     Code("bad-file-name", "error", "A file name is not valid UTF-8 or holds control characters."),

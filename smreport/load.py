@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -331,7 +332,55 @@ def _list_assets(inventory: Inventory, folder: Path, outside: Callable[[Path], b
                     relative, 1, 1, "warning", "unknown-file",
                     "not a regular file (a pipe, socket, device or broken link); not copied"))
                 continue
+            active = _active_asset(path, relative)
+            if active is not None:
+                inventory.problems.append(active)
+                continue
             inventory.assets.append(relative)
+        for name in subfolders[:]:  # os.walk does not enter a linked folder: say so
+            path = Path(directory, name)
+            if path.is_symlink():
+                subfolders.remove(name)
+                relative = path.relative_to(inventory.root).as_posix()
+                if outside(path):
+                    refuse_link(relative)
+                else:
+                    inventory.problems.append(Problem(
+                        relative, 1, 1, "warning", "unknown-file",
+                        "a link to a folder; its files are not copied: put the files "
+                        "themselves here"))
+
+
+# Files a browser opens as a page of the site itself, scripts and all: a team member's link
+# to one would run them in the executive's browser (the script ban is the theme pages').
+_ACTIVE_SUFFIXES = frozenset((".html", ".htm", ".xhtml", ".xht", ".shtml", ".xml", ".xsl",
+                              ".xslt", ".js", ".mjs", ".svgz"))
+# What in an SVG image can run or fetch when it is opened as a page.
+_SVG_ACTIVE = re.compile(rb"<\s*(?:script|foreignobject|iframe|embed|object|handler)\b|<!entity"
+                         rb"|\son[a-z]+\s*=|javascript:|href\s*=\s*[\"'](?!#|data:image/)",
+                         re.IGNORECASE)
+_SVG_LIMIT = 10 << 20
+
+
+def _active_asset(path: Path, relative: str) -> Problem | None:
+    """The problem with an asset a browser would run as a page with scripts, or None."""
+    suffix = path.suffix.lower()
+    if suffix in _ACTIVE_SUFFIXES:
+        what = f"a {suffix} file"
+    elif suffix == ".svg":
+        try:
+            data = read_limited(path, _SVG_LIMIT)
+        except OSError:
+            return None  # unreadable: the copy reports it
+        if len(data) <= _SVG_LIMIT and _SVG_ACTIVE.search(data) is None:
+            return None
+        what = "an SVG image with scripts, event attributes or links to other files"
+    else:
+        return None
+    return Problem(relative, 1, 1, "error", "active-asset",
+                   f"{what} would run in the reader's browser as a page of the site; "
+                   "not published: export it as PDF or PNG (or a plain SVG), or host it "
+                   "elsewhere and link to it")
 
 
 def read_limited(path: Path | str, max_bytes: int | None = None) -> bytes:

@@ -13,6 +13,7 @@ import functools
 import os
 import traceback
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -139,6 +140,8 @@ def _check(options: Options, builder: Builder | None, for_build: bool = False) -
     if content is not None:
         problems.extend(validate_content(content, loaded.present, loaded.unparsed,
                                          builder.validation if builder else None))
+        problems.extend(theme_clashes(content.assets,
+                                      (*template_dirs_for(options), default_template_dir())))
     today = options.today
     if today is None and content is not None:
         today = today_in(content.project.timezone)
@@ -150,6 +153,18 @@ def _check(options: Options, builder: Builder | None, for_build: bool = False) -
         problems.extend(history.problems)
     problems.sort(key=Problem.sort_key)
     return Result(problems, content, today, history=history)
+
+
+def theme_clashes(assets: Iterable[str], template_dirs: Iterable[Path]) -> list[Problem]:
+    """An asset with the name of a file the theme copies into assets/ (its stylesheet)
+    would replace it on every page: an error, not a silent swap."""
+    theme = {f"assets/{path.relative_to(folder / 'static').as_posix()}"
+             for folder in template_dirs if (folder / "static").is_dir()
+             for path in (folder / "static").rglob("*") if path.is_file()}
+    return [Problem(asset, 1, 1, "error", "asset-clash",
+                    f"{asset} has the name of a file of the site's theme, which it would "
+                    "replace on every page; rename it (and the links to it)")
+            for asset in assets if asset in theme]
 
 
 def template_dirs_for(options: Options) -> tuple[Path, ...]:
@@ -173,7 +188,8 @@ def describe_template_error(error: jinja2.TemplateError) -> str:
                       if f.filename.endswith((".html", ".xml", ".ics", ".txt"))), None)
         if frame is not None:
             where = f"{frame.filename}:{frame.lineno}: "
-    return f"{where}template error: {error.message or error}; the site was not written"
+    message = str(error.message or error).rstrip(".")
+    return f"{where}template error: {message}; the site was not written"
 
 
 def prepare_rendering(template_dirs: tuple[Path, ...]) -> None:

@@ -166,7 +166,7 @@ def test_a_build_writes_nothing_outside_its_output_folder(tmp_path: Path) -> Non
     (root / "assets").mkdir()
     (root / "assets" / "logo.svg").write_text("<svg/>", encoding="utf-8")
     os.symlink(outside / "secret.txt", root / "assets" / "secret.txt")  # refused
-    os.symlink(outside, root / "assets" / "linked-folder")  # not walked
+    os.symlink(outside, root / "assets" / "linked-folder")  # refused as well
     out = tmp_path / "public" / "site"
     out.parent.mkdir()
     (out.parent / "keep.txt").write_text("keep", encoding="utf-8")
@@ -178,6 +178,7 @@ def test_a_build_writes_nothing_outside_its_output_folder(tmp_path: Path) -> Non
     assert changed_paths(before, tree_state(tmp_path)) <= {"public/.site.smreport-lock"}
 
     (root / "assets" / "secret.txt").unlink()
+    (root / "assets" / "linked-folder").unlink()
     built = run_cli("build", "--content", "content", "--out", "public/site", "--today", TODAY,
                     "--no-cache", cwd=tmp_path)
     assert built.returncode == 0, built.stdout + built.stderr
@@ -186,7 +187,7 @@ def test_a_build_writes_nothing_outside_its_output_folder(tmp_path: Path) -> Non
     # The site itself, and the lock file beside it (it must live outside the folder it guards).
     in_site = {path for path in changed if path == "public/site" or path.startswith("public/site/")}
     assert changed - in_site <= {
-        "public/.site.smreport-lock", "content/assets/secret.txt"}
+        "public/.site.smreport-lock", "content/assets/secret.txt", "content/assets/linked-folder"}
     assert "public/site/index.html" in after and "public/site/assets/logo.svg" in after
     assert not any("secret" in path for path in after if path.startswith("public/site/"))
     assert not any(name.startswith(".smreport-") for name in os.listdir(out.parent))

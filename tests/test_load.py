@@ -91,6 +91,57 @@ def test_symlinks_leading_outside_are_refused_not_followed(make_project: Project
     assert "stolen" not in loaded.content.goals and loaded.content.assets == ()
 
 
+def test_a_linked_folder_under_assets_is_refused_or_named_never_dropped_silently(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "team.png").write_bytes(b"\x89PNG")
+    root = make_project({"assets/own/logo.png": b"\x89PNG"})
+    os.symlink(tmp_path / "photos", root / "assets" / "photos")  # leads outside
+    os.symlink(root / "assets" / "own", root / "assets" / "again")  # stays inside
+    loaded = load_content(root)
+    assert sorted((p.path, p.severity, p.code) for p in loaded.problems) == [
+        ("assets/again", "warning", "unknown-file"),
+        ("assets/photos", "error", "symlink-outside")]
+    assert loaded.content is not None and loaded.content.assets == ("assets/own/logo.png",)
+
+
+SCRIPTED_SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("report.html", b"<script>alert(document.domain)</script>"),
+    ("page.HTM", b"<p>hi</p>"),
+    ("tool.js", b"alert(1)"),
+    ("feed.xml", b"<x/>"),
+    ("chart.svg", SCRIPTED_SVG),
+    ("logo.svg", b'<svg><rect onload="alert(1)"/></svg>'),
+    ("link.svg", b'<svg><a href="javascript:alert(1)"><text>x</text></a></svg>'),
+    ("other.svg", b'<svg><image href="https://tracker.example/p.png"/></svg>'),
+    ("inner.svg", b"<svg><foreignObject><iframe src=x></iframe></foreignObject></svg>"),
+])
+def test_assets_a_browser_would_run_as_pages_are_refused(make_project: ProjectFactory,
+                                                         name: str, data: bytes) -> None:
+    """Opened from a note's link, they would run on the briefing's own site."""
+    root = make_project({f"assets/{name}": data})
+    loaded = load_content(root)
+    [problem] = loaded.problems
+    assert (problem.path, problem.severity, problem.code) == (
+        f"assets/{name}", "error", "active-asset")
+    assert "export it as PDF or PNG" in problem.message
+    assert loaded.content is not None and loaded.content.assets == ()
+
+
+def test_plain_svg_images_and_other_files_are_assets(make_project: ProjectFactory) -> None:
+    files = {"assets/chart.svg": b'<svg xmlns="http://www.w3.org/2000/svg" '
+                                 b'xmlns:xlink="http://www.w3.org/1999/xlink"><defs><g id="a"/>'
+                                 b'</defs><use xlink:href="#a"/><image href="data:image/png;'
+                                 b'base64,iVBO"/><text>on time = 5</text></svg>',
+             "assets/report.pdf": b"%PDF-1.7", "assets/data.csv": b"a,b\n"}
+    loaded = load_content(make_project(files))
+    assert loaded.problems == ()
+    assert loaded.content is not None and sorted(loaded.content.assets) == sorted(files)
+
+
 def test_symlinks_inside_the_root_are_followed(make_project: ProjectFactory) -> None:
     root = make_project({"_shared/goal.md": GOAL})
     os.symlink(root / "_shared" / "goal.md", root / "goals" / "linked.md")
@@ -322,3 +373,18 @@ def test_reading_a_note_for_its_parse_gives_its_bytes_up_to_one_over_the_limit(
     limit = 1024 * 1024
     assert read_briefly(str(path), limit) == data[:limit + 1] == read_limited(path, limit)
     assert read_briefly(str(path), 10) == data[:11]
+
+
+def test_an_asset_named_like_the_themes_stylesheet_is_an_error(make_project: ProjectFactory,
+                                                               tmp_path: Path) -> None:
+    """It would replace the theme's CSS on every page (a rule could hide the agenda)."""
+    from tests.conftest import run_cli  # noqa: PLC0415
+
+    root = make_project({"assets/smreport.css": ".agenda { display: none }\n",
+                         "assets/own.css": "p {}\n"})
+    result = run_cli("check", "--content", str(root), "--format", "json")
+    assert result.returncode == 1
+    assert '"code": "asset-clash"' in result.stdout and "assets/smreport.css" in result.stdout
+    assert "own.css" not in result.stdout
+    build = run_cli("build", "--content", str(root), "--out", str(tmp_path / "site"))
+    assert build.returncode == 1 and not (tmp_path / "site").exists()
