@@ -23,6 +23,7 @@ from types import BuiltinMethodType, MethodType
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import jinja2
+import jinja2.sandbox
 import markupsafe
 from jinja2.loaders import split_template_path
 from markupsafe import Markup
@@ -94,7 +95,11 @@ def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
     if cached is not None:
         return cached
     loaders = [_TextLoader(str(d)) for d in folders]
-    environment = jinja2.Environment(
+    # A template from the project's folders is anyone's who can commit there: sandboxed,
+    # it can shape the pages but not reach Python (no `__globals__`, no `os.system`).
+    kind = jinja2.sandbox.ImmutableSandboxedEnvironment if len(folders) > 1 \
+        else jinja2.Environment
+    environment = kind(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,
         undefined=jinja2.StrictUndefined,

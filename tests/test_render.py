@@ -414,6 +414,22 @@ def test_templates_beside_the_content_root_override_too(make_project: ProjectFac
     assert 'class="glance"' in page(site, "index.html")  # the rest is the default theme
 
 
+def test_templates_from_the_project_cannot_reach_python(make_project: ProjectFactory,
+                                                        tmp_path: Path) -> None:
+    """`templates/` beside the notes is anyone's who can commit: it may shape the pages,
+    but not run a command (an unsandboxed Jinja2 reaches os through any function)."""
+    content = make_project()
+    marker = tmp_path / "ran"
+    write_files(content.parent / "templates", {"team.html": (
+        '{% extends "base.html" %}{% block main %}'
+        f'{{{{ cycler.__init__.__globals__.os.system("touch {marker}") }}}}'
+        '{% endblock %}')})
+    result = run_cli("build", "--content", str(content), "--out", str(tmp_path / "site"))
+    assert result.returncode == 1 and not marker.exists()
+    assert "team.html" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "site").exists()
+
+
 def test_the_default_theme_is_installed_with_the_package(make_project: ProjectFactory,
                                                           tmp_path: Path) -> None:
     """Build a wheel, run smreport from it (not from the checkout), and render a site."""
