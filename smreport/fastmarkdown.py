@@ -15,7 +15,7 @@ import html
 import re
 from collections.abc import Callable
 
-from .markup import is_safe_url, rewrite_relative
+from .markup import image_link, is_safe_url, rewrite_relative
 
 try:
     import cmarkgfm
@@ -28,6 +28,8 @@ _EXTENSIONS = ["table", "strikethrough"]
 _HEADING = re.compile(r"<(/?)h([1-6])\b")
 # cmark-gfm always writes these attributes first and double-quoted, with entities escaped.
 _LINK = re.compile(r'<(a|img) (href|src)="([^"]*)"')
+# cmark-gfm writes an image as exactly this (its alt text and title escaped).
+_EXTERNAL_IMAGE = re.compile(r'<img src="(https?://[^"]*)" alt="([^"]*)"(?: title="[^"]*")? />')
 
 
 def available() -> bool:
@@ -206,4 +208,7 @@ def render_markdown_cmark(text: str, note_path: str = "") -> str:
             ("http://", "https://")) else ""
         return f'<{tag} {attribute}="{html.escape(url, quote=True)}"{extra}'
 
-    return _HEADING.sub(_shift_heading, _LINK.sub(fix_link, rendered))
+    page = _HEADING.sub(_shift_heading, _LINK.sub(fix_link, rendered))
+    if "<img src=\"http" in page:  # pictures on other hosts become links to them
+        page = _EXTERNAL_IMAGE.sub(lambda match: image_link(match[1], match[2]), page)
+    return page

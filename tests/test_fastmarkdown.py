@@ -199,3 +199,21 @@ def test_rendering_keeps_no_memory_per_note() -> None:
                           check=False, timeout=120)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) < 16, f"grew by {done.stdout.strip()} MiB"
+
+
+@pytest.mark.parametrize("render", [render_markdown, render_markdown_cmark],
+                         ids=["markdown-it", "cmark-gfm"])
+def test_pictures_on_other_hosts_become_links_to_them(render) -> None:  # type: ignore[no-untyped-def]
+    """The SPEC: no resource is loaded from another host (a picture would tell its host
+    when an executive read the page). Pictures of the site stay pictures."""
+    source = ('![pixel](https://tracker.example/p.png?who=exec&x=1 "T")\n\n'
+              "![](http://a.example/b.png)\n\n![local](../assets/x.png)\n\n"
+              "Inline ![a *b* \"c\"](https://x.example/i.png) too.\n")
+    rendered = render(source, "goals/g.md")
+    found = shape(rendered)
+    assert found.tags.count("img") == 1 and ("src", "../../assets/x.png") in found.links
+    assert not any(value.startswith("http") for name, value in found.links if name == "src")
+    assert '<a href="https://tracker.example/p.png?who=exec&amp;x=1" ' \
+           'rel="noopener noreferrer">pixel</a>' in rendered
+    assert '>http://a.example/b.png</a>' in rendered  # no alt text: the address
+    assert 'rel="noopener noreferrer">a b &quot;c&quot;</a> too.' in rendered
