@@ -126,7 +126,7 @@ def watch_and_build(options: Options, serve: bool = False, port: int = 8000,
                            if p.severity == "error"] or lines)
 
     try:
-        check_output(options.out, options.content)
+        check_output(options.out, options.content, options.cache_folder())
     except PublishError as error:
         log(f"smreport: {error}")
         return 1

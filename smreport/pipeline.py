@@ -208,7 +208,7 @@ def build(options: Options, builder: Builder | None = None) -> Result:
     """
     # Before anything is read: a refused output folder leaves everything as it was, the
     # cache folder included (a build's parse workers write their shards there).
-    check_output(options.out, options.content)
+    check_output(options.out, options.content, options.cache_folder())
     options, notice = usable_cache(options, builder)
     with collecting_garbage_later():
         result = _build(options, builder)

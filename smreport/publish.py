@@ -37,8 +37,9 @@ class PublishError(Exception):
     """The output folder cannot be used; the message says why and what to do."""
 
 
-def check_output(out: Path, content_root: Path) -> None:
-    """Refuse an output folder that would overwrite the content or a folder not ours."""
+def check_output(out: Path, content_root: Path, cache: Path | None = None) -> None:
+    """Refuse an output folder that would overwrite the content, the cache or a folder
+    not ours."""
     out_real = out.resolve()
     root_real = content_root.resolve()
     if out_real == root_real or root_real in out_real.parents:
@@ -47,6 +48,13 @@ def check_output(out: Path, content_root: Path) -> None:
     if out_real in root_real.parents:
         raise PublishError(f"the output folder {out} contains the content root {content_root}; "
                            "it would be replaced by the site: choose another --out")
+    if cache is not None:
+        cache_real = cache.resolve()
+        if out_real == cache_real or cache_real in out_real.parents \
+                or out_real in cache_real.parents:
+            raise PublishError(f"the output folder {out} overlaps the build cache {cache}, "
+                               "which would be published with the site or replaced by it; "
+                               "choose another --out")
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise PublishError(f"{out} exists and is not a folder; choose another --out")
     if out.is_dir() and not (out / MARKER).is_file() and any(out.iterdir()):

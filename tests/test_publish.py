@@ -190,6 +190,27 @@ def test_check_output_refuses_what_is_not_ours(tmp_path: Path) -> None:
     check_output(tmp_path / "empty", content)  # empty: fine
 
 
+def test_the_site_and_the_build_cache_never_overlap(tmp_path: Path) -> None:
+    """The cache (pickles, a copy of the last site) would be published inside the site,
+    or the site would be written over the cache."""
+    from tests.conftest import run_cli  # noqa: PLC0415
+
+    content = tmp_path / "content"
+    content.mkdir()
+    cache = tmp_path / ".smreport-cache"
+    for out in (cache, cache / "site"):
+        with pytest.raises(PublishError, match="overlaps the build cache"):
+            check_output(out, content, cache)
+    check_output(tmp_path / "site", content, cache)
+    shutil.copytree(EXAMPLE, content, dirs_exist_ok=True)
+    result = run_cli("build", "--content", str(content), "--out", str(cache))
+    assert result.returncode == 1 and "overlaps the build cache" in result.stderr
+    assert not cache.exists()
+    # Without the cache there is nothing to overlap.
+    result = run_cli("build", "--content", str(content), "--out", str(cache), "--no-cache")
+    assert result.returncode == 0, result.stderr
+
+
 def test_two_output_folders_side_by_side_do_not_clean_each_other(tmp_path: Path) -> None:
     site, site_en = tmp_path / "site", tmp_path / "site-en"
     publish(site_en, PAGES)
