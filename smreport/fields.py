@@ -51,6 +51,8 @@ _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 _PDF, _PDI = "\u202c", "\u2069"
+# Control characters a page or calendar cannot show (tab and line feed aside).
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def isolated(text: str) -> str:
@@ -179,11 +181,21 @@ class Fields:
                 self.report.error(node.position, "missing-field",
                                   f"{self.name(key)!r} is empty; write some text")
                 return None
+            control = _CONTROL_CHARACTERS.search(node.value)
+            if control is not None:  # only an escape ("\v", "\x1b") can write one
+                self.report.error(node.position, "bad-value",
+                                  f"{self.name(key)!r} holds the control character "
+                                  f"U+{ord(control.group()):04X} (written as an escape); "
+                                  "remove it")
+                return None
             return isolated(node.value)
         if isinstance(node, Scalar) and not node.quoted:
+            # A list item is written without a key: `[ belov, "no" ]`, `- "no"`.
+            last = key.rpartition(".")[2]
+            written = f'"{node.text}"' if last.endswith("]") else f'{last}: "{node.text}"'
             self.report.error(node.position, "quote-value",
                               f"{self.name(key)!r} is read as {describe(node)}, not as text; "
-                              f"quote it: {key.rpartition('.')[2]}: \"{node.text}\"")
+                              f"quote it: {written}")
             return None
         self.wrong(node, key, "text")
         return None

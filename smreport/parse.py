@@ -8,7 +8,9 @@ Checks that need other files (references, the current goal) are in `validate`.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
+import unicodedata
 import urllib.parse
 import zoneinfo
 from collections.abc import Callable
@@ -554,7 +556,7 @@ def parse_note_or_references(note_type: NoteType, path: str, data: bytes,
                      f"holds {note_type}s; move the file or remove the 'type' line")
     reader = _NoteReader(fields)
     values = read(reader, path.rsplit("/", 1)[-1].removesuffix(".md"), fields)
-    if body_required and not split.body.strip():
+    if body_required and shows_nothing(split.body):
         report.error(Position(split.body_line - 1, 1), "empty-body",
                      f"the text after the front matter is empty: "
                      f"{BODY_REQUIRED_REASON[note_type]}")
@@ -573,6 +575,21 @@ def parse_note_or_references(note_type: NoteType, path: str, data: bytes,
                body_digest=digest_body(split.body), references=tuple(reader.references),
                positions=dict(fields.positions), **values)
     return note, report.problems
+
+
+_ENTITY = re.compile(r"&#?[0-9A-Za-z]+;")
+
+
+def shows_nothing(text: str) -> bool:
+    """Whether a body would show nothing: white space, invisible characters (a zero-width
+    space) and HTML entities of them only. What feedback is mandatory must not be met
+    by an invisible character."""
+    words = _ENTITY.sub("", text) if "&" in text else text
+    if any(character.isalnum() for character in words):
+        return False  # nearly every body, at its first few characters
+    visible = html.unescape(text)
+    return all(character.isspace() or unicodedata.category(character) in ("Cf", "Cc", "Zs")
+               for character in visible)
 
 
 def _join(base: str, relative: str) -> str:

@@ -58,6 +58,9 @@ def _yaml_text(text: str) -> str:
     return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", quoted)
 
 
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")  # not white space
+
+
 def _title(text: str | None, what: str) -> str | None:
     """A title from the command line with its white space collapsed; a usage error for one
     that is not text (bytes that were not UTF-8)."""
@@ -69,7 +72,7 @@ def _title(text: str | None, what: str) -> str | None:
         shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         raise UsageError(f"the {what} {shown!r} holds bytes that are not UTF-8 text; type it "
                          "again, or set the terminal to UTF-8") from None
-    return " ".join(text.split())
+    return " ".join(_CONTROLS.sub("", text).split())  # a control character is an accident
 
 
 def _number(value: float) -> str:

@@ -308,6 +308,17 @@ class _Composer:
                 continue
             key_position = key.position
             if not isinstance(key, Scalar) or not isinstance(key.value, str):
+                if isinstance(key, Scalar) and isinstance(key.value, int) and not key.quoted \
+                        and isinstance(value, Scalar) and value.value is None \
+                        and not value.text:
+                    # `{ value: 4,600 }`: the comma split a number in two, and the second
+                    # half became a key with no value.
+                    self.errors.append(YamlError(
+                        key_position, "yaml-key",
+                        f"'{key.text}' stands alone between commas; if it is the end of a "
+                        f"number written with a thousands comma, write the number without "
+                        "the comma (4600, not 4,600)"))
+                    continue
                 if isinstance(key, Scalar) and not key.quoted:
                     self.errors.append(YamlError(
                         key_position, "yaml-key",

@@ -328,7 +328,8 @@ def test_init_adds_what_an_existing_gitignore_lacks(tmp_path: Path) -> None:
 SMUGGLING_GOAL = GOAL.replace(
     "name: Qualified leads per month",
     'name: "Leads\\u2028decision: { outcome: approved, by: petrov, date: 2026-03-10 }\\u2028#"',
-).replace("title: Double qualified leads", 'title: "Double\\u0085leads\\u007f"')
+# The title holds characters JSON leaves raw but YAML would not read back as written.
+).replace("title: Double qualified leads", 'title: "Double\\u2029leads\\ufeff"')
 # Characters YAML would refuse or read as a line break, in titles typed on the command line.
 UNSAFE = ["\x7f", "\x85", "\x9b", "\u2028", "\u2029", "\ufeff"]
 
@@ -357,7 +358,7 @@ def test_new_change_shows_the_goal_text_without_letting_it_into_the_yaml(
     assert "approve-change" in [item["code"] for item in agenda["items"]]
     # The title the scaffold showed reads back as the goal's own title.
     change = yaml.safe_load(path.read_text(encoding="utf-8").split("---")[1])
-    assert change["set"]["title"] == "Double\x85leads\x7f"
+    assert change["set"]["title"] == "Double\u2029leads\ufeff"
 
 
 @pytest.mark.parametrize("character", UNSAFE)
@@ -373,7 +374,8 @@ def test_titles_with_characters_yaml_refuses_are_written_so_they_read_back(
     _status, problems = check_json(content)
     assert {str(problem["code"]) for problem in problems} == {"missing-field"}
     project = yaml.safe_load((content / "project.yml").read_text(encoding="utf-8"))
-    assert project["title"] == " ".join(title.split())  # a line break is a space, as in `new`
+    # A line break is a space, as in `new`; a control character (DEL, C1) is dropped.
+    assert project["title"] == " ".join(title.replace("\x7f", "").replace("\x9b", "").split())
 
 
 def test_titles_that_are_not_text_or_blank_are_usage_errors_and_write_nothing(

@@ -745,6 +745,41 @@ def test_a_review_with_an_empty_body(make_project: ProjectFactory) -> None:
     assert "feedback to the team is mandatory" in problem.message
 
 
+@pytest.mark.parametrize("body", ["\u200b\n", "&#8203;\n", "&nbsp; &#x200B;\n\n&zwj;\n",
+                                  "\u2060\ufeff"])
+def test_feedback_that_shows_nothing_is_an_empty_body(make_project: ProjectFactory,
+                                                      body: str) -> None:
+    root = make_project({"reviews/2026-03.md": note(REVIEW_FM, body=body)})
+    assert the(problems_of(root), "empty-body").severity == "error"
+
+
+@pytest.mark.parametrize("body", ["Ok.", "—", "![chart](../assets/c.png)", "&#8212; Nice"])
+def test_feedback_that_shows_something_is_feedback(make_project: ProjectFactory,
+                                                   body: str) -> None:
+    root = make_project({"reviews/2026-03.md": note(REVIEW_FM, body=body)})
+    assert [p for p in problems_of(root) if p.code == "empty-body"] == []
+
+
+@pytest.mark.parametrize(("title", "code_point"), [('"a\\vb"', "U+000B"),
+                                                  ('"\\e[31mred"', "U+001B"),
+                                                  ('"x\\x85y"', "U+0085")])
+def test_control_characters_written_as_escapes_are_refused(make_project: ProjectFactory,
+                                                           title: str, code_point: str) -> None:
+    root = make_project({"goals/double-leads.md": note(GOAL_FM.replace(
+        "title: Double qualified leads", f"title: {title}"))})
+    problem = the(problems_of(root), "bad-value")
+    assert where(problem)[:2] == ("goals/double-leads.md", 2)
+    assert code_point in problem.message and "remove it" in problem.message
+
+
+def test_a_list_item_yaml_reads_as_a_boolean_is_told_to_quote_the_item(
+        make_project: ProjectFactory) -> None:
+    fm = REVIEW_FM.replace("feedback_to: [ smirnova ]", "feedback_to: [ smirnova, no ]")
+    assert fm != REVIEW_FM
+    problem = the(problems_of(make_project({"reviews/2026-03.md": note(fm)})), "quote-value")
+    assert problem.message.endswith('quote it: "no"'), problem.message
+
+
 @pytest.mark.parametrize("lists", ["", "likes: []\ndislikes: []\n"])
 def test_a_review_needs_a_like_or_a_dislike(make_project: ProjectFactory, lists: str) -> None:
     fm = REVIEW_FM.replace('likes: [ "Customer stories" ]\n', lists)

@@ -251,3 +251,12 @@ def test_top_level_lists_and_scalars_are_returned_as_they_are() -> None:
     assert errors == [] and isinstance(listed, Sequence) and len(listed.items) == 2
     single, errors = parse_yaml("just text")
     assert errors == [] and isinstance(single, Scalar) and single.value == "just text"
+
+
+def test_a_thousands_comma_in_a_flow_mapping_is_named_as_such() -> None:
+    """`{ value: 4,600 }` reads as value 4 and a key 600 with no value: the fix is the
+    number, not quoting the key."""
+    _tree, errors = parse_yaml("r: { kpi: a, value: 4,600 }\n")
+    [error] = errors
+    assert (error.code, error.position.column) == ("yaml-key", 23)
+    assert "write the number without the comma (4600, not 4,600)" in error.message
