@@ -304,7 +304,12 @@ def _clashes(name: str, seen: dict[str, str], relative: str, problems: list[Prob
 
 def _list_assets(inventory: Inventory, folder: Path, outside: Callable[[Path], bool],
                  refuse_link: Callable[[str], None]) -> None:
-    for directory, subfolders, files in os.walk(folder):
+    def unlisted(error: OSError) -> None:  # a folder os.walk cannot list: not dropped silently
+        relative = Path(error.filename).relative_to(inventory.root).as_posix()
+        inventory.problems.append(Problem(relative, 1, 1, "error", "unreadable",
+                                          f"cannot read the folder: {error.strerror}"))
+
+    for directory, subfolders, files in os.walk(folder, onerror=unlisted):
         subfolders[:] = sorted(d for d in subfolders if not _ignored(d))
         seen: dict[str, str] = {}
         for name in sorted(subfolders + files):
@@ -331,6 +336,11 @@ def _list_assets(inventory: Inventory, folder: Path, outside: Callable[[Path], b
                 inventory.problems.append(Problem(
                     relative, 1, 1, "warning", "unknown-file",
                     "not a regular file (a pipe, socket, device or broken link); not copied"))
+                continue
+            try:  # check and build agree: a file the copy could not read is an error here
+                os.close(os.open(path, os.O_RDONLY))
+            except OSError as error:
+                inventory.problems.append(unreadable(relative, error))
                 continue
             active = _active_asset(path, relative)
             if active is not None:

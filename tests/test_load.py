@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
 import time
@@ -223,17 +224,6 @@ def test_a_huge_project_yml_is_refused(make_project: ProjectFactory) -> None:
     assert loaded.content is None
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its mode")
-def test_an_unreadable_note(make_project: ProjectFactory) -> None:
-    root = make_project()
-    (root / "goals" / "double-leads.md").chmod(0)
-    try:
-        problem = the(load_content(root).problems, "unreadable")
-        assert problem.path == "goals/double-leads.md"
-    finally:
-        (root / "goals" / "double-leads.md").chmod(0o644)
-
-
 def test_the_inventory_lists_notes_by_type_in_name_order(make_project: ProjectFactory) -> None:
     root = make_project({"goals/b.md": GOAL, "goals/a.md": GOAL, "disputes/x.md": "x"})
     inventory = take_inventory(root)
@@ -388,3 +378,46 @@ def test_an_asset_named_like_the_themes_stylesheet_is_an_error(make_project: Pro
     assert "own.css" not in result.stdout
     build = run_cli("build", "--content", str(root), "--out", str(tmp_path / "site"))
     assert build.returncode == 1 and not (tmp_path / "site").exists()
+
+
+def without_root_powers() -> list[str]:
+    """A command prefix that runs as a user without the power to read any file: as root,
+    `setpriv` dropping the capabilities that bypass file modes; nothing otherwise."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root without setpriv reads every file whatever its mode")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}"]
+
+
+def test_unreadable_notes_and_assets_are_errors_in_check_as_in_build(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    """Before, `check` passed unreadable assets; `build` then failed blaming --out, or left
+    a folder's pictures out without a word."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from tests.conftest import REPO  # noqa: PLC0415
+
+    prefix = without_root_powers()
+    root = make_project({"assets/new.png": b"png", "assets/sub/a.png": b"png",
+                         "goals/locked.md": GOAL})
+    (root / "assets" / "new.png").chmod(0)
+    (root / "assets" / "sub").chmod(0)
+    (root / "goals" / "locked.md").chmod(0)
+    try:
+        for verb, extra in (("check", []), ("build", ["--out", str(tmp_path / "site")])):
+            result = subprocess.run(
+                [*prefix, sys.executable, "-m", "smreport", verb, "--content", str(root),
+                 *extra], cwd=REPO, capture_output=True, text=True, timeout=120)
+            assert result.returncode == 1, (verb, result.stdout, result.stderr)
+            shown = result.stdout + result.stderr
+            assert "assets/new.png:1:1: error unreadable: cannot read the file" in shown
+            assert "assets/sub:1:1: error unreadable: cannot read the folder" in shown
+            assert "goals/locked.md:1:1: error unreadable: cannot read the file" in shown
+        assert not (tmp_path / "site").exists()
+    finally:
+        (root / "assets" / "sub").chmod(0o755)
+        (root / "assets" / "new.png").chmod(0o644)
