@@ -14,6 +14,7 @@ import hashlib
 import json
 import operator
 import os
+import types
 from collections.abc import Callable, Hashable, Iterator, Mapping, MutableMapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -97,8 +98,7 @@ def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
     loaders = [_TextLoader(str(d)) for d in folders]
     # A template from the project's folders is anyone's who can commit there: sandboxed,
     # it can shape the pages but not reach Python (no `__globals__`, no `os.system`).
-    kind = jinja2.sandbox.ImmutableSandboxedEnvironment if len(folders) > 1 \
-        else jinja2.Environment
+    kind = _Sandbox if len(folders) > 1 else jinja2.Environment
     environment = kind(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,
@@ -117,6 +117,19 @@ def make_environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
     return environment
 
 
+class _Sandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
+    """Jinja2's sandbox, also closed to what the objects smreport hands templates lead
+    to: the environment itself (`site.environment.compile_templates(...)` writes files),
+    its loaders and templates, modules, and the methods of paths (`write_text`)."""
+
+    def is_safe_attribute(self, obj: object, attr: str, value: object) -> bool:
+        if isinstance(obj, _CLOSED) or isinstance(value, _CLOSED) \
+                or (isinstance(obj, os.PathLike) and callable(value)):
+            return False
+        return bool(super().is_safe_attribute(obj, attr, value))
+
+
+_CLOSED = (jinja2.Environment, jinja2.Template, jinja2.BaseLoader, types.ModuleType)
 _ENVIRONMENTS: dict[tuple[object, ...], jinja2.Environment] = {}
 
 

@@ -414,15 +414,23 @@ def test_templates_beside_the_content_root_override_too(make_project: ProjectFac
     assert 'class="glance"' in page(site, "index.html")  # the rest is the default theme
 
 
+@pytest.mark.parametrize("escape", [
+    'cycler.__init__.__globals__.os.system("touch {marker}")',
+    # The sandbox alone lets these through: smreport's own objects lead to them.
+    'site.environment.compile_templates("{marker}", zip=None)',
+    'site.environment.loader.get_source(site.environment, "base.html")',
+    'site.environment.from_string("x").render()',
+])
 def test_templates_from_the_project_cannot_reach_python(make_project: ProjectFactory,
-                                                        tmp_path: Path) -> None:
+                                                        tmp_path: Path, escape: str) -> None:
     """`templates/` beside the notes is anyone's who can commit: it may shape the pages,
-    but not run a command (an unsandboxed Jinja2 reaches os through any function)."""
+    but not run a command or write a file (an unsandboxed Jinja2 reaches os through any
+    function; the environment itself writes files)."""
     content = make_project()
     marker = tmp_path / "ran"
     write_files(content.parent / "templates", {"team.html": (
         '{% extends "base.html" %}{% block main %}'
-        f'{{{{ cycler.__init__.__globals__.os.system("touch {marker}") }}}}'
+        f'{{{{ {escape.format(marker=marker)} }}}}'
         '{% endblock %}')})
     result = run_cli("build", "--content", str(content), "--out", str(tmp_path / "site"))
     assert result.returncode == 1 and not marker.exists()
