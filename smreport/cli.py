@@ -365,12 +365,13 @@ def run(argv: Sequence[str] | None = None) -> NoReturn:
             stream.reconfigure(errors="backslashreplace")
     try:
         status = main(argv)
-        sys.stdout.flush()
-        sys.stderr.flush()
     except BrokenPipeError:  # a reader that went away (`| head`): stop, without a word
         status = 1
-    except ValueError:  # a stream closed under us
-        status = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # the same, or a stream closed under us
+        status = status or 1
     os._exit(status)
 
 

@@ -462,3 +462,15 @@ def test_a_reader_that_stops_early_gets_no_traceback(make_project: ProjectFactor
     errors = process.stderr.read()
     assert process.wait(timeout=120) == 1
     assert b"Traceback" not in errors and b"BrokenPipe" not in errors, errors
+
+
+def test_an_error_the_command_does_not_expect_is_never_silent(make_project: ProjectFactory,
+                                                              tmp_path: Path) -> None:
+    """Only a reader gone away (a broken pipe) stops the command without a word: a
+    ValueError from a user's template must still be seen."""
+    content = make_project()
+    write_files(content.parent / "templates", {"team.html": (
+        '{% extends "base.html" %}{% block main %}{{ "x".index("y") }}{% endblock %}')})
+    result = run_cli("build", "--content", str(content), "--out", str(tmp_path / "site"))
+    assert result.returncode != 0
+    assert "substring not found" in result.stderr
