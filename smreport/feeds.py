@@ -86,10 +86,9 @@ def ascii_uri(url: str) -> str:
     its host in punycode, any other non-ASCII character percent-encoded as UTF-8."""
     if url.isascii():
         return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = parts.netloc.replace(host, host.encode("idna").decode("ascii"), 1) \
-        if not host.isascii() else parts.netloc
+    parts = urlsplit(url)  # site_url is checked: no user name, a valid host (see parse)
+    host = (parts.hostname or "").encode("idna").decode("ascii")
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
     keep = "!#$%&'()*+,/:;=?@[]~"  # reserved characters, and % of escapes already there
     return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=keep),
                        quote(parts.query, safe=keep), quote(parts.fragment, safe=keep)))

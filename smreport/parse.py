@@ -98,9 +98,8 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
     site_url = (fields.text("site_url", required=False) or "").strip()
     url_problem = url_problem_of(site_url, "the site's address",
                                  "https://briefing.example.com/") if site_url else None
-    if site_url and not url_problem:  # HTTPS:// is https://: the scheme's case means nothing
-        scheme, rest = site_url.split(":", 1)
-        site_url = f"{scheme.lower()}:{rest}"
+    if site_url and not url_problem:
+        site_url = lower_scheme(site_url)
     if site_url and not url_problem and ("?" in site_url or "#" in site_url):
         url_problem = ("it is the address of the site's folder, so it cannot have a query (?) "
                        "or a fragment (#)")
@@ -177,6 +176,13 @@ _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _EMAIL = re.compile(r'[^@\s"<>()\[\]\\,;:]+@[^@\s"<>()\[\]\\,;:]+\.[^@\s"<>()\[\]\\,;:]+')
 
 
+def lower_scheme(url: str) -> str:
+    """HTTPS://x is https://x: a scheme's case means nothing, and the site's templates and
+    links test for the lower-case one."""
+    scheme, colon, rest = url.partition(":")
+    return f"{scheme.lower()}{colon}{rest}"
+
+
 def url_problem_of(url: str, what: str = "a page",
                    example: str = "https://vk.com/brand") -> str | None:
     """Why `url` is not an acceptable http(s) address for `what`, or None."""
@@ -195,6 +201,10 @@ def url_problem_of(url: str, what: str = "a page",
         return "the address has no valid host name (or port) after http(s)://"
     if not host:
         return "the address has no host name after http(s)://"
+    try:
+        host.encode("idna")  # each part of the name 1 to 63 characters, as DNS allows
+    except UnicodeError:
+        return f"the host name {host!r} is not a valid domain name"
     if "@" in parts.netloc:
         return ("it holds a user name or password before the host, which every reader of the "
                 "site would see; remove it")
@@ -416,7 +426,7 @@ def _read_review(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str,
         if url is not None and problem:
             fields.report.error(node.position, "bad-url", f"{item!r} is {url!r}: {problem}")
             return None
-        return url.strip() if url else None
+        return lower_scheme(url.strip()) if url else None
     pages = fields.items("pages", read_page, what="a list of https:// addresses") or ()
     errors_before = len(fields.report.problems)
     likes = reader.texts("likes")

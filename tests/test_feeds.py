@@ -195,11 +195,12 @@ def test_a_calendar_with_nothing_to_decide_is_still_valid(make_project: ProjectF
 
 
 def test_calendar_urls_are_ascii_uris(make_project: ProjectFactory, tmp_path: Path) -> None:
-    site_url = "https://брифинг.example/бренд%20x/"
+    site_url = "https://Брифинг.example:8443/бренд%20x/"  # a capital, a port
     site = build(make_project(FILES, project=PROJECT_YML + f"site_url: {site_url}\n"),
                  tmp_path / "site", FIRST)
     urls = [str(event["URL"]) for event in events_of(site)]
     assert urls and all(url.startswith("https://xn--") and url.isascii() for url in urls)
+    assert all(".example:8443/" in url for url in urls)
     assert all("/%D0%B1%D1%80%D0%B5%D0%BD%D0%B4%20x/" in url for url in urls)
     # The feed may hold the IRI as written (Atom allows it).
     assert site_url in (site / "feed.xml").read_text(encoding="utf-8")

@@ -1077,6 +1077,7 @@ def test_decision_days_has_an_upper_bound(make_project: ProjectFactory) -> None:
     # A password would be published on every page, in the feed and in the calendar.
     ("https://user:secret@reports.example.com/", "user name or password"),
     ("https://reports.example.com:99999/", "no valid host name (or port)"),
+    ("https://пример..рф/", "is not a valid domain name"),  # an empty part: build failed
 ])
 def test_site_url_must_be_a_plain_http_address(make_project: ProjectFactory, site_url: str,
                                                words: str) -> None:
@@ -1100,6 +1101,20 @@ def test_a_site_url_scheme_in_capitals_is_the_same_address(make_project: Project
     assert result.returncode == 0, result.stderr
     feed = (tmp_path / "site" / "feed.xml").read_text(encoding="utf-8")
     assert 'href="https://Reports.example.com/%7Ex/' in feed and "HTTPS:" not in feed
+
+
+def test_a_page_address_in_capitals_is_a_link_too(make_project: ProjectFactory,
+                                                  tmp_path: Path) -> None:
+    review = ("---\nmonth: 2026-02\nreviewer: petrov\ndate: 2026-02-27\n"
+              'pages: [ "HTTPS://VK.com/brandx" ]\nlikes: [ Stories ]\n'
+              "feedback_to: [ smirnova ]\n---\nThank you.\n")
+    root = make_project({"reviews/review-2026-02.md": review})
+    assert problems_of(root) == []
+    result = run_cli("build", "--content", str(root), "--out", str(tmp_path / "site"),
+                     "--today", "2026-03-10")
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "site" / "reviews" / "review-2026-02" / "index.html").read_text("utf-8")
+    assert 'href="https://VK.com/brandx"' in page
 
 
 def test_a_page_address_may_not_hold_a_password(make_project: ProjectFactory) -> None:
