@@ -704,13 +704,13 @@ def _holds_key(data: bytes, key: bytes) -> bool:
     front = _FRONT_MATTER.match(data)  # not a line of the text below it
     if front is not None:
         data = front.group(1)
-    pattern = rb"^[\"']?" + re.escape(key) + rb"[\"']?[ \t]*:(?:[ \t]+|$)(.*)$"
+    pattern = rb"^[\"']?" + re.escape(key) + rb"[\"']?[ \t]*:(?:[ \t]+|\r?$)(.*)$"
     for match in re.finditer(pattern, data, re.MULTILINE):
         value = match.group(1).strip()
         if value.startswith(b"#"):
             value = b""
         value = value.split(b" #", 1)[0].strip()  # a comment after the value
-        if value not in _EMPTY_VALUES:
+        if value.replace(b" ", b"").replace(b"\t", b"") not in _EMPTY_VALUES:  # `{ }` too
             return True
         if not value:  # the value may be on the lines below: indented, or a list
             for line in data[match.end():].splitlines()[1:]:

@@ -352,7 +352,7 @@ APPROVAL_LINE = "approved: { by: petrov, date: 2026-01-10 }"
     ("teammate", "approved:\n---"), ("teammate", "approved: ~  # withdrawn\n---"),
     ("teammate", "approved: null\n---"),
     ("teammate", "'approved':\n# withdrawn, see the chat\n---"),
-    ("executive", "approved: {}\n---"),
+    ("executive", "approved: {}\n---"), ("teammate", "approved: { }\n---"),
     # Deleted from the front matter, but a line of the text below starts the same way.
     ("teammate", "---\napproved: by the board, see the minutes")])
 def test_an_approval_withdrawn_then_put_back_counts_from_who_put_it_back(
@@ -377,6 +377,24 @@ def test_an_approval_withdrawn_then_put_back_counts_from_who_put_it_back(
         assert item.why.startswith("Approval not verified:")
     else:
         assert codes == [] and of_code(result.agenda, "approve-goal") == []
+
+
+def test_an_approval_block_in_a_crlf_file_keeps_counting_after_teammates_commit(
+        tmp_path: Path) -> None:
+    """`approved:` on its own line, then the block, in a file with Windows line endings:
+    later commits that leave it alone must not make it look withdrawn."""
+    def crlf(readings: list[str]) -> bytes:
+        text = goal_note(readings=readings).replace(
+            APPROVAL_LINE, "approved:\n  by: petrov\n  date: 2026-01-10")
+        return text.replace("\n", "\r\n").encode()
+    repo = start_project(tmp_path / "repo", rules=VERIFY, files={GOAL: goal_note(approved=None)})
+    repo.commit({GOAL: crlf([])}, "2026-01-10", author=PETROV,  # type: ignore[dict-item]
+                message="Approve the goal")
+    for day, value in (("2026-01-20", 110), ("2026-01-27", 120)):
+        repo.commit({GOAL: crlf([reading(day, value)])}, day)  # type: ignore[dict-item]
+    result = build_at(repo.content, tmp_path / "site", "2026-02-05")
+    assert [p.code for p in result.problems] == []
+    assert of_code(result.agenda, "approve-goal") == []
 
 
 def test_goal_edited_counts_from_an_approval_given_again(tmp_path: Path) -> None:
