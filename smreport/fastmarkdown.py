@@ -29,7 +29,8 @@ _HEADING = re.compile(r"<(/?)h([1-6])\b")
 # cmark-gfm always writes these attributes first and double-quoted, with entities escaped.
 _LINK = re.compile(r'<(a|img) (href|src)="([^"]*)"')
 # cmark-gfm writes an image as exactly this (its alt text and title escaped).
-_EXTERNAL_IMAGE = re.compile(r'<img src="(https?://[^"]*)" alt="([^"]*)"(?: title="[^"]*")? />')
+_EXTERNAL_IMAGE = re.compile(r'<img src="(\s*(?i:https?:)[^"]*)" alt="([^"]*)"'
+                             r'(?: title="[^"]*")? />')
 
 
 def available() -> bool:
@@ -209,6 +210,8 @@ def render_markdown_cmark(text: str, note_path: str = "") -> str:
         return f'<{tag} {attribute}="{html.escape(url, quote=True)}"{extra}'
 
     page = _HEADING.sub(_shift_heading, _LINK.sub(fix_link, rendered))
-    if "<img src=\"http" in page:  # pictures on other hosts become links to them
-        page = _EXTERNAL_IMAGE.sub(lambda match: image_link(match[1], match[2]), page)
+    if '<img src="' in page:  # pictures on other hosts become links to them
+        page = _EXTERNAL_IMAGE.sub(lambda match: image_link(
+            match[1], match[2], page.count("<a ", 0, match.start())
+            > page.count("</a>", 0, match.start())), page)
     return page

@@ -137,6 +137,12 @@ class _SafeRenderer(RendererHTML):
         _fix_url(token, "href", env)
         if str(token.attrGet("href") or "").startswith(("http://", "https://")):
             token.attrSet("rel", "noopener noreferrer")
+        env["links_open"] = env.get("links_open", 0) + 1
+        return self.renderToken(tokens, idx, options, env)
+
+    def link_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict,
+                   env: EnvType) -> str:
+        env["links_open"] = env.get("links_open", 1) - 1
         return self.renderToken(tokens, idx, options, env)
 
     def image(self, tokens: Sequence[Token], idx: int, options: OptionsDict,
@@ -144,9 +150,9 @@ class _SafeRenderer(RendererHTML):
         token = tokens[idx]
         _fix_url(token, "src", env)
         source = str(token.attrGet("src") or "")
-        if source.startswith(("http://", "https://")):
+        if EXTERNAL.match(source):
             alt = self.renderInlineAsText(token.children or [], options, env)
-            return image_link(escapeHtml(source), escapeHtml(alt))
+            return image_link(escapeHtml(source), escapeHtml(alt), env.get("links_open", 0) > 0)
         return super().image(tokens, idx, options, env)
 
     def heading_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict,
@@ -197,9 +203,17 @@ def _shift_heading(token: Token) -> None:
     token.tag = f"h{min(6, int(token.tag[1]) + 1)}"
 
 
-def image_link(source: str, alt: str) -> str:
+# An address on another host, in any case (HTTPS:, and http:host without slashes, which
+# browsers read as http://host).
+EXTERNAL = re.compile(r"\s*https?:", re.IGNORECASE)
+
+
+def image_link(source: str, alt: str, in_link: bool = False) -> str:
     """A picture on another host, as a link to it (both HTML-escaped already): the site
-    loads nothing from another host, so that no one learns when an executive read it."""
+    loads nothing from another host, so that no one learns when an executive read it.
+    Inside a link (a linked picture) only its text: a link cannot hold another."""
+    if in_link:
+        return alt
     return f'<a href="{source}" rel="noopener noreferrer">{alt or source}</a>'
 
 

@@ -217,3 +217,18 @@ def test_pictures_on_other_hosts_become_links_to_them(render) -> None:  # type: 
            'rel="noopener noreferrer">pixel</a>' in rendered
     assert '>http://a.example/b.png</a>' in rendered  # no alt text: the address
     assert 'rel="noopener noreferrer">a b &quot;c&quot;</a> too.' in rendered
+
+
+@pytest.mark.parametrize("render", [render_markdown, render_markdown_cmark],
+                         ids=["markdown-it", "cmark-gfm"])
+def test_pictures_on_other_hosts_in_any_case_and_inside_links(render) -> None:  # type: ignore[no-untyped-def]
+    """HTTPS: and http:host (which browsers read as http://host) are other hosts too; a
+    linked picture keeps its link and shows its text (a link cannot hold another)."""
+    source = ("[![post pic](https://img.example/p.png)](https://post.example/1)\n\n"
+              "![x](HTTPS://A.example/b.png) and ![y](http:evil.example/p.png)\n")
+    rendered = render(source, "goals/g.md")
+    found = shape(rendered)
+    assert "img" not in found.tags
+    assert '<p><a href="https://post.example/1" rel="noopener noreferrer">post pic</a></p>' \
+        in rendered
+    assert rendered.count("<a ") == rendered.count("</a>") == 3
