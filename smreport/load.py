@@ -365,10 +365,14 @@ def _list_assets(inventory: Inventory, folder: Path, outside: Callable[[Path], b
 # to one would run them in the executive's browser (the script ban is the theme pages').
 _ACTIVE_SUFFIXES = frozenset((".html", ".htm", ".xhtml", ".xht", ".shtml", ".xml", ".xsl",
                               ".xslt", ".js", ".mjs", ".svgz"))
-# What in an SVG image can run or fetch when it is opened as a page.
-_SVG_ACTIVE = re.compile(rb"<\s*(?:script|foreignobject|iframe|embed|object|handler)\b|<!entity"
-                         rb"|\son[a-z]+\s*=|javascript:|href\s*=\s*[\"'](?!#|data:image/)",
-                         re.IGNORECASE)
+# What in an SVG image can run when it is opened as a page: script elements, event
+# attributes, script or HTML addresses, frames and plug-ins, a refresh; and an entity that
+# could write any of them (Illustrator's plain-text entities for its namespaces are fine).
+_SVG_ACTIVE = re.compile(
+    rb"<\s*(?:script|iframe|frame|embed|object|applet|handler|meta|base)\b"
+    rb"|\son[a-z]+\s*="
+    rb"|(?:javascript|vbscript)\s*:|\bdata:(?!image/(?:png|jpe?g|gif|webp))"
+    rb"|<!entity(?!\s+[\w.:-]+\s+\"[^\"<&%]*\"\s*>)", re.IGNORECASE)
 _SVG_LIMIT = 10 << 20
 
 
@@ -382,9 +386,13 @@ def _active_asset(path: Path, relative: str) -> Problem | None:
             data = read_limited(path, _SVG_LIMIT)
         except OSError:
             return None  # unreadable: the copy reports it
-        if len(data) <= _SVG_LIMIT and _SVG_ACTIVE.search(data) is None:
+        if len(data) > _SVG_LIMIT:
+            what = f"an SVG image over {_SVG_LIMIT >> 20} MiB (too large to check for scripts)"
+        elif (found := _SVG_ACTIVE.search(data)) is None:
             return None
-        what = "an SVG image with scripts, event attributes or links to other files"
+        else:
+            shown = found.group().decode("utf-8", "replace").strip()
+            what = f"an SVG image that can run scripts (it holds {shown!r})"
     else:
         return None
     return Problem(relative, 1, 1, "error", "active-asset",

@@ -117,8 +117,10 @@ SCRIPTED_SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</scrip
     ("chart.svg", SCRIPTED_SVG),
     ("logo.svg", b'<svg><rect onload="alert(1)"/></svg>'),
     ("link.svg", b'<svg><a href="javascript:alert(1)"><text>x</text></a></svg>'),
-    ("other.svg", b'<svg><image href="https://tracker.example/p.png"/></svg>'),
+    ("data.svg", b'<svg><image href="data:text/html,&lt;script&gt;"/></svg>'),
     ("inner.svg", b"<svg><foreignObject><iframe src=x></iframe></foreignObject></svg>"),
+    ("entity.svg", b'<!DOCTYPE svg [<!ENTITY s "<script>alert(1)</script>">]><svg>&s;</svg>'),
+    ("system.svg", b'<!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg>&x;</svg>'),
 ])
 def test_assets_a_browser_would_run_as_pages_are_refused(make_project: ProjectFactory,
                                                          name: str, data: bytes) -> None:
@@ -129,14 +131,36 @@ def test_assets_a_browser_would_run_as_pages_are_refused(make_project: ProjectFa
     assert (problem.path, problem.severity, problem.code) == (
         f"assets/{name}", "error", "active-asset")
     assert "export it as PDF or PNG" in problem.message
+    if name.endswith(".svg"):
+        assert "it holds '" in problem.message  # says what it found
     assert loaded.content is not None and loaded.content.assets == ()
 
 
+ILLUSTRATOR_SVG = b"""<?xml version="1.0" encoding="utf-8"?>
+<!-- Generator: Adobe Illustrator 27.0.0, SVG Export Plug-In . SVG Version: 6.00 Build 0)  -->
+<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd" [
+\t<!ENTITY ns_extend "http://ns.adobe.com/Extensibility/1.0/">
+\t<!ENTITY ns_ai "http://ns.adobe.com/AdobeIllustrator/10.0/">
+]>
+<svg version="1.1" xmlns:x="&ns_extend;" xmlns:i="&ns_ai;">
+<text>metadata: a javascript course</text></svg>
+"""
+DRAWIO_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg"><g><foreignObject><div '
+              b'xmlns="http://www.w3.org/1999/xhtml">Approve the plan</div></foreignObject>'
+              b'<text>Approve the plan</text></g><switch><g requiredFeatures="http://www.w3.org/'
+              b'TR/SVG11/feature#Extensibility"/><a transform="translate(0,-5)" xlink:href='
+              b'"https://www.drawio.com/doc/faq/svg-export-text-problems" target="_blank">'
+              b"<text>Text is not SVG - cannot display</text></a></switch></svg>")
+
+
 def test_plain_svg_images_and_other_files_are_assets(make_project: ProjectFactory) -> None:
+    """Including what drawing tools export: Illustrator's entities for its namespaces,
+    draw.io's foreignObject text and its link to a help page."""
     files = {"assets/chart.svg": b'<svg xmlns="http://www.w3.org/2000/svg" '
                                  b'xmlns:xlink="http://www.w3.org/1999/xlink"><defs><g id="a"/>'
                                  b'</defs><use xlink:href="#a"/><image href="data:image/png;'
                                  b'base64,iVBO"/><text>on time = 5</text></svg>',
+             "assets/illustrator.svg": ILLUSTRATOR_SVG, "assets/drawio.svg": DRAWIO_SVG,
              "assets/report.pdf": b"%PDF-1.7", "assets/data.csv": b"a,b\n"}
     loaded = load_content(make_project(files))
     assert loaded.problems == ()
