@@ -136,6 +136,7 @@ def agenda_ics(site: Site) -> bytes:
         "REFRESH-INTERVAL;VALUE=DURATION:PT12H",
         "X-PUBLISHED-TTL:PT12H",
     ]
+    revision = max(0, (today - content.project.start).days) if content.project.start else 0
     for item in site.agenda:
         day = item_day(item, today)
         link = page_link(site, item.url)
@@ -144,9 +145,10 @@ def agenda_ics(site: Site) -> bytes:
             f"UID:{ics_text(item_uid(item, content))}",
             f"DTSTAMP:{stamp}",
             f"DTSTART;VALUE=DATE:{ics_date(day)}",
-            # An overdue item moves to today every day: a revision each day, so that an
-            # application importing the file (not subscribed) takes the new date.
-            *([f"SEQUENCE:{(today - item.due).days}"] if day > item.due else []),
+            # An overdue item moves to today every day, and a due date can move later: a
+            # revision number that never goes down (days since the project began), so an
+            # application importing the file (not subscribed) takes each day's dates.
+            f"SEQUENCE:{revision}",
             f"DTEND;VALUE=DATE:{ics_date(day + dt.timedelta(days=1))}",
             f"SUMMARY:{ics_text(item.title)}",
             f"DESCRIPTION:{ics_text(item_description(site, item))}",
