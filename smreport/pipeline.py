@@ -35,6 +35,7 @@ from .progress import show_progress
 from .publish import (
     MARKER,
     PublishError,
+    cache_key_kept,
     check_output,
     output_lock,
     page_digest,
@@ -224,13 +225,17 @@ def usable_cache(options: Options, builder: Builder | None) -> tuple[Options, st
     made by the first build that succeeds, with its stamp; a cache that cannot be
     written then, on a read-only disk, is done without file by file.)"""
     folder = options.cache_folder()
-    if folder is None or folder.is_dir() or not os.path.lexists(folder):
+    if folder is None:
+        return options, None
+    # The key its files are signed with, fixed before any worker forks (they share it).
+    kept = cache_key_kept()
+    if (folder.is_dir() or not os.path.lexists(folder)) and kept is None:
         return options, None
     if builder is not None:
         builder.cache_dir = None
-    return dataclasses.replace(options, cache=False), (
-        f"the cache folder {folder} cannot be made (a file is in the way); this build "
-        "does without it")
+    why = f"the key that signs the cache cannot be kept ({kept})" if kept is not None \
+        else f"the cache folder {folder} cannot be made (a file is in the way)"
+    return dataclasses.replace(options, cache=False), f"{why}; this build does without it"
 
 
 def _build(options: Options, builder: Builder | None) -> Result:

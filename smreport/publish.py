@@ -415,11 +415,14 @@ _MAC_SIZE = 32
 _KEY: bytes | None = None
 
 
+_KEY_PROBLEM: str | None = None  # why the key could not be kept, if it could not
+
+
 def cache_key() -> bytes:
     """This user's key for the cache's signatures: made once, in a file only they can read,
     under $XDG_CACHE_HOME (~/.cache) /smreport/; a key of this process alone where that
-    cannot be written (every cache is then rebuilt, never trusted)."""
-    global _KEY
+    cannot be written (the cache is then not used: `cache_key_kept`)."""
+    global _KEY, _KEY_PROBLEM
     if _KEY is None:
         home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
                                                                  ".cache")
@@ -430,16 +433,31 @@ def cache_key() -> bytes:
                 raise ValueError(f"{path} is too short")
         except (OSError, ValueError):
             _KEY = secrets.token_bytes(32)
-            with contextlib.suppress(OSError):
+            try:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(descriptor, "wb") as stream:
+                # Written whole beside it, then linked in: another process never reads half.
+                handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".cache-key-")
+                with os.fdopen(handle, "wb") as stream:
                     stream.write(_KEY)
-            with contextlib.suppress(OSError):  # another process made it first: take theirs
-                stored = path.read_bytes()
-                if len(stored) >= 32:
-                    _KEY = stored
+                try:
+                    os.link(temporary, path)  # fails if another process made it first
+                except FileExistsError:
+                    _KEY = path.read_bytes()  # theirs
+                finally:
+                    os.unlink(temporary)
+                if len(_KEY) < 32:
+                    raise ValueError(f"{path} is too short")
+            except (OSError, ValueError) as error:
+                _KEY = secrets.token_bytes(32)
+                _KEY_PROBLEM = f"{path}: {getattr(error, 'strerror', None) or error}"
     return _KEY
+
+
+def cache_key_kept() -> str | None:
+    """None once this user's cache key is kept (made if need be); else why it cannot be,
+    and a cache signed with a key of this process alone would only ever be rebuilt."""
+    cache_key()
+    return _KEY_PROBLEM
 
 
 def _signature(data: bytes) -> bytes:

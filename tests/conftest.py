@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,13 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "content"
 TODAY = dt.date(2026, 11, 26)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_key_of_the_tests(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The builds the tests run (and the commands they start) sign their caches with a key
+    of the test session's, not the key in the user's home."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
 
 
 # --- for the tests of builds with workers and caches: sites compared byte for byte ---

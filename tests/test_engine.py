@@ -423,6 +423,23 @@ def test_a_cache_file_this_user_did_not_write_is_never_unpickled(generated: Path
     assert tree(tmp_path / "site") == plain_build(root, tmp_path / "plain")
 
 
+def test_a_cache_key_that_cannot_be_kept_means_no_cache_and_says_so(tmp_path: Path) -> None:
+    """A home folder that cannot be written (a container, some CI): a key of the process
+    alone would sign files no later build can trust, so the build does without a cache."""
+    root = copy_example(tmp_path)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("x", encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "smreport", "build", "--content", str(root),
+                          "--out", str(tmp_path / "site"), "--today", "2026-11-26"],
+                         capture_output=True, text=True, timeout=120, cwd=REPO,
+                         env={**os.environ, "XDG_CACHE_HOME": str(blocked)})
+    assert run.returncode == 0, run.stderr
+    assert "the key that signs the cache cannot be kept" in run.stderr
+    assert "this build does without it" in run.stderr
+    assert not (tmp_path / ".smreport-cache").exists()
+    assert tree(tmp_path / "site") == plain_build(root, tmp_path / "plain")
+
+
 def test_no_cache_writes_no_cache_folder(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
     run = subprocess.run([sys.executable, str(REPO / "build.py"), "--content", str(root),
