@@ -356,13 +356,49 @@ def _syntax_hint(text: str, mark: Any, problem: str) -> str:
     if "end of stream" in problem and mark is not None and 0 <= mark.index < len(text) \
             and text[mark.index] in "'\"":
         return "; this quote is never closed"
-    if "mapping values are not allowed" in problem:
-        return "; if a value contains ': ', put the whole value in quotes"
-    if "found character that cannot start any token" in problem:
-        return "; a value starting with @, ` or % must be put in quotes"
-    if "found undefined alias" in problem or "found undefined tag" in problem:
-        return "; put the value in quotes if * or ! is meant as text"
-    return ""
+    for words, hint in _SYNTAX_HINTS:
+        if words in problem:
+            return hint
+    return "; check this line and the one before: the indentation, and quotes around " \
+        "values that hold ': ' or start with a quote"
+
+
+# PyYAML's words for a syntax error, and how a note writer fixes it.
+_SYNTAX_HINTS = (
+    ("mapping values are not allowed",
+     "; if a value contains ': ', put the whole value in quotes; else indent this line "
+     "as the keys beside it"),
+    ("found character that cannot start any token",
+     "; a value starting with @, ` or % must be put in quotes"),
+    ("found undefined alias", "; put the value in quotes if * or ! is meant as text"),
+    ("found undefined tag", "; put the value in quotes if * or ! is meant as text"),
+    ("did not find expected '-' indicator",
+     "; every item of a list starts with '- ' at the same indentation"),
+    ("did not find expected key",
+     "; indent this line as the keys beside it, and quote a value that starts with a "
+     "quote but goes on after it"),
+    ("block sequence entries are not allowed",
+     "; a key takes either a value on its line or a list on the lines below, not both"),
+    ("could not find expected ':'",
+     "; a key needs ': ' after it, and a value over several lines must be put in quotes"),
+    ("invalid Unicode character escape",
+     "; in double quotes a backslash starts an escape: write \\\\ for one, or use "
+     "single quotes"),
+    ("expected hexdecimal number",
+     "; in double quotes \\u starts an escape of four hex digits: write \\\\ for a "
+     "backslash, or use single quotes"),
+    ("found unknown escape character",
+     "; in double quotes a backslash starts an escape: write \\\\ for one, or use "
+     "single quotes"),
+    ("did not find expected <document start>",
+     "; the front matter is one list of 'key: value' lines: look for a stray line or quote"),
+    ("mapping keys are not allowed",
+     "; indent this line as the keys beside it, or quote a value that holds ': '"),
+    ("expected ',' or ']'", "; separate the items of [ ] with commas, and quote an item "
+                            "that holds a comma or ': '"),
+    ("expected ',' or '}'", "; separate the entries of { } with commas, and quote a value "
+                            "that holds a comma or ': '"),
+)
 
 
 def parse_yaml(text: str, line_offset: int = 0) -> tuple[Node | None, list[YamlError]]:

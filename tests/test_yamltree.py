@@ -260,3 +260,22 @@ def test_a_thousands_comma_in_a_flow_mapping_is_named_as_such() -> None:
     [error] = errors
     assert (error.code, error.position.column) == ("yaml-key", 23)
     assert "write the number without the comma (4600, not 4,600)" in error.message
+
+
+@pytest.mark.parametrize(("text", "hint"), [
+    ("a:\n  b: 1\n c: 2\n", "indent this line as the keys beside it"),
+    ("a: b\nc\n", "a key needs ': ' after it"),
+    ("a: 'x' y\n", "quote a value that starts with a quote but goes on after it"),
+    ('a: "C:\\q"\n', "write \\\\ for one, or use single quotes"),
+    ('a: "\\uZZZZ"\n', "\\u starts an escape of four hex digits"),
+    ("a: [x, y\n", "separate the items of [ ] with commas"),
+    ("a:\n  - x\n  y: 1\n", "every item of a list starts with '- '"),
+    ("   target: 2\nb: 1\n", "look for a stray line or quote"),
+])
+def test_every_syntax_error_says_how_to_fix_it(text: str, hint: str) -> None:
+    """PyYAML's words alone ("did not find expected key while parsing a block mapping")
+    do not tell a note writer what to change."""
+    _tree, errors = parse_yaml(text)
+    [error] = errors
+    assert error.code == "yaml-syntax"
+    assert hint in error.message, error.message
