@@ -171,11 +171,15 @@ class Fields:
     # -- scalars ----------------------------------------------------------
 
     def text(self, key: str, required: bool = True, what: str = "some text",
-             allow_empty: bool = False) -> str | None:
+             allow_empty: bool = False, words: bool = True) -> str | None:
         node = self.node(key, required, what)
-        return self.text_of(node, key, allow_empty) if node else None
+        return self.text_of(node, key, allow_empty, words) if node else None
 
-    def text_of(self, node: Node, key: str, allow_empty: bool = False) -> str | None:
+    def text_of(self, node: Node, key: str, allow_empty: bool = False,
+                words: bool = True) -> str | None:
+        """A text value. `words` (titles, names, positions) have bidi controls isolated
+        (see `isolated`); an id, an address or a choice is taken as written, and its own
+        pattern refuses them."""
         if isinstance(node, Scalar) and isinstance(node.value, str):
             if not allow_empty and not node.value.strip():
                 self.report.error(node.position, "missing-field",
@@ -188,7 +192,7 @@ class Fields:
                                   f"U+{ord(control.group()):04X} (written as an escape); "
                                   "remove it")
                 return None
-            return isolated(node.value)
+            return isolated(node.value) if words else node.value
         if isinstance(node, Scalar) and not node.quoted:
             # A list item is written without a key: `[ belov, "no" ]`, `- "no"`.
             last = key.rpartition(".")[2]
@@ -206,7 +210,7 @@ class Fields:
 
     def id_of(self, node: Node, key: str) -> str | None:
         """Read an id: lowercase letters, digits and hyphens, written as text."""
-        text = self.text_of(node, key, allow_empty=True)
+        text = self.text_of(node, key, allow_empty=True, words=False)
         if text is None:
             return None
         if not text.strip():
@@ -339,7 +343,7 @@ class Fields:
         node = self.node(key, default is None, "one of " + ", ".join(options))
         if node is None:
             return default
-        value = self.text_of(node, key)
+        value = self.text_of(node, key, words=False)
         if value is None:
             return None
         if value not in options:

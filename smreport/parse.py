@@ -95,7 +95,7 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
                      f"'timezone' is {timezone!r}, not an IANA time zone name "
                      "(for example Europe/Moscow or UTC)")
     start = fields.date("start")
-    site_url = (fields.text("site_url", required=False) or "").strip()
+    site_url = (fields.text("site_url", required=False, words=False) or "").strip()
     url_problem = url_problem_of(site_url, "the site's address",
                                  "https://briefing.example.com/") if site_url else None
     if site_url and not url_problem:
@@ -130,7 +130,7 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
                          f"unit {unit!r} is not defined under 'units'"
                          + (_did_you_mean(unit, units) or "; define it there or fix the id"))
         executive = person_fields.boolean("executive")
-        email = person_fields.text("email", required=False) or ""
+        email = person_fields.text("email", required=False, words=False) or ""
         # At most 254 characters (RFC 5321), before a pattern that backtracks on long text.
         if email and (len(email) > 254 or not _EMAIL.fullmatch(email)):
             shown = repr(email) if len(email) <= 254 else f"{len(email):,} characters long"
@@ -171,9 +171,10 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
 
 # Characters that never belong in an address as written: they end an HTML attribute or
 # hide what the link really is. Percent-encode them (%22 for ").
-_URL_FORBIDDEN = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
+_URL_FORBIDDEN = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}\u202a-\u202e\u2066-\u2069]')
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_EMAIL = re.compile(r'[^@\s"<>()\[\]\\,;:]+@[^@\s"<>()\[\]\\,;:]+\.[^@\s"<>()\[\]\\,;:]+')
+_NOT_IN_EMAIL = r'@\s"<>()\[\]\\,;:\u202a-\u202e\u2066-\u2069'
+_EMAIL = re.compile(rf"[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}]+")
 
 
 def lower_scheme(url: str) -> str:
@@ -421,7 +422,7 @@ def _read_review(reader: _NoteReader, note_id: str, fields: Fields) -> dict[str,
         date = None
 
     def read_page(node: Node, item: str) -> str | None:
-        url = fields.text_of(node, item)
+        url = fields.text_of(node, item, words=False)
         problem = url_problem_of(url.strip()) if url is not None else None
         if url is not None and problem:
             fields.report.error(node.position, "bad-url", f"{item!r} is {url!r}: {problem}")

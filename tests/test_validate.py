@@ -1273,3 +1273,19 @@ def test_thousands_of_unknown_ids_among_thousands_of_people_are_reported_at_once
     # The first ones still say whom they probably meant; past a budget, none do.
     assert "did you mean 'person-0000'?" in problems[0]["message"]
     assert "did you mean" not in problems[-1]["message"]
+
+
+def test_bidi_controls_in_ids_addresses_and_emails_are_refused_as_written(
+        make_project: ProjectFactory) -> None:
+    """Only words (titles, names) are isolated; an id, an address or an e-mail holding a
+    right-to-left override is refused, and its message shows the control as an escape,
+    without isolate marks around it."""
+    project = PROJECT_YML.replace("petrov@brandx.example", '"petrov\\u202e@brandx.example"') \
+        + 'site_url: "https://reports.example.com/\\u202ex/"\n'
+    goal = GOAL.replace("owner: smirnova", 'owner: "smir\\u202enova"')
+    problems = problems_of(make_project({"goals/double-leads.md": goal}, project=project))
+    by_code = {p.code: p for p in problems}
+    assert {"bad-value", "bad-url", "bad-id"} <= set(by_code), problems
+    for problem in problems:
+        assert "\u2068" not in problem.message and "\u202e" not in problem.message
+    assert "\\u202e" in by_code["bad-id"].message
