@@ -15,7 +15,7 @@ import html
 import re
 from collections.abc import Callable
 
-from .markup import image_link, is_safe_url, rewrite_relative
+from .markup import EXTERNAL, image_link, is_safe_url, rewrite_relative
 
 try:
     import cmarkgfm
@@ -29,8 +29,7 @@ _HEADING = re.compile(r"<(/?)h([1-6])\b")
 # cmark-gfm always writes these attributes first and double-quoted, with entities escaped.
 _LINK = re.compile(r'<(a|img) (href|src)="([^"]*)"')
 # cmark-gfm writes an image as exactly this (its alt text and title escaped).
-_EXTERNAL_IMAGE = re.compile(r'<img src="(\s*(?i:https?:)[^"]*)" alt="([^"]*)"'
-                             r'(?: title="[^"]*")? />')
+_IMAGE = re.compile(r'<img src="([^"]*)" alt="([^"]*)"(?: title="[^"]*")? />')
 
 
 def available() -> bool:
@@ -210,8 +209,12 @@ def render_markdown_cmark(text: str, note_path: str = "") -> str:
         return f'<{tag} {attribute}="{html.escape(url, quote=True)}"{extra}'
 
     page = _HEADING.sub(_shift_heading, _LINK.sub(fix_link, rendered))
-    if '<img src="' in page:  # pictures on other hosts become links to them
-        page = _EXTERNAL_IMAGE.sub(lambda match: image_link(
-            match[1], match[2], page.count("<a ", 0, match.start())
-            > page.count("</a>", 0, match.start())), page)
-    return page
+    if '<img src="' not in page:
+        return page
+
+    def external_image(match: re.Match[str]) -> str:  # a picture on another host: a link
+        if not EXTERNAL.match(html.unescape(match[1])):
+            return match[0]
+        in_link = page.count("<a ", 0, match.start()) > page.count("</a>", 0, match.start())
+        return image_link(match[1], match[2], in_link)
+    return _IMAGE.sub(external_image, page)

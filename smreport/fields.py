@@ -45,11 +45,11 @@ def suggest_id(text: str) -> str:
     return slugify(text, max_length=80, word_boundary=True, save_order=True) or "note"
 
 
-# Unicode's embedding, override and isolate controls (Trojan Source): an override left open
-# in a title would reverse the words the site, the calendar and the feed write around it.
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
+# Unicode's embedding, override and isolate controls (Trojan Source), as a regex range: an
+# override left open in a title would reverse the words the site, the calendar and the feed
+# write around it; in an id, an address or an e-mail they are refused.
+BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 _PDF, _PDI = "\u202c", "\u2069"
 # Control characters a page or calendar cannot show (tab and line feed aside).
 _CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -59,7 +59,7 @@ def isolated(text: str) -> str:
     """`text` as written; one holding bidi controls has what it leaves open closed, its
     stray closers dropped, and is wrapped in an isolate (FSI ... PDI), so it cannot reach
     the words around it."""
-    if _BIDI_CONTROLS.search(text) is None:
+    if _BIDI.search(text) is None:
         return text
     kept: list[str] = []
     open_: list[str] = []  # the closer each opened embedding, override or isolate awaits

@@ -15,7 +15,7 @@ import urllib.parse
 import zoneinfo
 from collections.abc import Callable
 
-from .fields import Fields, Report, is_valid_id, suggest_id
+from .fields import BIDI_CONTROLS, Fields, Report, is_valid_id, suggest_id
 from .model import (
     FOLDERS,
     START,
@@ -171,9 +171,9 @@ def parse_project(path: str, data: bytes) -> tuple[Project | None, list[Problem]
 
 # Characters that never belong in an address as written: they end an HTML attribute or
 # hide what the link really is. Percent-encode them (%22 for ").
-_URL_FORBIDDEN = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}\u202a-\u202e\u2066-\u2069]')
+_URL_FORBIDDEN = re.compile(rf'[\x00-\x20\x7f"<>\\^`{{|}}{BIDI_CONTROLS}]')
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_NOT_IN_EMAIL = r'@\s"<>()\[\]\\,;:\u202a-\u202e\u2066-\u2069'
+_NOT_IN_EMAIL = rf'@\s"<>()\[\]\\,;:{BIDI_CONTROLS}'
 _EMAIL = re.compile(rf"[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}]+")
 
 

@@ -42,7 +42,7 @@ from .publish import (
     staged,
     write_tree,
 )
-from .theme import default_template_dir
+from .theme import default_template_dir, static_files_of
 from .validate import validate_content
 
 # The renderer (Jinja2, the theme's views, Babel's data) and git's history are imported
@@ -159,9 +159,7 @@ def _check(options: Options, builder: Builder | None, for_build: bool = False) -
 def theme_clashes(assets: Iterable[str], template_dirs: Iterable[Path]) -> list[Problem]:
     """An asset with the name of a file the theme copies into assets/ (its stylesheet)
     would replace it on every page: an error, not a silent swap."""
-    theme = {f"assets/{path.relative_to(folder / 'static').as_posix()}"
-             for folder in template_dirs if (folder / "static").is_dir()
-             for path in (folder / "static").rglob("*") if path.is_file()}
+    theme = static_files_of(template_dirs)
     return [Problem(asset, 1, 1, "error", "asset-clash",
                     f"{asset} has the name of a file of the site's theme, which it would "
                     "replace on every page; rename it (and the links to it)")

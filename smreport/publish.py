@@ -413,43 +413,48 @@ class Spare:
 # repository, or restored from a CI cache someone else could write, is never unpickled.
 _MAC_SIZE = 32
 _KEY: bytes | None = None
-
-
 _KEY_PROBLEM: str | None = None  # why the key could not be kept, if it could not
+
+
+def _stored_key(path: Path) -> bytes:
+    key = path.read_bytes()
+    if len(key) < _MAC_SIZE:
+        raise ValueError(f"{path} is too short")
+    return key
+
+
+def _made_key(path: Path) -> bytes:
+    """A new key at `path`, written whole beside it and then linked in, so that another
+    process never reads half of it; theirs, if another process linked one in first."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".cache-key-")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(secrets.token_bytes(_MAC_SIZE))
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return _stored_key(path)
 
 
 def cache_key() -> bytes:
     """This user's key for the cache's signatures: made once, in a file only they can read,
     under $XDG_CACHE_HOME (~/.cache) /smreport/; a key of this process alone where that
-    cannot be written (the cache is then not used: `cache_key_kept`)."""
+    cannot be done (the cache is then not used: `cache_key_kept`)."""
     global _KEY, _KEY_PROBLEM
     if _KEY is None:
         home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
                                                                  ".cache")
         path = Path(home, "smreport", "cache-key")
         try:
-            _KEY = path.read_bytes()
-            if len(_KEY) < 32:
-                raise ValueError(f"{path} is too short")
-        except (OSError, ValueError):
-            _KEY = secrets.token_bytes(32)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                # Written whole beside it, then linked in: another process never reads half.
-                handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".cache-key-")
-                with os.fdopen(handle, "wb") as stream:
-                    stream.write(_KEY)
-                try:
-                    os.link(temporary, path)  # fails if another process made it first
-                except FileExistsError:
-                    _KEY = path.read_bytes()  # theirs
-                finally:
-                    os.unlink(temporary)
-                if len(_KEY) < 32:
-                    raise ValueError(f"{path} is too short")
-            except (OSError, ValueError) as error:
-                _KEY = secrets.token_bytes(32)
-                _KEY_PROBLEM = f"{path}: {getattr(error, 'strerror', None) or error}"
+                _KEY = _stored_key(path)
+            except (OSError, ValueError):
+                _KEY = _made_key(path)
+        except (OSError, ValueError) as error:
+            _KEY = secrets.token_bytes(_MAC_SIZE)
+            _KEY_PROBLEM = f"{path}: {getattr(error, 'strerror', None) or error}"
     return _KEY
 
 

@@ -47,7 +47,7 @@ from .model import (
     Goal,
     Review,
 )
-from .theme import default_template_dir
+from .theme import default_template_dir, static_files_of
 from .views import (
     GLANCE_GOALS,
     KpiView,
@@ -762,16 +762,10 @@ def static_files(site: Site) -> Iterator[tuple[str, Path]]:
     Every file under a template folder's `static/` is copied; a user's folder
     overrides the default theme file by file, like templates.
     """
-    chosen: dict[str, Path] = {}
-    for loader in site.environment.loader.loaders:  # type: ignore[union-attr]
-        for folder in loader.searchpath:
-            static = Path(folder) / "static"
-            for path in sorted(static.rglob("*")) if static.is_dir() else ():
-                name = path.relative_to(static).as_posix()
-                if path.is_file() and name not in chosen and not name.startswith("."):
-                    chosen[name] = path
+    loaders = site.environment.loader.loaders  # type: ignore[union-attr]
+    chosen = static_files_of(Path(folder) for loader in loaders for folder in loader.searchpath)
     for name in sorted(chosen):
-        yield f"assets/{name}", chosen[name]
+        yield name, chosen[name]
 
 
 __all__ = ["FOLDERS", "Site", "agenda_json", "make_site", "render_note", "render_site",

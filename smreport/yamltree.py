@@ -363,6 +363,8 @@ def _syntax_hint(text: str, mark: Any, problem: str) -> str:
         "values that hold ': ' or start with a quote"
 
 
+_BACKSLASH_HINT = ("; in double quotes a backslash starts an escape: write \\\\ for one, or "
+                   "use single quotes")
 # PyYAML's words for a syntax error, and how a note writer fixes it.
 _SYNTAX_HINTS = (
     ("mapping values are not allowed",
@@ -381,15 +383,11 @@ _SYNTAX_HINTS = (
      "; a key takes either a value on its line or a list on the lines below, not both"),
     ("could not find expected ':'",
      "; a key needs ': ' after it, and a value over several lines must be put in quotes"),
-    ("invalid Unicode character escape",
-     "; in double quotes a backslash starts an escape: write \\\\ for one, or use "
-     "single quotes"),
+    ("invalid Unicode character escape", _BACKSLASH_HINT),
     ("expected hexdecimal number",
      "; in double quotes \\u starts an escape of four hex digits: write \\\\ for a "
      "backslash, or use single quotes"),
-    ("found unknown escape character",
-     "; in double quotes a backslash starts an escape: write \\\\ for one, or use "
-     "single quotes"),
+    ("found unknown escape character", _BACKSLASH_HINT),
     ("did not find expected <document start>",
      "; the front matter is one list of 'key: value' lines: look for a stray line or quote"),
     ("mapping keys are not allowed",
